@@ -1,0 +1,100 @@
+"""Hugging Face transformers backend: generate() on a model held by the cached loader."""
+from __future__ import annotations
+
+import time
+
+from core import devices
+from core.loader import LoadedModel
+from core.measure import CancelToken, GenerationStopped, TokenClock, UnsupportedOpError, classify_error, make_stopper
+from core.schemas import GenerationParams, Measurement, PromptItem
+
+
+class TransformersBackend:
+    name = "transformers"
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.device = loaded.device
+        self.dtype = loaded.dtype
+        self.fallback = loaded.fallback
+
+    # ------------------------------------------------------------------ inputs
+    def encode(self, item: PromptItem):
+        """Token ids for the item: the chat template when the tokenizer has one, else the raw prompt."""
+        tok = self.loaded.tokenizer
+        if getattr(tok, "chat_template", None):
+            messages = ([{"role": "system", "content": item.system}] if item.system else []) + [
+                {"role": "user", "content": item.prompt}
+            ]
+            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            enc = tok(text, return_tensors="pt", add_special_tokens=False)
+        else:
+            prompt = f"{item.system}\n\n{item.prompt}" if item.system else item.prompt
+            enc = tok(prompt, return_tensors="pt")
+        return {k: v.to(self.device) for k, v in enc.items()}
+
+    def _gen_kwargs(self, item: PromptItem, params: GenerationParams, max_new: int | None = None) -> dict:
+        tok = self.loaded.tokenizer
+        n = min(item.max_new_tokens or params.max_new_tokens, params.max_new_tokens) if max_new is None else max_new
+        kw = {
+            "max_new_tokens": n,
+            "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+            "do_sample": not params.greedy,
+        }
+        if not params.greedy:
+            kw.update(temperature=params.temperature, top_p=params.top_p)
+        return kw
+
+    # ------------------------------------------------------------------ generation
+    def warmup(self, item: PromptItem, params: GenerationParams) -> float:
+        import torch
+
+        inputs = self.encode(item)
+        with self.loaded.lock, torch.inference_mode():
+            devices.synchronize(self.device)
+            t0 = time.perf_counter()
+            self._call(inputs, self._gen_kwargs(item, params))
+            devices.synchronize(self.device)
+        return (time.perf_counter() - t0) * 1000.0
+
+    def _call(self, inputs, kwargs):  # noqa: ANN001
+        try:
+            return self.loaded.model.generate(**inputs, **kwargs)
+        except (RuntimeError, NotImplementedError) as exc:
+            if self.device == "mps" and classify_error(exc) == "unsupported_op":
+                raise UnsupportedOpError(str(exc)) from exc
+            raise
+
+    def generate(
+        self, item: PromptItem, params: GenerationParams, *, deadline: float, cancel: CancelToken | None, seed: int | None
+    ) -> Measurement:
+        import torch
+
+        inputs = self.encode(item)
+        kwargs = self._gen_kwargs(item, params)
+        if seed is not None and not params.greedy:
+            torch.manual_seed(seed)
+        clock = TokenClock(self.device)
+        stopper = make_stopper(deadline, cancel)
+        with self.loaded.lock, torch.inference_mode():
+            clock.start()
+            # ---- timed region: generate only ----
+            out = self._call(inputs, {**kwargs, "streamer": clock, "stopping_criteria": [stopper]})
+            devices.synchronize(self.device)
+            t_end = time.perf_counter()
+            # ---- end of timed region ----
+        n_in = int(inputs["input_ids"].shape[1])
+        new = out[0, n_in:]
+        latency_ms = (t_end - clock.t0) * 1000.0
+        if stopper.reason is not None:
+            raise GenerationStopped(stopper.reason, latency_ms, int(new.shape[0]))
+        text = self.loaded.tokenizer.decode(new, skip_special_tokens=True).strip()
+        return Measurement(
+            text=text,
+            latency_ms=latency_ms,
+            ttft_ms=clock.ttft_ms(),
+            input_tokens=n_in,
+            output_tokens=int(new.shape[0]),
+            peak_rss_mb=clock.peak_rss / 2**20,
+            peak_accel_mb=clock.accel_peak_mb(),
+        )

@@ -1,0 +1,145 @@
+"""Measurement primitives used inside the timed region: token timestamps, memory peaks,
+deadline/cancel stopping, and the classification of failures into error kinds."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import psutil
+
+from core import devices
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_STATM = "/proc/self/statm"
+_HAS_STATM = os.path.exists(_STATM)
+_PROC = psutil.Process()
+
+
+def rss_bytes() -> int:
+    """Current resident set size; /proc/self/statm on Linux (a few microseconds), psutil elsewhere."""
+    if _HAS_STATM:
+        with open(_STATM, "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    return _PROC.memory_info().rss
+
+
+class CancelToken:
+    """Set from another thread (dashboard button, SIGINT handler); checked once per token."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+class GenerationStopped(Exception):
+    """Raised after generate() returned because the deadline passed or the run was cancelled."""
+
+    def __init__(self, kind: str, latency_ms: float, output_tokens: int) -> None:
+        self.kind = kind  # "timeout" | "cancelled"
+        self.latency_ms = latency_ms
+        self.output_tokens = output_tokens
+        super().__init__(kind)
+
+
+class UnsupportedOpError(RuntimeError):
+    """An operation the device backend does not implement (MPS); the runner falls back to CPU."""
+
+
+class TokenClock:
+    """Streamer protocol (put/end) that timestamps each token as generate() hands it over.
+
+    The first put() carries the prompt and is ignored. The device is synchronised before
+    each clock read; RSS and accelerator memory are sampled at every token.
+    """
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.t0 = 0.0
+        self.token_times: list[float] = []
+        self.peak_rss = 0
+        self.peak_accel = 0.0
+        self._seen_prompt = False
+        self._sample_accel = device == "mps"
+
+    def start(self) -> None:
+        self.peak_rss = rss_bytes()
+        devices.reset_accel_peak(self.device)
+        devices.synchronize(self.device)
+        self.t0 = time.perf_counter()
+
+    def put(self, value) -> None:  # noqa: ANN001 - torch tensor
+        if not self._seen_prompt:
+            self._seen_prompt = True
+            return
+        devices.synchronize(self.device)
+        self.token_times.append(time.perf_counter())
+        rss = rss_bytes()
+        if rss > self.peak_rss:
+            self.peak_rss = rss
+        if self._sample_accel:
+            self.peak_accel = max(self.peak_accel, devices.accel_memory_mb(self.device) or 0.0)
+
+    def end(self) -> None:
+        pass
+
+    def ttft_ms(self) -> float | None:
+        return (self.token_times[0] - self.t0) * 1000.0 if self.token_times else None
+
+    def accel_peak_mb(self) -> float | None:
+        if self.device == "cuda":
+            return devices.accel_peak_mb(self.device)
+        if self.device == "mps":
+            return self.peak_accel
+        return None
+
+
+def make_stopper(deadline: float, cancel: CancelToken | None):
+    """A transformers StoppingCriteria that ends generation at the deadline or on cancel."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class _Stop(StoppingCriteria):
+        reason: str | None = None
+
+        def __call__(self, input_ids, scores, **kwargs):  # noqa: ANN001
+            if cancel is not None and cancel.cancelled:
+                self.reason = "cancelled"
+            elif time.perf_counter() > deadline:
+                self.reason = "timeout"
+            return torch.full((input_ids.shape[0],), self.reason is not None, dtype=torch.bool, device=input_ids.device)
+
+    return _Stop()
+
+
+OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
+UNSUPPORTED_MARKERS = ("not implemented for", "not currently implemented", "not supported on mps", "unsupported on mps")
+
+
+def classify_error(exc: BaseException) -> str:
+    """Map an exception to an error kind, once, for every backend."""
+    if isinstance(exc, MemoryError):
+        return "oom"
+    text = f"{type(exc).__name__}: {exc}".lower()
+    try:
+        import torch
+
+        if isinstance(exc, torch.OutOfMemoryError):
+            return "oom"
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(exc, RuntimeError) and any(m in text for m in OOM_MARKERS):
+        return "oom"
+    if isinstance(exc, UnsupportedOpError) or (
+        isinstance(exc, NotImplementedError | RuntimeError) and "mps" in text and any(m in text for m in UNSUPPORTED_MARKERS)
+    ):
+        return "unsupported_op"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "runtime"

@@ -1,0 +1,373 @@
+"""The measured run: plan result keys, skip what is stored, generate, score, store, report.
+
+    run_id = Runner(store).create(spec)   # plan + manifest + run row
+    result = Runner(store).execute(run_id)  # also used by resume
+
+Inside the timed region there is only backend.generate(); scoring, storage and progress
+events happen between samples, in batches.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core import catalog, devices, prompts
+from core.backends import backend_class
+from core.loader import ModelLoader, OverBudgetError
+from core.manifest import environment_manifest
+from core.measure import CancelToken, GenerationStopped, UnsupportedOpError, classify_error
+from core.schemas import Measurement, ModelSpec, PromptItem, PromptSet, RunSpec
+from core.store import Store, now, result_key
+
+FLUSH_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class PlannedSample:
+    key: str
+    model: str
+    model_version: str
+    item: PromptItem
+    repeat: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    run_id: str
+    phase: str  # loading | warmup | sample | model_done | model_failed | run_done
+    model: str | None
+    done: int
+    planned: int
+    model_done: int = 0
+    model_planned: int = 0
+    eta_s: float | None = None
+    latency_ms: float | None = None
+    rss_mb: float | None = None
+    errors: int = 0
+    status: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    status: str
+    planned: int
+    stored: int
+    executed: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def sample_seed(seed: int, item_id: str, repeat: int) -> int:
+    return int(hashlib.sha256(f"{seed}:{item_id}:{repeat}".encode()).hexdigest()[:8], 16)
+
+
+def plan(run_id: str, spec: RunSpec, ps: PromptSet, versions: dict[str, str]) -> list[PlannedSample]:
+    """Every (model, item, repeat) of the run with its deterministic key; repeat-major order."""
+    out = []
+    for model in spec.models:
+        seq = 0
+        for repeat in range(spec.repeats):
+            for item in ps.items:
+                key = result_key(run_id, model, versions[model], ps.content_hash, item.id, repeat)
+                out.append(PlannedSample(key, model, versions[model], item, repeat, seq))
+                seq += 1
+    return out
+
+
+class Runner:
+    def __init__(
+        self,
+        store: Store,
+        loader: ModelLoader | None = None,
+        on_event: Callable[[ProgressEvent], None] | None = None,
+        cancel: CancelToken | None = None,
+        after_run: list[Callable[[str, Store], None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.loader = loader
+        self.on_event = on_event or (lambda e: None)
+        self.cancel = cancel or CancelToken()
+        self.after_run = after_run or []
+
+    # ------------------------------------------------------------------ create
+    def create(self, spec: RunSpec) -> str:
+        """Validate the spec, plan the run and store its row and manifest; returns the run id."""
+        if not spec.models:
+            raise ValueError("no models given: pass --models A,B")
+        if spec.repeats < 1:
+            raise ValueError("--repeats must be at least 1")
+        if spec.limit is not None and spec.limit < 1:
+            raise ValueError("--limit must be at least 1")
+        specs = {m: catalog.get_spec(m, self.store) for m in spec.models}
+        ps = prompts.get_set(spec.prompt_set, self.store).limited(spec.limit)
+        device = devices.resolve_device(spec.device)
+        versions = {}
+        for name, mspec in specs.items():
+            try:
+                versions[name] = catalog.model_version(mspec)
+            except catalog.ModelUnavailableError:
+                versions[name] = f"unavailable:{name}"
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        manifest = environment_manifest(devices.accelerator_name())
+        manifest.update(
+            device=device,
+            generation=spec.to_dict()["generation"],
+            seed=spec.seed,
+            prompt_set=ps.name,
+            prompt_set_hash=ps.content_hash,
+            n_items=len(ps.items),
+            model_versions=versions,
+            models={n: json.loads(s.to_json()) for n, s in specs.items()},
+        )
+        planned = len(spec.models) * len(ps.items) * spec.repeats
+        self.store.create_run(run_id, spec, ps, planned, manifest, os.getpid())
+        return run_id
+
+    # ------------------------------------------------------------------ execute
+    def execute(self, run_id: str) -> RunResult:
+        row = self.store.get_run(run_id)
+        spec = row.spec
+        ps = prompts.get_set(spec.prompt_set, self.store).limited(spec.limit)
+        if ps.content_hash != row.prompt_set_hash:
+            msg = f"prompt set {ps.name!r} changed since the run started (hash {ps.content_hash} != {row.prompt_set_hash})"
+            self.store.set_run_status(run_id, "failed", msg)
+            raise ValueError(msg)
+        versions = row.manifest.get("model_versions", {})
+        planned = plan(run_id, spec, ps, versions)
+        done = self.store.done_keys(run_id)
+        self.store.set_run_status(run_id, "running", pid=os.getpid())
+        state = _RunState(run_id=run_id, planned=len(planned), done=len(done & {p.key for p in planned}), ps_hash=ps.content_hash)
+        try:
+            for model in spec.models:
+                if self.cancel.cancelled:
+                    break
+                todo = [p for p in planned if p.model == model and p.key not in done]
+                if todo:
+                    self._run_model(spec, model, todo, state, len([p for p in planned if p.model == model]))
+            status = "cancelled" if self.cancel.cancelled else "completed"
+            self.store.set_run_status(run_id, status, state.message)
+        except BaseException as exc:  # a crash of the runner itself: keep what is stored
+            self.store.set_run_status(run_id, "failed" if not isinstance(exc, KeyboardInterrupt) else "cancelled", repr(exc)[:500])
+            raise
+        stored = self.store.count_samples(run_id)
+        self.on_event(ProgressEvent(run_id, "run_done", None, state.done, state.planned, status=status, errors=state.errors))
+        for hook in self.after_run:
+            hook(run_id, self.store)
+        return RunResult(run_id, status, len(planned), stored, state.executed, dict(state.counts))
+
+    # ------------------------------------------------------------------ one model
+    def _backend(self, mspec: ModelSpec, spec: RunSpec, device: str | None = None):
+        cls = backend_class(mspec.kind)
+        if mspec.kind == "http":
+            return cls(mspec, spec)
+        if self.loader is None:
+            self.loader = ModelLoader(spec.memory_budget_gb, spec.device)
+        return cls(self.loader.get(mspec, device=device or (spec.device if spec.device != "auto" else None)))
+
+    def _run_model(self, spec: RunSpec, model: str, todo: list[PlannedSample], state: _RunState, model_total: int) -> None:
+        mspec = catalog.get_spec(model, self.store)
+        batch = _Batch(self, state, spec, flush_every=spec.batch_size)
+        model_done = model_total - len(todo)
+        self.on_event(ProgressEvent(state.run_id, "loading", model, state.done, state.planned, model_done, model_total))
+        try:
+            if todo[0].model_version.startswith("unavailable:"):
+                catalog.resolve_path(mspec)  # raises with what was tried
+                raise catalog.ModelUnavailableError(f"model {model!r} was unavailable when the run was created")
+            backend = self._backend(mspec, spec)
+            cold_ms = backend.warmup(todo[0].item, spec.generation)
+        except (catalog.ModelUnavailableError, OverBudgetError, catalog.CatalogError, ValueError) as exc:
+            kind = "over_budget" if isinstance(exc, OverBudgetError) else "model_unavailable"
+            batch.skip_all(todo, kind, str(exc), backend=mspec.kind)
+            batch.flush()
+            state.message = f"{model}: {exc}"
+            self._record_model(state.run_id, mspec, None, status=kind, message=str(exc))
+            self.on_event(ProgressEvent(state.run_id, "model_failed", model, state.done, state.planned, message=str(exc)))
+            return
+        self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms)
+        consecutive = 0
+        t_model = time.perf_counter()
+        for i, p in enumerate(todo):
+            if self.cancel.cancelled:
+                break
+            deadline = time.perf_counter() + spec.timeout_s
+            seed = sample_seed(spec.seed, p.item.id, p.repeat)
+            started = now()
+            try:
+                m = backend.generate(p.item, spec.generation, deadline=deadline, cancel=self.cancel, seed=seed)
+                batch.add(p, backend, started, measurement=m)
+                consecutive = 0
+            except GenerationStopped as stop:
+                status = "timeout" if stop.kind == "timeout" else "cancelled"
+                msg = f"exceeded the per-sample limit of {spec.timeout_s:g} s" if status == "timeout" else "run cancelled"
+                batch.add(p, backend, started, status=status, error_kind=stop.kind, message=msg, latency_ms=stop.latency_ms)
+                consecutive += status == "timeout"
+            except UnsupportedOpError as exc:
+                backend = self._fallback_to_cpu(mspec, spec, exc)
+                m = backend.generate(p.item, spec.generation, deadline=time.perf_counter() + spec.timeout_s, cancel=self.cancel, seed=seed)
+                batch.add(p, backend, started, measurement=m)
+                self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms)
+            except Exception as exc:  # noqa: BLE001 - a failed sample is a row, not a crash
+                kind = classify_error(exc)
+                if kind == "oom":
+                    devices.free_memory(backend.device)  # never retried blindly
+                batch.add(p, backend, started, status="error", error_kind=kind, message=f"{type(exc).__name__}: {exc}"[:1000])
+                consecutive += 1
+            done_here = i + 1
+            elapsed = time.perf_counter() - t_model
+            eta = elapsed / done_here * (state.planned - state.done - len(batch.rows))
+            self.on_event(
+                ProgressEvent(
+                    state.run_id, "sample", model, state.done + len(batch.rows), state.planned,
+                    model_done + done_here, model_total, eta, batch.last_latency, batch.last_rss, state.errors + batch.errors,
+                )
+            )
+            batch.maybe_flush()
+            if consecutive >= spec.max_consecutive_failures:
+                reason = f"circuit breaker: {consecutive} consecutive failures (last: {batch.last_message})"
+                batch.skip_all(todo[i + 1 :], "circuit_open", reason, backend=mspec.kind, device=backend.device, dtype=backend.dtype)
+                state.message = f"{model}: {reason}"
+                break
+        batch.flush()
+        self.on_event(ProgressEvent(state.run_id, "model_done", model, state.done, state.planned, model_total, model_total, errors=state.errors))
+
+    def _fallback_to_cpu(self, mspec: ModelSpec, spec: RunSpec, exc: Exception):
+        backend = self._backend(mspec, spec, device="cpu")
+        backend.fallback = f"mps->cpu: {str(exc)[:200]}"
+        return backend
+
+    def _record_model(self, run_id: str, mspec: ModelSpec, backend, cold_ms: float | None = None, status: str = "ok", message: str | None = None) -> None:  # noqa: ANN001
+        loaded = getattr(backend, "loaded", None)
+        self.store.upsert_run_model(
+            {
+                "run_id": run_id,
+                "model": mspec.name,
+                "model_version": loaded.version if loaded else (catalog.model_version(mspec) if mspec.kind == "http" else None),
+                "backend": getattr(backend, "name", mspec.kind),
+                "params": loaded.params if loaded else None,
+                "weights_mb": loaded.weights_mb if loaded else None,
+                "load_time_s": loaded.load_time_s if loaded else None,
+                "load_rss_mb": loaded.load_rss_mb if loaded else None,
+                "cold_latency_ms": cold_ms,
+                "device": getattr(backend, "device", None),
+                "dtype": getattr(backend, "dtype", None),
+                "fallback": getattr(backend, "fallback", None),
+                "status": status,
+                "message": message,
+            }
+        )
+
+
+@dataclass
+class _RunState:
+    run_id: str
+    planned: int
+    done: int
+    ps_hash: str = ""
+    executed: int = 0
+    errors: int = 0
+    message: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class _Batch:
+    """Buffers finished samples; scores and writes them together, outside the timed region."""
+
+    def __init__(self, runner: Runner, state: _RunState, spec: RunSpec, flush_every: int) -> None:
+        self.runner = runner
+        self.state = state
+        self.spec = spec
+        self.flush_every = max(1, flush_every)
+        self.rows: list[dict] = []
+        self.pending: list[tuple[dict, PromptItem, Measurement | None]] = []
+        self.last_flush = time.monotonic()
+        self.last_latency: float | None = None
+        self.last_rss: float | None = None
+        self.last_message: str | None = None
+        self.errors = 0
+
+    def _row(self, p: PlannedSample, backend: str, device: str | None, dtype: str | None, fallback: str | None) -> dict:
+        return {
+            "result_key": p.key,
+            "run_id": self.state.run_id,
+            "model": p.model,
+            "model_version": p.model_version,
+            "backend": backend,
+            "prompt_set": self.spec.prompt_set,
+            "prompt_set_hash": None,  # filled at flush
+            "item_id": p.item.id,
+            "category": p.item.category,
+            "repeat": p.repeat,
+            "seq": p.seq,
+            "attempts": 1,
+            "device": device,
+            "dtype": dtype,
+            "fallback": fallback,
+        }
+
+    def add(self, p: PlannedSample, backend, started, *, measurement: Measurement | None = None, status: str = "ok",  # noqa: ANN001
+            error_kind: str | None = None, message: str | None = None, latency_ms: float | None = None) -> None:
+        row = self._row(p, backend.name, backend.device, backend.dtype, backend.fallback)
+        row.update(status=status, error_kind=error_kind, error_message=message, started_at=started, finished_at=now())
+        if measurement is not None:
+            row.update(
+                latency_ms=measurement.latency_ms,
+                ttft_ms=measurement.ttft_ms,
+                decode_tps=measurement.decode_tps,
+                input_tokens=measurement.input_tokens,
+                output_tokens=measurement.output_tokens,
+                token_source=measurement.token_source,
+                peak_rss_mb=measurement.peak_rss_mb,
+                peak_accel_mb=measurement.peak_accel_mb,
+                output_text=measurement.text,
+                attempts=getattr(measurement, "attempts", 1),
+            )
+            self.last_latency = measurement.latency_ms
+            self.last_rss = measurement.peak_rss_mb
+        else:
+            row["latency_ms"] = latency_ms
+            self.errors += 1
+            self.last_message = message
+        self.rows.append(row)
+        self.pending.append((row, p.item, measurement))
+
+    def skip_all(self, todo: list[PlannedSample], kind: str, message: str, backend: str, device: str | None = None, dtype: str | None = None) -> None:
+        for p in todo:
+            row = self._row(p, backend, device, dtype, None)
+            row.update(status="skipped", error_kind=kind, error_message=message, attempts=0, started_at=now(), finished_at=now())
+            self.rows.append(row)
+            self.pending.append((row, p.item, None))
+
+    def maybe_flush(self) -> None:
+        if len(self.rows) >= self.flush_every or time.monotonic() - self.last_flush > FLUSH_INTERVAL_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        from core.scoring import score_batch
+
+        ok = [(row, item, m) for row, item, m in self.pending if m is not None]
+        if ok:
+            results = score_batch([m.text for _, _, m in ok], [item for _, item, _ in ok])
+            for (row, _, _), res in zip(ok, results, strict=True):
+                row.update(quality=res.quality, passed=res.passed, scores=json.dumps(res.scores))
+        for row in self.rows:
+            row["prompt_set_hash"] = self.state.ps_hash
+        self.runner.store.append_samples(self.rows)
+        for row in self.rows:
+            self.state.counts[row["status"]] = self.state.counts.get(row["status"], 0) + 1
+            if row["status"] in ("ok", "error", "timeout"):
+                self.state.done += 1
+                self.state.executed += 1
+            if row["status"] != "ok":
+                self.state.errors += 1
+        self.rows, self.pending = [], []
+        self.errors = 0
+        self.last_flush = time.monotonic()
