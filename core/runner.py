@@ -355,9 +355,15 @@ class _Batch:
 
         ok = [(row, item, m) for row, item, m in self.pending if m is not None]
         if ok:
-            results = score_batch([m.text for _, _, m in ok], [item for _, item, _ in ok])
-            for (row, _, _), res in zip(ok, results, strict=True):
-                row.update(quality=res.quality, passed=res.passed, scores=json.dumps(res.scores))
+            try:
+                results = score_batch([m.text for _, _, m in ok], [item for _, item, _ in ok])
+            except Exception as exc:  # noqa: BLE001 - a scorer failure must not lose measurements
+                note = json.dumps({"_error": f"scoring failed: {type(exc).__name__}: {exc}"[:500]})
+                for row, _, _ in ok:
+                    row.update(quality=None, passed=None, scores=note)
+            else:
+                for (row, _, _), res in zip(ok, results, strict=True):
+                    row.update(quality=res.quality, passed=res.passed, scores=json.dumps(res.scores))
         for row in self.rows:
             row["prompt_set_hash"] = self.state.ps_hash
         self.runner.store.append_samples(self.rows)

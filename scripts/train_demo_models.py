@@ -38,7 +38,7 @@ from core.scoring import normalize  # noqa: E402  (the product's exact-match nor
 
 SEED = 1234
 THREADS = 2
-VOCAB_SIZE = 768
+VOCAB_SIZE = 1024
 MAX_NEW_TOKENS = 10
 PROMPT_SET_NAME = "demo-qa"
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
@@ -229,7 +229,7 @@ def build_data(seed: int = SEED) -> tuple[list[Example], list[Example]]:
             tpl = UNIT_TEMPLATES[tpl_ids[0]]
             test.append(Example("unit_conversion", fmt_prompt(tpl.format(n=n, frm=frm, to=to)), str(n * factor)))
         else:
-            for t in tpl_ids[:2]:
+            for t in tpl_ids[:1]:
                 q = UNIT_TEMPLATES[t].format(n=n, frm=frm, to=to)
                 train.append(Example("unit_conversion", fmt_prompt(q), str(n * factor)))
 

@@ -1,0 +1,65 @@
+"""The CLI contract: names, --db, exit codes, exports."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from core.cli import main
+from tests.conftest import demo_available
+
+
+def test_bad_arguments_exit_nonzero_with_message(db_path, capsys):
+    assert main(["run", "--models", "nope", "--prompt-set", "business-core", "--db", str(db_path)]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
+    assert main(["run", "--models", "demo-tiny", "--prompt-set", "missing-set", "--db", str(db_path)]) == 2
+    assert "unknown prompt set 'missing-set'" in capsys.readouterr().err
+    assert main(["run", "--models", "demo-tiny", "--prompt-set", "business-core", "--repeats", "0"]) == 2
+    assert main(["resume", "no-such-run"]) == 2
+    assert "no run 'no-such-run'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--prompt-set", "x"])  # argparse: --models missing
+    assert exc.value.code == 2
+
+
+def test_db_flag_and_env_keep_stores_apart(tmp_path, monkeypatch, capsys):
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    src = tmp_path / "set.jsonl"
+    src.write_text('{"id": "1", "prompt": "hello", "reference": "hi"}\n')
+    assert main(["prompt-sets", "import", str(src), "--name", "mine", "--db", str(a)]) == 0
+    monkeypatch.setenv("LLM_EVAL_DB", str(b))
+    capsys.readouterr()
+    assert main(["prompt-sets", "--format", "json"]) == 0
+    names = [r["name"] for r in json.loads(capsys.readouterr().out)]
+    assert "mine" not in names and "business-core" in names
+    assert main(["prompt-sets", "--format", "json", "--db", str(a)]) == 0
+    assert "mine" in [r["name"] for r in json.loads(capsys.readouterr().out)]
+
+
+def test_models_list_and_add_errors(db_path, capsys, tmp_path):
+    assert main(["models", "add", "x", str(tmp_path)]) == 2
+    assert "neither a model directory" in capsys.readouterr().err
+    assert main(["models", "add", "hub", "org/model", "--revision", "r1"]) == 0
+    capsys.readouterr()
+    assert main(["models", "--format", "json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["hub"]["available"] is False and rows["hub"]["kind"] == "hf"
+
+
+@pytest.mark.skipif(not demo_available(), reason="demo models not built")
+def test_run_runs_results_roundtrip(db_path, capsys, tmp_path):
+    assert main(["run", "--models", "demo-tiny", "--prompt-set", "demo-qa", "--limit", "3", "--device", "cpu", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    run_id = out.split("run id: ")[1].split()[0]
+    assert "median_latency_ms" in out and "demo-tiny" in out
+    assert main(["runs", "--format", "json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert runs[0]["run_id"] == run_id and runs[0]["done"] == 3 and runs[0]["status"] == "completed"
+    for fmt in ("csv", "json", "parquet"):
+        out_file = tmp_path / f"r.{fmt}"
+        assert main(["results", run_id, "--format", fmt, "--out", str(out_file)]) == 0
+    df = pd.read_parquet(tmp_path / "r.parquet")
+    assert len(df) == 3 and {"result_key", "latency_ms", "ttft_ms", "quality", "output_text"} <= set(df.columns)
+    assert len(pd.read_csv(tmp_path / "r.csv")) == 3
+    assert len(json.loads((tmp_path / "r.json").read_text())) == 3
