@@ -80,6 +80,62 @@ def make_spec(name: str, source: str, revision: str | None = None, dtype: str = 
     return ModelSpec(name=name, source=str(path), kind="local", revision=revision, dtype=dtype, device=device, notes=notes)
 
 
+ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "proxy-authorization", "cookie")
+
+
+def make_http_spec(
+    name: str,
+    base_url: str,
+    served_model: str,
+    *,
+    endpoint: str = "chat",
+    api_key_env: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+    request_timeout_s: float = 60.0,
+    max_concurrency: int = 1,
+    max_retries: int = 3,
+    price_basis: dict | None = None,
+    tokenizer: str | None = None,
+    notes: str = "",
+) -> ModelSpec:
+    """A validated catalog entry for an OpenAI-compatible endpoint. Secrets are refused: they belong in
+    the environment variable that `api_key_env` names, never in the entry."""
+    from urllib.parse import urlsplit
+
+    if not NAME_RE.match(name):
+        raise CatalogError(f"invalid model name {name!r}: use letters, digits, '.', '_', ':' or '-'")
+    parts = urlsplit(base_url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CatalogError(f"invalid base URL {base_url!r}: use http(s)://host[:port]/v1")
+    if parts.username or parts.password or parts.query:
+        raise CatalogError("the base URL must not carry credentials or a query string; put the API key in an "
+                           "environment variable and pass its name with --api-key-env")
+    if not served_model:
+        raise CatalogError("an HTTP model needs --served-model (the model name the server expects)")
+    if endpoint not in ("chat", "completions"):
+        raise CatalogError(f"endpoint must be 'chat' or 'completions', not {endpoint!r}")
+    if api_key_env is not None and not ENV_VAR_RE.match(api_key_env):
+        raise CatalogError(f"--api-key-env takes the NAME of an environment variable (like OPENAI_API_KEY), not a key; got {len(api_key_env)} characters that are not a variable name")
+    headers = dict(extra_headers or {})
+    for key in headers:
+        if key.lower() in SECRET_HEADERS:
+            raise CatalogError(f"header {key!r} would store a secret in the catalog; pass the key through --api-key-env instead")
+    if request_timeout_s <= 0:
+        raise CatalogError("the request timeout must be positive")
+    if max_concurrency < 1 or max_retries < 0:
+        raise CatalogError("max concurrency must be at least 1 and retries at least 0")
+    basis = dict(price_basis or {})
+    if basis and basis.get("kind") not in ("tokens", "hourly"):
+        raise CatalogError("price basis kind must be 'tokens' (cloud per-token prices) or 'hourly' (self-hosted GPU)")
+    return ModelSpec(
+        name=name, source=base_url, kind="http", base_url=base_url, served_model=served_model, endpoint=endpoint,
+        api_key_env=api_key_env, extra_headers=headers, request_timeout_s=float(request_timeout_s),
+        max_concurrency=int(max_concurrency), max_retries=int(max_retries), price_basis=basis, tokenizer=tokenizer,
+        notes=notes,
+    )
+
+
 def add_model(store, spec: ModelSpec) -> ModelSpec:  # noqa: ANN001
     if spec.name in {s.name for s in bundled_specs()}:
         raise CatalogError(f"{spec.name!r} is a bundled model; choose another name")

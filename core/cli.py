@@ -72,12 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-failures", type=int, default=5, help="consecutive failures before a model is skipped")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--concurrency", type=int, default=1, help="requests in flight per HTTP model")
+    r.add_argument("--goodput-ttft-ms", type=float, help="HTTP goodput: a request is good with TTFT at most this")
+    r.add_argument("--goodput-latency-ms", type=float, help="HTTP goodput: ... and latency at most this")
     r.add_argument("--name", default="")
     r.add_argument("--no-progress", action="store_true")
+    _mlflow_flags(r)
 
     rs = add("resume", "resume an interrupted or cancelled run")
     rs.add_argument("run_id")
     rs.add_argument("--no-progress", action="store_true")
+    _mlflow_flags(rs)
 
     ls = add("runs", "list runs")
     ls.add_argument("--format", choices=["table", "json"], default="table")
@@ -99,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--served-model")
     m.add_argument("--api-key-env", help="name of the environment variable holding the API key")
     m.add_argument("--endpoint", choices=["chat", "completions"], default="chat")
+    m.add_argument("--header", action="append", default=[], metavar="NAME=VALUE", help="extra HTTP header (repeatable; no secrets)")
+    m.add_argument("--request-timeout", type=float, default=60.0, help="HTTP read timeout per request, seconds")
+    m.add_argument("--max-concurrency", type=int, default=8, help="most requests in flight to this HTTP model")
+    m.add_argument("--max-retries", type=int, default=3, help="HTTP retries after a 429/5xx/connection failure")
+    m.add_argument("--tokenizer", help="HTTP: local dir or HF id to count tokens when the server reports no usage")
+    m.add_argument("--price-model", help="HTTP price basis: per-token prices of PROVIDER:MODEL from the price package")
+    m.add_argument("--usd-per-hour", type=float, help="HTTP price basis: hourly price of a self-hosted endpoint")
     m.add_argument("--format", choices=["table", "json"], default="table")
 
     ps = add("prompt-sets", "list prompt sets, or import one")
@@ -111,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     for extra in EXTRA_PARSERS:
         extra(sub, add)
     return p
+
+
+def _mlflow_flags(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--mlflow-uri", help="MLflow tracking URI (default: $LLM_EVAL_MLFLOW_URI or sqlite:///<db folder>/mlflow.db)")
+    sp.add_argument("--mlflow-experiment", help="MLflow experiment name (default: the prompt set's name)")
 
 
 # Other modules (analysis, reports, tracking, parity) register their subcommands here.
@@ -149,7 +165,7 @@ def _progress(disabled: bool):
     return on_event
 
 
-def _execute(store, run_id: str, no_progress: bool, spec=None) -> int:  # noqa: ANN001
+def _execute(store, run_id: str, no_progress: bool, spec=None, args=None) -> int:  # noqa: ANN001
     from core.measure import CancelToken
     from core.runner import Runner
     from core.tracking import after_run_hooks
@@ -164,12 +180,17 @@ def _execute(store, run_id: str, no_progress: bool, spec=None) -> int:  # noqa: 
 
     old = signal.signal(signal.SIGINT, on_sigint)
     try:
-        runner = Runner(store, on_event=_progress(no_progress), cancel=cancel, after_run=after_run_hooks())
+        runner = Runner(store, on_event=_progress(no_progress), cancel=cancel, after_run=after_run_hooks(
+            getattr(args, "mlflow_uri", None), getattr(args, "mlflow_experiment", None), announce=True))
         result = runner.execute(run_id)
     finally:
         signal.signal(signal.SIGINT, old)
     print(f"run {run_id}: {result.status} ({result.stored}/{result.planned} samples stored)")
     _print_df(store.latency_summary(run_id))
+    serving = store.run_models_df(run_id)
+    if "requests_per_s" in serving and serving["requests_per_s"].notna().any():  # HTTP models: throughput, goodput
+        cols = ["model", "endpoint", "concurrency", "requests_per_s", "output_tps", "goodput"]
+        _print_df(serving.loc[serving["requests_per_s"].notna(), cols])
     if result.status == "cancelled":
         print(f"resume with: python -m core resume {run_id} --db {store.path}")
     return 0
@@ -197,12 +218,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         max_consecutive_failures=args.max_failures,
         concurrency=args.concurrency,
+        goodput_ttft_ms=args.goodput_ttft_ms,
+        goodput_latency_ms=args.goodput_latency_ms,
         name=args.name,
     )
     store = _store(args)
     run_id = Runner(store).create(spec)
     print(f"run id: {run_id}", flush=True)
-    return _execute(store, run_id, args.no_progress)
+    return _execute(store, run_id, args.no_progress, args=args)
 
 
 @command("resume")
@@ -210,13 +233,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     store = _store(args)
     row = store.get_run(args.run_id)
     print(f"resuming {row.run_id}: {row.done}/{row.planned} samples already done", flush=True)
-    return _execute(store, args.run_id, args.no_progress)
+    return _execute(store, args.run_id, args.no_progress, args=args)
 
 
 @command("runs")
 def cmd_runs(args: argparse.Namespace) -> int:
     df = _store(args).runs_df()
-    cols = ["run_id", "name", "created_at", "status", "prompt_set", "done", "planned", "errors"]
+    cols = ["run_id", "name", "created_at", "status", "prompt_set", "done", "planned", "errors", "mlflow_status", "mlflow_run_id"]
     _print_df(df[cols] if not df.empty else pd.DataFrame(columns=cols), args.format)
     return 0
 
@@ -247,13 +270,17 @@ def cmd_models(args: argparse.Namespace) -> int:
         if not args.name:
             raise CliError("usage: python -m core models add NAME SOURCE [--revision R] | NAME --openai-base-url URL --served-model M")
         if args.openai_base_url:
-            from core.schemas import ModelSpec
-
             if not args.served_model:
                 raise CliError("--openai-base-url needs --served-model")
-            spec = ModelSpec(
-                name=args.name, source=args.openai_base_url, kind="http", base_url=args.openai_base_url,
-                served_model=args.served_model, api_key_env=args.api_key_env, endpoint=args.endpoint, notes=args.notes,
+            headers = dict(h.split("=", 1) for h in args.header if "=" in h)
+            if len(headers) != len(args.header):
+                raise CliError("--header takes NAME=VALUE")
+            basis = ({"kind": "hourly", "usd_per_hour": args.usd_per_hour} if args.usd_per_hour is not None
+                     else {"kind": "tokens", "model": args.price_model} if args.price_model else {})
+            spec = catalog.make_http_spec(
+                args.name, args.openai_base_url, args.served_model, endpoint=args.endpoint, api_key_env=args.api_key_env,
+                extra_headers=headers, request_timeout_s=args.request_timeout, max_concurrency=args.max_concurrency,
+                max_retries=args.max_retries, price_basis=basis, tokenizer=args.tokenizer, notes=args.notes,
             )
         else:
             if not args.source:

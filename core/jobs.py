@@ -11,13 +11,15 @@ neither stops nor corrupts a run. Pure Python; no streamlit.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from core.loader import ModelLoader
@@ -33,6 +35,24 @@ RESUMABLE = ("interrupted", "cancelled", "failed", "queued")
 # One run at a time in this process, whichever database it writes to: the runs share
 # the CPU/accelerator and the model loader, so two at once would distort both timings.
 _RUN_SLOT = threading.Lock()
+
+
+class ThreadSafeStore(Store):
+    """A Store whose connections are serialised across the threads of this process.
+
+    DuckDB refuses to open a file in one thread while another thread of the same process
+    is closing its last connection to it ("Unique file handle conflict"), and Store opens
+    a short-lived connection per operation. The dashboard reads from session threads
+    while the run worker writes, so every connection of the process takes this lock
+    (operations are short; other processes are still handled by Store's lock retries).
+    """
+
+    _connect_lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with ThreadSafeStore._connect_lock, super().connect() as con:
+            yield con
 
 
 class RunBusyError(RuntimeError):
@@ -120,7 +140,7 @@ class RunManager:
         loader: ModelLoader | None = None,
         after_run: Sequence[Callable[[str, Store], None]] | None = None,
     ) -> None:
-        self.store = store
+        self.store = store if isinstance(store, ThreadSafeStore) else ThreadSafeStore(store.path, store.lock_timeout_s)
         self.loader = loader if loader is not None else ModelLoader()
         self.after_run = list(after_run) if after_run is not None else _default_hooks()
         self._lock = threading.Lock()

@@ -3,6 +3,7 @@ deadline/cancel stopping, and the classification of failures into error kinds.""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 
@@ -124,6 +125,15 @@ UNSUPPORTED_MARKERS = ("not implemented for", "not currently implemented", "not 
 
 def classify_error(exc: BaseException) -> str:
     """Map an exception to an error kind, once, for every backend."""
+    kind = getattr(exc, "error_kind", None)  # backends that classify their own failures (HTTP)
+    if isinstance(kind, str) and kind:
+        return kind
+    if "openai" in sys.modules:  # an openai error that escaped the HTTP backend's own handling
+        from core.backends.http import error_kind
+
+        kind = error_kind(exc)
+        if kind is not None:
+            return kind
     if isinstance(exc, MemoryError):
         return "oom"
     text = f"{type(exc).__name__}: {exc}".lower()

@@ -141,7 +141,7 @@ class Runner:
             raise ValueError(msg)
         versions = row.manifest.get("model_versions", {})
         planned = plan(run_id, spec, ps, versions)
-        done = self.store.done_keys(run_id)
+        done = self.store.done_keys(run_id) - self._rerun_keys(run_id)
         self.store.set_run_status(run_id, "running", pid=os.getpid())
         state = _RunState(run_id=run_id, planned=len(planned), done=len(done & {p.key for p in planned}), ps_hash=ps.content_hash)
         try:
@@ -161,6 +161,14 @@ class Runner:
         for hook in self.after_run:
             hook(run_id, self.store)
         return RunResult(run_id, status, len(planned), stored, state.executed, dict(state.counts))
+
+    def _rerun_keys(self, run_id: str) -> set[str]:
+        """Failed rows that never reached a model (connection lost, breaker open): resume runs them again."""
+        df = self.store.query_df(
+            "SELECT result_key FROM samples WHERE run_id = ? AND status = 'error' AND error_kind IN ('connection', 'circuit_open')",
+            [run_id],
+        )
+        return set(df["result_key"]) if not df.empty else set()
 
     # ------------------------------------------------------------------ one model
     def _backend(self, mspec: ModelSpec, spec: RunSpec, device: str | None = None):
@@ -191,6 +199,13 @@ class Runner:
             self.on_event(ProgressEvent(state.run_id, "model_failed", model, state.done, state.planned, message=str(exc)))
             return
         self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms)
+        if mspec.kind == "http":
+            from core.backends.http import ConcurrentRequests, effective_concurrency
+
+            n_flight = effective_concurrency(mspec, spec)
+            if n_flight > 1:  # N requests in flight; results come back in plan order
+                seeds = [sample_seed(spec.seed, p.item.id, p.repeat) for p in todo]
+                backend = ConcurrentRequests(backend, [p.item for p in todo], seeds, spec, self.cancel, n_flight)
         consecutive = 0
         t_model = time.perf_counter()
         for i, p in enumerate(todo):
@@ -206,7 +221,9 @@ class Runner:
             except GenerationStopped as stop:
                 status = "timeout" if stop.kind == "timeout" else "cancelled"
                 msg = f"exceeded the per-sample limit of {spec.timeout_s:g} s" if status == "timeout" else "run cancelled"
-                batch.add(p, backend, started, status=status, error_kind=stop.kind, message=msg, latency_ms=stop.latency_ms)
+                msg = getattr(stop, "message", None) or msg
+                batch.add(p, backend, started, status=status, error_kind=stop.kind, message=msg, latency_ms=stop.latency_ms,
+                          attempts=getattr(stop, "attempts", 1))
                 consecutive += status == "timeout"
             except UnsupportedOpError as exc:
                 backend = self._fallback_to_cpu(mspec, spec, exc)
@@ -217,7 +234,8 @@ class Runner:
                 kind = classify_error(exc)
                 if kind == "oom":
                     devices.free_memory(backend.device)  # never retried blindly
-                batch.add(p, backend, started, status="error", error_kind=kind, message=f"{type(exc).__name__}: {exc}"[:1000])
+                batch.add(p, backend, started, status="error", error_kind=kind, message=f"{type(exc).__name__}: {exc}"[:1000],
+                          attempts=getattr(exc, "attempts", 1))
                 consecutive += 1
             done_here = i + 1
             elapsed = time.perf_counter() - t_model
@@ -230,11 +248,16 @@ class Runner:
             )
             batch.maybe_flush()
             if consecutive >= spec.max_consecutive_failures:
-                reason = f"circuit breaker: {consecutive} consecutive failures (last: {batch.last_message})"
+                where = f" at {backend.endpoint}" if getattr(backend, "endpoint", None) else ""
+                reason = f"circuit breaker{where}: {consecutive} consecutive failures (last: {batch.last_message})"
                 batch.skip_all(todo[i + 1 :], "circuit_open", reason, backend=mspec.kind, device=backend.device, dtype=backend.dtype)
                 state.message = f"{model}: {reason}"
                 break
         batch.flush()
+        if hasattr(backend, "serving_stats"):  # HTTP: close the pool, store throughput and goodput
+            getattr(backend, "close", lambda: None)()
+            stats = backend.serving_stats()
+            self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms, extra=stats.row() if stats else None)
         self.on_event(ProgressEvent(state.run_id, "model_done", model, state.done, state.planned, model_total, model_total, errors=state.errors))
 
     def _fallback_to_cpu(self, mspec: ModelSpec, spec: RunSpec, exc: Exception):
@@ -242,8 +265,13 @@ class Runner:
         backend.fallback = f"mps->cpu: {str(exc)[:200]}"
         return backend
 
-    def _record_model(self, run_id: str, mspec: ModelSpec, backend, cold_ms: float | None = None, status: str = "ok", message: str | None = None) -> None:  # noqa: ANN001
+    def _record_model(self, run_id: str, mspec: ModelSpec, backend, cold_ms: float | None = None, status: str = "ok",  # noqa: ANN001
+                      message: str | None = None, extra: dict | None = None) -> None:
         loaded = getattr(backend, "loaded", None)
+        if mspec.kind == "http":
+            from core.backends.http import MEMORY_NOTE, safe_url
+
+            extra = {"endpoint": safe_url(mspec.base_url), "memory_note": MEMORY_NOTE, **(extra or {})}
         self.store.upsert_run_model(
             {
                 "run_id": run_id,
@@ -260,6 +288,7 @@ class Runner:
                 "fallback": getattr(backend, "fallback", None),
                 "status": status,
                 "message": message,
+                **(extra or {}),
             }
         )
 
@@ -312,9 +341,9 @@ class _Batch:
         }
 
     def add(self, p: PlannedSample, backend, started, *, measurement: Measurement | None = None, status: str = "ok",  # noqa: ANN001
-            error_kind: str | None = None, message: str | None = None, latency_ms: float | None = None) -> None:
+            error_kind: str | None = None, message: str | None = None, latency_ms: float | None = None, attempts: int = 1) -> None:
         row = self._row(p, backend.name, backend.device, backend.dtype, backend.fallback)
-        row.update(status=status, error_kind=error_kind, error_message=message, started_at=started, finished_at=now())
+        row.update(status=status, error_kind=error_kind, error_message=message, attempts=attempts, started_at=started, finished_at=now())
         if measurement is not None:
             row.update(
                 latency_ms=measurement.latency_ms,

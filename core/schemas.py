@@ -138,6 +138,8 @@ class ModelSpec:
     request_timeout_s: float = 60.0
     max_concurrency: int = 1
     price_basis: dict[str, Any] = field(default_factory=dict)
+    max_retries: int = 3  # HTTP: retries after the first attempt (429/503/5xx/connection/timeout)
+    tokenizer: str | None = None  # HTTP: local dir or HF id used to count tokens when the server reports no usage
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -177,6 +179,8 @@ class RunSpec:
     max_consecutive_failures: int = 5
     batch_size: int = 16  # samples per store write
     concurrency: int = 1  # requests in flight per HTTP model
+    goodput_ttft_ms: float | None = None  # goodput limits (HTTP serving): a request is "good" within both
+    goodput_latency_ms: float | None = None
     name: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,7 +225,8 @@ class Measurement:
     output_tokens: int
     peak_rss_mb: float | None
     peak_accel_mb: float | None
-    token_source: str = "tokenizer"  # tokenizer | server_usage
+    token_source: str = "tokenizer"  # tokenizer | server_usage | tokenizer_fallback | stream_chunks
+    attempts: int = 1  # HTTP: requests sent for this sample (retries included)
 
     @property
     def decode_tps(self) -> float | None:

@@ -11,6 +11,7 @@ model comparisons and plain-language verdicts.
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -126,6 +127,18 @@ class Interval:
     seed: int | None = None  # None for analytic intervals
     note: str = ""
 
+    def __post_init__(self) -> None:
+        # never a NaN or infinity presented as a number: such values become None
+        bad = False
+        for name in ("estimate", "low", "high"):
+            v = getattr(self, name)
+            if v is not None:
+                clean = _num(v)
+                bad |= clean is None
+                object.__setattr__(self, name, clean)
+        if bad and not self.note:
+            object.__setattr__(self, "note", "not computable for these data (non-finite result)")
+
     @property
     def is_defined(self) -> bool:
         return self.estimate is not None and self.low is not None and self.high is not None
@@ -215,7 +228,12 @@ def mean_ci(values: object, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
     if np.ptp(x) == 0:
         return _constant("t", confidence, n, x[0])
     m = float(x.mean())
-    low, high = sps.t.interval(confidence, n - 1, loc=m, scale=sps.sem(x))
+    se = float(sps.sem(x))
+    if not se > 0:  # spread below floating-point resolution
+        return _constant("t", confidence, n, m, "no measurable spread")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        low, high = sps.t.interval(confidence, n - 1, loc=m, scale=se)
     return Interval(m, float(low), float(high), "t", confidence, n)
 
 
@@ -291,17 +309,32 @@ def _positions(n: int, q: float) -> tuple[int, int, float]:
 
 def _resampled_quantiles(x: np.ndarray, qs: Sequence[float], idx_blocks: Iterator[np.ndarray]) -> np.ndarray:
     """Quantiles of each resample x[idx] -> array (len(qs), B), via partition of ranks."""
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    rank = np.empty(x.size, dtype=np.int32 if x.size < 2**31 else np.int64)
-    rank[order] = np.arange(x.size)
+    xs, rank = _sorted_ranks(x)
     pos = [_positions(x.size, q) for q in qs]
     kth = sorted({k for lo, hi, _ in pos for k in (lo, hi)})
     out = []
     for idx in idx_blocks:
-        part = np.partition(rank[idx], kth, axis=1)
+        part = _order_statistics(rank[idx], kth)
         out.append(np.stack([_lerp(xs[part[:, lo]], xs[part[:, hi]], g) for lo, hi, g in pos]))
     return np.concatenate(out, axis=1)
+
+
+def _sorted_ranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted values and each value's position in them, as the narrowest integer type:
+    order statistics of a resample are then those of its ranks (cheaper to select)."""
+    order = np.argsort(x, kind="stable")
+    dtype = np.int16 if x.size < 2**15 else np.int32 if x.size < 2**31 else np.int64
+    rank = np.empty(x.size, dtype=dtype)
+    rank[order] = np.arange(x.size, dtype=dtype)
+    return x[order], rank
+
+
+def _order_statistics(rows: np.ndarray, kth: Sequence[int]) -> np.ndarray:
+    """Rows with the kth order statistics in place: partition for one or two, else a full
+    sort (numpy's radix / SIMD integer sort beats a multi-kth partition)."""
+    if len(kth) <= 2:
+        return np.partition(rows, kth, axis=1)
+    return np.sort(rows, axis=1)
 
 
 def _jackknife_quantile(x: np.ndarray, q: float) -> np.ndarray:
@@ -325,15 +358,17 @@ def _bca_levels(theta_b: np.ndarray, theta_hat: float, jackknives: Sequence[np.n
     if not 0 < pct < 1:
         return None
     z0 = float(ndtri(pct))
-    num = den = 0.0
-    for th in jackknives:
-        nj = float(th.size)
-        u = (nj - 1) * (th.mean() - th)
-        num += float(np.sum(u**3)) / nj**3
-        den += float(np.sum(u**2)) / nj**2
-    if den <= 0:
+    num = den = np.float64(0.0)
+    with np.errstate(all="ignore"):  # extreme values: overflow/underflow -> undefined, below
+        for th in jackknives:
+            nj = float(th.size)
+            u = (nj - 1) * (th.mean() - th)
+            num += np.sum(u**3) / nj**3
+            den += np.sum(u**2) / nj**2
+        scale = 6 * den**1.5
+    if not (scale > 0 and np.isfinite(scale) and np.isfinite(num)):
         return None
-    a = num / (6 * den**1.5)
+    a = float(num / scale)
     z = float(ndtri(alpha))
     levels = (ndtr(z0 + (z0 + z) / (1 - a * (z0 + z))), ndtr(z0 + (z0 - z) / (1 - a * (z0 - z))))
     if not all(np.isfinite(levels)):
@@ -461,10 +496,8 @@ def _cluster_boot(
     """Bootstrap distributions (len(stats_q), B) resampling clusters with all their values."""
     sums = np.bincount(codes, weights=x, minlength=k)
     sizes = np.bincount(codes, minlength=k)
+    xs, rank = _sorted_ranks(x)
     order = np.argsort(x, kind="stable")
-    xs = x[order]
-    rank = np.empty(x.size, dtype=np.int32 if x.size < 2**31 else np.int64)
-    rank[order] = np.arange(x.size)
     equal = sizes.min() == sizes.max()
     members = rank[np.argsort(codes, kind="stable")].reshape(k, -1) if equal else None
     out = []
@@ -483,7 +516,7 @@ def _equal_cluster_stats(
     n = members.size
     pos = [None if q is None else _positions(n, q) for q in stats_q]
     kth = sorted({k for p in pos if p is not None for k in p[:2]})
-    part = np.partition(members[idx].reshape(idx.shape[0], n), kth, axis=1) if kth else None
+    part = _order_statistics(members[idx].reshape(idx.shape[0], n), kth) if kth else None
     res = []
     for p in pos:
         if p is None:
@@ -744,9 +777,8 @@ def cohens_dz(a: object, b: object) -> float | None:
     """Cohen's dz: mean of paired differences / their SD; None when the SD is 0 or n < 2."""
     x, y = _pairs(a, b)
     d = x - y
-    if d.size < 2 or np.ptp(d) == 0:
-        return None
-    return float(d.mean() / d.std(ddof=1))
+    sd = float(d.std(ddof=1)) if d.size > 1 else 0.0
+    return _num(d.mean() / sd) if sd > 0 else None
 
 
 def cohens_d(a: object, b: object) -> float | None:
@@ -755,7 +787,8 @@ def cohens_d(a: object, b: object) -> float | None:
     if x.size < 2 or y.size < 2:
         return None
     pooled = ((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2)
-    return float((x.mean() - y.mean()) / math.sqrt(pooled)) if pooled > 0 else None
+    sd = math.sqrt(pooled)
+    return _num((x.mean() - y.mean()) / sd) if sd > 0 else None
 
 
 def mean_difference_ci(a: object, b: object, *, paired: bool, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
@@ -770,23 +803,38 @@ def mean_difference_ci(a: object, b: object, *, paired: bool, confidence: float 
     d = float(x.mean() - y.mean())
     if x.var() == 0 and y.var() == 0:
         return _constant("welch-t", confidence, x.size + y.size, d, "no spread in either group")
-    res = sps.ttest_ind(x, y, equal_var=False)
-    ci = res.confidence_interval(confidence)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # near-identical data: precision warnings
+        ci = sps.ttest_ind(x, y, equal_var=False).confidence_interval(confidence)
     return Interval(d, _num(ci.low), _num(ci.high), "welch-t", confidence, x.size + y.size)
 
 
 class _BootCache:
-    """Bootstrap medians reused across comparisons that share an item set and seed."""
+    """Bootstrap medians (and index matrices) reused across comparisons on the same prompts.
+
+    The resample indices depend only on (n, B, seed), so a cached median distribution is
+    exactly what a fresh call would compute.
+    """
+
+    _MAX_CACHED_INDEX = 16_000_000
 
     def __init__(self) -> None:
         self._medians: dict[tuple, np.ndarray] = {}
+        self._indices: dict[tuple[int, int, int], list[np.ndarray]] = {}
+
+    def _blocks(self, n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray] | list[np.ndarray]:
+        if n * n_resamples > self._MAX_CACHED_INDEX:
+            return _index_blocks(np.random.default_rng(seed), n, n_resamples)
+        key = (n, n_resamples, seed)
+        if key not in self._indices:
+            self._indices[key] = list(_index_blocks(np.random.default_rng(seed), n, n_resamples))
+        return self._indices[key]
 
     def medians(self, key: tuple | None, x: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
         full = None if key is None else (key, n_resamples, seed)
         if full is not None and full in self._medians:
             return self._medians[full]
-        rng = np.random.default_rng(seed)
-        med = _resampled_quantiles(x, [0.5], _index_blocks(rng, x.size, n_resamples))[0]
+        med = _resampled_quantiles(x, [0.5], iter(self._blocks(x.size, n_resamples, seed)))[0]
         if full is not None:
             self._medians[full] = med
         return med
@@ -829,16 +877,15 @@ def ratio_of_medians_ci(
     if paired:
         boot_a = cache.medians(ka, x, B, seed)
         boot_b = cache.medians(kb, y, B, seed)
-        jack = [_jackknife_quantile(x, 0.5) / _jackknife_quantile(y, 0.5)]
     else:
         rng = np.random.default_rng(seed)
         boot_a = _resampled_quantiles(x, [0.5], _index_blocks(rng, x.size, B))[0]
         boot_b = _resampled_quantiles(y, [0.5], _index_blocks(rng, y.size, B))[0]
-        jack = [_jackknife_quantile(x, 0.5) / mb, ma / _jackknife_quantile(y, 0.5)]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # zero medians: handled below
         theta_b = boot_a / boot_b
-        jack = [np.where(np.isfinite(j), j, np.nan) for j in jack]
-    jk = None if any(np.isnan(j).any() for j in jack) else jack
+        ja, jb = _jackknife_quantile(x, 0.5), _jackknife_quantile(y, 0.5)
+        jack = [ja / jb] if paired else [ja / mb, ma / jb]
+    jk = None if any(not np.isfinite(j).all() for j in jack) else jack
     return _finish_bootstrap(est, theta_b, jk, method=method, confidence=confidence, n=n, n_resamples=B, seed=seed)
 
 
@@ -929,19 +976,39 @@ class Power:
 
 
 def _t_power(dz: float, n: float, alpha: float) -> float:
+    """Power of the two-sided one-sample/paired t test (noncentral t, as statsmodels TTestPower)."""
     df = n - 1
     crit = sps.t.ppf(1 - alpha / 2, df)
     nc = dz * math.sqrt(n)
-    return float(sps.nct.sf(crit, df, nc) + sps.nct.cdf(-crit, df, nc))
+    upper = float(sps.nct.sf(crit, df, nc))
+    lower = float(sps.nct.cdf(-crit, df, nc))  # the far tail: negligible, NaN when nc is large
+    return upper + (lower if math.isfinite(lower) else 0.0)
+
+
+def _normal_guess(alpha: float, power: float) -> float:
+    return float(ndtri(1 - alpha / 2) + ndtri(power))
+
+
+def _solve_increasing(f: object, lo: float, hi: float, cap: float) -> float:
+    """Root of an increasing function, widening the upper bracket as needed (keeps nct finite)."""
+    while f(hi) < 0 and hi < cap:  # type: ignore[operator]
+        lo, hi = hi, hi * 2
+    return float(optimize.brentq(f, lo, min(hi, cap)))  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=256)
+def _detectable_dz(n: int, alpha: float, power: float) -> float:
+    guess = _normal_guess(alpha, power) / math.sqrt(n)
+    return _solve_increasing(lambda d: _t_power(d, n, alpha) - power, guess / 4, guess * 2, 1e4)
 
 
 def minimum_detectable_effect(sd_diff: float | None, n: int, *, alpha: float = DEFAULT_ALPHA, power: float = 0.8) -> Power:
     """Smallest mean difference a two-sided paired t test detects with `power` at this n."""
     if n < 2:
         return Power(n, sd_diff, None, None, alpha, power, note="n < 2: no power analysis")
-    dz = optimize.brentq(lambda d: _t_power(d, n, alpha) - power, 1e-9, 100.0)
+    dz = _detectable_dz(n, alpha, power)
     sd = _num(sd_diff)
-    return Power(n, sd, None if sd is None else dz * sd, float(dz), alpha, power)
+    return Power(n, sd, None if sd is None else dz * sd, dz, alpha, power)
 
 
 def required_sample_size(effect: float, sd_diff: float, *, alpha: float = DEFAULT_ALPHA, power: float = 0.8) -> Power:
@@ -951,7 +1018,8 @@ def required_sample_size(effect: float, sd_diff: float, *, alpha: float = DEFAUL
     dz = abs(effect) / sd_diff
     if _t_power(dz, 2, alpha) >= power:
         return Power(2, sd_diff, effect, dz, alpha, power)
-    n = optimize.brentq(lambda k: _t_power(dz, k, alpha) - power, 2, 1e9)
+    guess = (_normal_guess(alpha, power) / dz) ** 2
+    n = _solve_increasing(lambda k: _t_power(dz, k, alpha) - power, 2.0, max(4.0, guess * 1.5), 1e12)
     return Power(int(math.ceil(n - 1e-9)), sd_diff, effect, dz, alpha, power)
 
 
@@ -1340,8 +1408,7 @@ def _compare_from_table(
     if paired and cache is not None:
         # bootstrap medians can be shared only between comparisons on the very same prompts
         both = t.means[a].notna() & t.means[b].notna()
-        key = hash(tuple(t.means.index[both]))
-        cache_k: _BootCache | None = _KeyedCache(cache, key)
+        cache_k: _BootCache | None = _KeyedCache(cache, both.to_numpy(bool).tobytes())
     else:
         cache_k = None
     return compare_arrays(
@@ -1354,10 +1421,10 @@ def _compare_from_table(
 class _KeyedCache(_BootCache):
     """A view of a _BootCache whose keys also carry the prompt set."""
 
-    def __init__(self, base: _BootCache, prompts_key: int) -> None:
+    def __init__(self, base: _BootCache, prompts_key: bytes) -> None:
         self._base, self._key = base, prompts_key
 
-    def medians(self, key: tuple | None, x: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    def medians(self, key: tuple | None, x: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:  # noqa: D102
         return self._base.medians(None if key is None else (*key, self._key), x, n_resamples, seed)
 
 

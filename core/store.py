@@ -124,6 +124,20 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE runs ADD COLUMN mlflow_message VARCHAR;
         """,
     ),
+    (
+        "0003_http_serving",
+        """
+        ALTER TABLE run_models ADD COLUMN endpoint VARCHAR;
+        ALTER TABLE run_models ADD COLUMN memory_note VARCHAR;
+        ALTER TABLE run_models ADD COLUMN concurrency INTEGER;
+        ALTER TABLE run_models ADD COLUMN requests_per_s DOUBLE;
+        ALTER TABLE run_models ADD COLUMN output_tps DOUBLE;
+        ALTER TABLE run_models ADD COLUMN goodput DOUBLE;
+        ALTER TABLE run_models ADD COLUMN goodput_ttft_ms DOUBLE;
+        ALTER TABLE run_models ADD COLUMN goodput_latency_ms DOUBLE;
+        ALTER TABLE run_models ADD COLUMN serving_wall_s DOUBLE;
+        """,
+    ),
 )
 
 

@@ -1,6 +1,567 @@
-"""Experiment tracking hooks run after each evaluation run (MLflow mirror: see issue 5)."""
+"""MLflow mirror of evaluation runs (issue 5). DuckDB is the record; MLflow is a best-effort copy.
+
+    after_run_hooks()                      # the runner's hooks: mirror each finished run
+    mirror_run(store, run_id)              # log one run now -> MirrorResult (never raises on MLflow errors)
+    sync(store)                            # replay pending runs (python -m core sync-mlflow [RUN_ID])
+    mlflow_ui_command(store)               # "mlflow ui --backend-store-uri sqlite:///..." for the dashboard
+
+Layout in MLflow: one experiment per prompt set (or a chosen name); one parent run per
+evaluation run, tagged `llm_eval.run_id`; one child run per model. A sync first looks for
+the parent carrying that tag and updates it, so replaying a run never duplicates it.
+
+Where: --mlflow-uri, else $LLM_EVAL_MLFLOW_URI, else `sqlite:///<folder of the DuckDB
+file>/mlflow.db` with artifacts in `mlartifacts/` beside it. $LLM_EVAL_MLFLOW=off turns the
+automatic mirror off. A failed mirror marks the run `pending` and prints one warning line;
+HTTP calls use short timeouts and one retry so an unreachable server costs seconds.
+"""
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import math
+import os
+import re
+import shlex
+import sys
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
-def after_run_hooks() -> list:
-    return []
+import pandas as pd
+
+import core
+from core.store import Store
+
+ENV_URI = "LLM_EVAL_MLFLOW_URI"
+ENV_SWITCH = "LLM_EVAL_MLFLOW"  # "off" disables the automatic mirror
+ENV_EXPERIMENT = "LLM_EVAL_MLFLOW_EXPERIMENT"
+HTTP_TIMEOUT_S = 3
+HTTP_MAX_RETRIES = 1
+
+SYNCED, PENDING, DISABLED = "synced", "pending", "disabled"
+TAG_RUN_ID, TAG_ROLE, TAG_MODEL = "llm_eval.run_id", "llm_eval.role", "llm_eval.model"
+_TERMINAL = {"completed": "FINISHED", "cancelled": "KILLED", "failed": "FAILED", "interrupted": "KILLED"}
+_LOCK = threading.RLock()  # MLflow's HTTP settings are process-wide environment variables
+
+
+@dataclass(frozen=True)
+class MirrorResult:
+    run_id: str
+    status: str  # synced | pending | disabled
+    tracking_uri: str | None
+    experiment: str | None = None
+    experiment_id: str | None = None
+    mlflow_run_id: str | None = None
+    child_run_ids: dict[str, str] = field(default_factory=dict)
+    created: bool = False  # a new parent run was created (False: an existing one was updated)
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class TrackingInfo:
+    """What the dashboard shows for one run."""
+
+    status: str | None
+    mlflow_run_id: str | None
+    message: str | None
+    tracking_uri: str
+    ui_command: str
+
+
+# ---------------------------------------------------------------------------- settings
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV_SWITCH, "").strip().lower() not in {"off", "0", "false", "no", "disabled"}
+
+
+def resolve_uri(store: Store, explicit: str | None = None) -> str:
+    """--mlflow-uri, else $LLM_EVAL_MLFLOW_URI, else an SQLite store beside the DuckDB file."""
+    if explicit:
+        return explicit
+    if os.environ.get(ENV_URI):
+        return os.environ[ENV_URI]
+    return "sqlite:///" + (Path(store.path).resolve().parent / "mlflow.db").as_posix()
+
+
+def artifact_root(uri: str) -> str | None:
+    """`mlartifacts/` beside a local SQLite store; None (the server decides) for anything else."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri[len("sqlite:///"):].split("?", 1)[0]).expanduser().resolve()
+    return (db.parent / "mlartifacts").as_uri()
+
+
+def mlflow_ui_command(store: Store, tracking_uri: str | None = None) -> str:
+    """How to open the mirror: `mlflow ui --backend-store-uri ...`, or the server's address."""
+    uri = resolve_uri(store, tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        return f"open {_strip_userinfo(uri)} in a browser"
+    return f"mlflow ui --backend-store-uri {shlex.quote(uri)}"
+
+
+def tracking_info(store: Store, run_id: str, tracking_uri: str | None = None) -> TrackingInfo:
+    row = store.get_run(run_id)
+    msg = store.query_df("SELECT mlflow_message FROM runs WHERE run_id = ?", [run_id])["mlflow_message"].iloc[0]
+    uri = resolve_uri(store, tracking_uri)
+    return TrackingInfo(row.mlflow_status, row.mlflow_run_id, msg if isinstance(msg, str) else None, _strip_userinfo(uri),
+                        mlflow_ui_command(store, tracking_uri))
+
+
+# ---------------------------------------------------------------------------- hooks + sync
+
+
+def after_run_hooks(tracking_uri: str | None = None, experiment: str | None = None, announce: bool = False) -> list[Callable[[str, Store], None]]:
+    """The runner's after-run hooks: mirror the run; never raise, warn once on failure."""
+
+    def mirror_hook(run_id: str, store: Store) -> None:
+        try:
+            if not enabled():
+                store.set_mlflow(run_id, DISABLED, message=f"${ENV_SWITCH}=off")
+                return
+            res = mirror_run(store, run_id, tracking_uri, experiment)
+            if res.status == PENDING:
+                hint = f"python -m core sync-mlflow {run_id} --db {shlex.quote(str(store.path))}"
+                hint += f" --mlflow-uri {shlex.quote(tracking_uri)}" if tracking_uri else ""
+                hint += f" --mlflow-experiment {shlex.quote(experiment)}" if experiment else ""
+                print(f"warning: MLflow mirror failed ({res.message}); run {run_id} is stored and marked pending: "
+                      f"replay with `{hint}`", file=sys.stderr, flush=True)
+            elif announce:
+                print(f"mlflow: run {res.mlflow_run_id} in experiment {res.experiment!r} "
+                      f"(open with: {mlflow_ui_command(store, tracking_uri)})", flush=True)
+        except Exception as exc:  # noqa: BLE001 - the mirror must never break a finished run
+            print(f"warning: MLflow mirror of run {run_id} failed: {_one_line(exc)}", file=sys.stderr, flush=True)
+
+    return [mirror_hook]
+
+
+def sync(store: Store, run_id: str | None = None, tracking_uri: str | None = None, experiment: str | None = None,
+         include_all: bool = False) -> list[MirrorResult]:
+    """Replay the given run, or every pending one (include_all: every run not yet synced).
+
+    Runs still in progress are left alone; the first failure stops the replay (the server is
+    most likely down, and the remaining runs stay pending).
+    """
+    if run_id:
+        store.get_run(run_id)  # KeyError with a hint for an unknown id
+        return [mirror_run(store, run_id, tracking_uri, experiment)]
+    df = store.runs_df()
+    if df.empty:
+        return []
+    state = df["mlflow_status"].fillna("")
+    todo = df[(state != SYNCED) if include_all else (state == PENDING)]
+    todo = todo[todo["status"] != "running"].sort_values("created_at")
+    results = []
+    for rid in todo["run_id"]:
+        results.append(mirror_run(store, rid, tracking_uri, experiment))
+        if results[-1].status != SYNCED:
+            break
+    return results
+
+
+def mirror_run(store: Store, run_id: str, tracking_uri: str | None = None, experiment: str | None = None) -> MirrorResult:
+    """Log one run (parent + one child per model + artifacts); idempotent; marks the store row.
+
+    MLflow failures are returned as a `pending` result, never raised.
+    """
+    uri = resolve_uri(store, tracking_uri)
+    state: dict[str, str] = {}
+    try:
+        with _LOCK, _quiet_client_env():
+            res = _mirror(store, run_id, uri, experiment, state)
+    except Exception as exc:  # noqa: BLE001 - server down, bad URI, permissions: the run stays pending
+        msg = f"{_strip_userinfo(uri)}: {_one_line(exc)}"
+        store.set_mlflow(run_id, PENDING, mlflow_run_id=state.get("parent"), message=msg)
+        return MirrorResult(run_id, PENDING, uri, mlflow_run_id=state.get("parent"), message=msg)
+    store.set_mlflow(run_id, SYNCED, res.mlflow_run_id,
+                     message=f"experiment {res.experiment!r} (id {res.experiment_id}) at {_strip_userinfo(uri)}")
+    return res
+
+
+# ---------------------------------------------------------------------------- KPIs
+
+
+_KPI_SQL = """
+SELECT model,
+       count(*) AS n,
+       count(*) FILTER (WHERE status = 'ok') AS ok,
+       count(*) FILTER (WHERE status <> 'ok') AS errors,
+       avg(CASE WHEN status = 'ok' THEN 0.0 ELSE 1.0 END) AS error_rate,
+       avg(latency_ms) FILTER (WHERE status = 'ok') AS latency_ms_mean,
+       median(latency_ms) FILTER (WHERE status = 'ok') AS latency_ms_median,
+       quantile_cont(latency_ms, 0.90) FILTER (WHERE status = 'ok') AS latency_ms_p90,
+       quantile_cont(latency_ms, 0.95) FILTER (WHERE status = 'ok') AS latency_ms_p95,
+       quantile_cont(latency_ms, 0.99) FILTER (WHERE status = 'ok') AS latency_ms_p99,
+       median(ttft_ms) FILTER (WHERE status = 'ok') AS ttft_ms_median,
+       median(decode_tps) FILTER (WHERE status = 'ok') AS decode_tps_median,
+       sum(output_tokens) FILTER (WHERE status = 'ok')
+           / nullif(sum(latency_ms) FILTER (WHERE status = 'ok') / 1000.0, 0) AS tokens_per_s,
+       avg(output_tokens) FILTER (WHERE status = 'ok') AS output_tokens_mean,
+       max(peak_rss_mb) AS peak_rss_mb,
+       max(peak_accel_mb) AS peak_accel_mb,
+       avg(quality) AS quality_mean,
+       avg(CASE WHEN passed THEN 1.0 ELSE 0.0 END) FILTER (WHERE passed IS NOT NULL) AS pass_rate
+FROM samples WHERE run_id = ? GROUP BY model ORDER BY model
+"""
+
+
+def kpis_for_mlflow(store: Store, run_id: str) -> dict[str, dict[str, float]]:
+    """Per-model KPIs as MLflow metrics (None/NaN dropped).
+
+    A plain SQL aggregate until core.analysis provides the KPI table of the statistics issue.
+    """
+    df = store.query_df(_KPI_SQL, [run_id])
+    return {r["model"]: _numbers({k: v for k, v in r.items() if k != "model"}) for r in df.to_dict("records")}
+
+
+def champion(kpis: dict[str, dict[str, float]]) -> str | None:
+    """Highest mean quality (ties: lower median latency); without quality, the fastest model."""
+    ok = {m: k for m, k in kpis.items() if k.get("ok", 0) > 0}
+    if not ok:
+        return None
+    if any("quality_mean" in k for k in ok.values()):
+        return max(ok, key=lambda m: (ok[m].get("quality_mean", -math.inf), -ok[m].get("latency_ms_median", math.inf)))
+    return min(ok, key=lambda m: ok[m].get("latency_ms_median", math.inf))
+
+
+# ---------------------------------------------------------------------------- the mirror
+
+
+def _mirror(store: Store, run_id: str, uri: str, experiment: str | None, state: dict[str, str]) -> MirrorResult:
+    from mlflow import MlflowClient
+
+    row = store.get_run(run_id)
+    times = store.query_df("SELECT created_at, finished_at FROM runs WHERE run_id = ?", [run_id]).iloc[0]
+    client = MlflowClient(tracking_uri=uri)
+    name = experiment or os.environ.get(ENV_EXPERIMENT) or row.prompt_set
+    exp_id = _experiment_id(client, name, artifact_root(uri))
+    parent = _find_parent(client, row, exp_id)
+    created = parent is None
+    start_ms, end_ms = _ms(times["created_at"]), _ms(times["finished_at"])
+    if created:
+        parent = client.create_run(exp_id, start_time=start_ms, run_name=row.name or run_id,
+                                   tags={TAG_RUN_ID: run_id, TAG_ROLE: "parent"})
+    pid, exp_id = parent.info.run_id, parent.info.experiment_id
+    state["parent"] = pid
+    kpis = kpis_for_mlflow(store, run_id)
+    models = {r["model"]: r for r in store.run_models_df(run_id).to_dict("records")}
+    _log(client, parent, _run_params(row, models), _run_metrics(row, kpis), _run_tags(row, kpis))
+    children = {r.data.tags.get(TAG_MODEL): r for r in client.search_runs(
+        [exp_id], filter_string=f"tags.`mlflow.parentRunId` = '{pid}'", max_results=1000)}
+    child_ids = {}
+    for model in row.spec.models:
+        child = children.get(model) or client.create_run(
+            exp_id, start_time=start_ms, run_name=model,
+            tags={"mlflow.parentRunId": pid, TAG_RUN_ID: run_id, TAG_ROLE: "child", TAG_MODEL: model})
+        mrow = models.get(model, {})
+        _log(client, child, _model_params(row, model, mrow), {**kpis.get(model, {}), **_load_metrics(mrow)},
+             {TAG_RUN_ID: run_id, TAG_MODEL: model, "llm_eval.model_status": "not run" if _missing(mrow.get("status")) else str(mrow["status"])})
+        _terminate(client, child.info.run_id, row.status, end_ms)
+        child_ids[model] = child.info.run_id
+    _log_artifacts(client, pid, store, row)
+    _terminate(client, pid, row.status, end_ms)
+    exp = client.get_experiment(exp_id)
+    return MirrorResult(run_id, SYNCED, uri, exp.name, exp_id, pid, child_ids, created)
+
+
+def _experiment_id(client, name: str, artifact_location: str | None) -> str:  # noqa: ANN001 - MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        if exp.lifecycle_stage == "deleted":
+            client.restore_experiment(exp.experiment_id)
+        return exp.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location,
+                                        tags={"llm_eval.product_version": core.__version__})
+    except MlflowException:  # created meanwhile by another process
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def _find_parent(client, row, exp_id: str):  # noqa: ANN001, ANN202
+    """The parent run already mirroring this evaluation run (any experiment), or None."""
+    from mlflow.exceptions import MlflowException
+
+    if row.mlflow_run_id:
+        try:
+            run = client.get_run(row.mlflow_run_id)
+            if run.data.tags.get(TAG_RUN_ID) == row.run_id and run.info.lifecycle_stage == "active":
+                return run
+        except MlflowException:
+            pass  # another server, or deleted there: search by tag
+    ids = [exp_id] + [e.experiment_id for e in client.search_experiments() if e.experiment_id != exp_id]
+    found = client.search_runs(ids, filter_string=f"tags.`{TAG_RUN_ID}` = '{_quote(row.run_id)}' "
+                                                  f"AND tags.`{TAG_ROLE}` = 'parent'", max_results=10)
+    return min(found, key=lambda r: r.info.start_time or 0) if found else None
+
+
+def _log(client, run, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str]) -> None:  # noqa: ANN001
+    """Log what is new: params once (MLflow params are immutable), metrics only when changed."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    have_p, have_m = run.data.params, run.data.metrics
+    ts = int(datetime.now(timezone.utc).timestamp() * 1000)
+    p = [Param(_key(k), _text(v, 6000)) for k, v in params.items() if not _missing(v) and _key(k) not in have_p]
+    m = [Metric(_key(k), float(v), ts, 0) for k, v in _numbers(metrics).items()
+         if not (_key(k) in have_m and math.isclose(have_m[_key(k)], float(v), rel_tol=1e-9, abs_tol=1e-12))]
+    t = [RunTag(_key(k), _text(v, 8000)) for k, v in tags.items() if not _missing(v)]
+    if not (p or m or t):
+        return
+    for i in range(0, max(len(p), len(t), 1), 100):
+        client.log_batch(run.info.run_id, metrics=m if i == 0 else [], params=p[i:i + 100], tags=t[i:i + 100])
+
+
+def _log_artifacts(client, mlflow_run_id: str, store: Store, row) -> None:  # noqa: ANN001
+    with tempfile.TemporaryDirectory(prefix="llm_eval_mlflow_") as tmp:
+        folder = Path(tmp)
+        store.samples_df(row.run_id).to_parquet(folder / "samples.parquet", index=False)
+        manifest = {"run_id": row.run_id, "name": row.name, "status": row.status, "spec": row.spec.to_dict(),
+                    "manifest": row.manifest}
+        (folder / "manifest.json").write_text(json.dumps(redact(manifest), indent=2, default=str))
+        html = _report_html(store, row.run_id)
+        if html is not None:
+            (folder / "report.html").write_text(html)
+        client.log_artifacts(mlflow_run_id, str(folder))
+
+
+def _report_html(store: Store, run_id: str) -> str | None:
+    try:
+        from core.reports import render_html
+    except ImportError:
+        return None  # reports not built yet
+    return render_html(store, run_id)
+
+
+def _terminate(client, mlflow_run_id: str, status: str, end_ms: int | None) -> None:  # noqa: ANN001
+    if status in _TERMINAL:
+        client.set_terminated(mlflow_run_id, _TERMINAL[status], end_time=end_ms)
+
+
+# ---------------------------------------------------------------------------- what is logged
+
+
+def _run_params(row, models: dict[str, dict]) -> dict[str, Any]:  # noqa: ANN001 - core.store.RunRow
+    spec, man = row.spec, row.manifest
+    versions = man.get("model_versions", {})
+    dtypes = sorted({str(m["dtype"]) for m in models.values() if not _missing(m.get("dtype"))})
+    out: dict[str, Any] = {
+        "models": ",".join(spec.models),
+        "prompt_set": row.prompt_set,
+        "prompt_set_hash": row.prompt_set_hash,
+        "n_items": man.get("n_items"),
+        "limit": spec.limit,
+        "repeats": spec.repeats,
+        "seed": spec.seed,
+        "device": man.get("device") or spec.device,
+        "device_requested": spec.device,
+        "dtype": ",".join(dtypes) or None,
+        "timeout_s": spec.timeout_s,
+        "memory_budget_gb": spec.memory_budget_gb,
+        "max_consecutive_failures": spec.max_consecutive_failures,
+        "concurrency": spec.concurrency,
+        "accelerator": man.get("accelerator"),
+        "python": man.get("python"),
+        "cpu": man.get("cpu"),
+        "os": man.get("os"),
+    }
+    out.update({f"generation.{k}": v for k, v in spec.to_dict()["generation"].items()})
+    out.update({f"model_version.{m}": versions.get(m) for m in spec.models})
+    out.update({f"dtype.{m}": models.get(m, {}).get("dtype") for m in spec.models})
+    out.update({f"pkg.{k}": v for k, v in (man.get("packages") or {}).items()})
+    return out
+
+
+def _model_params(row, model: str, mrow: dict) -> dict[str, Any]:  # noqa: ANN001
+    spec = row.spec
+    mspec = redact((row.manifest.get("models") or {}).get(model, {}))
+    out = {
+        "model": model,
+        "model_version": (row.manifest.get("model_versions") or {}).get(model) or mrow.get("model_version"),
+        "kind": mspec.get("kind"),
+        "source": mspec.get("source"),
+        "revision": mspec.get("revision"),
+        "served_model": mspec.get("served_model"),
+        "api_key_env": mspec.get("api_key_env"),  # the variable's name, never its value
+        "backend": mrow.get("backend"),
+        "device": mrow.get("device"),
+        "dtype": mrow.get("dtype"),
+        "fallback": mrow.get("fallback"),
+        "params": None if _missing(mrow.get("params")) else int(mrow["params"]),
+        "prompt_set": row.prompt_set,
+        "prompt_set_hash": row.prompt_set_hash,
+        "seed": spec.seed,
+        "repeats": spec.repeats,
+    }
+    out.update({f"generation.{k}": v for k, v in spec.to_dict()["generation"].items()})
+    return {k: v for k, v in out.items() if not _missing(v)}
+
+
+def _load_metrics(mrow: dict) -> dict[str, float]:
+    return _numbers({k: mrow.get(k) for k in ("load_time_s", "load_rss_mb", "cold_latency_ms", "weights_mb")})
+
+
+def _run_metrics(row, kpis: dict[str, dict[str, float]]) -> dict[str, float]:  # noqa: ANN001
+    n = sum(k.get("n", 0) for k in kpis.values())
+    ok = sum(k.get("ok", 0) for k in kpis.values())
+    return {"samples_planned": row.planned, "samples_stored": n, "samples_ok": ok, "samples_not_ok": n - ok}
+
+
+def _run_tags(row, kpis: dict[str, dict[str, float]]) -> dict[str, str | None]:  # noqa: ANN001
+    return {
+        TAG_RUN_ID: row.run_id,
+        TAG_ROLE: "parent",
+        "llm_eval.run_status": row.status,
+        "llm_eval.champion": champion(kpis),
+        "llm_eval.champion_basis": "highest mean quality (ties: lower median latency)",
+        "llm_eval.product_version": core.__version__,
+        "llm_eval.prompt_set": row.prompt_set,
+        "mlflow.source.git.commit": row.manifest.get("git_commit"),
+    }
+
+
+# ---------------------------------------------------------------------------- secrets + helpers
+
+_SECRET_KEY = re.compile(
+    r"(^|[_\-.])(api_?key|access_?key|secret_?key|private_?key|token|secret|password|passwd|authorization|auth|cookie"
+    r"|credentials?)$", re.I)
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def redact(obj: Any) -> Any:
+    """A copy without secrets: header values, secret-named keys (not `*_env` names), URL credentials."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if k == "extra_headers" and isinstance(v, dict):
+                out[k] = {h: "<redacted>" for h in v}
+            elif isinstance(k, str) and _SECRET_KEY.search(k) and isinstance(v, str) and v:
+                out[k] = "<redacted>"
+            else:
+                out[k] = redact(v)
+        return out
+    if isinstance(obj, list | tuple):
+        return [redact(v) for v in obj]
+    if isinstance(obj, str):
+        return _strip_userinfo(obj)
+    return obj
+
+
+def _strip_userinfo(text: str) -> str:
+    return _USERINFO.sub("***@", text)
+
+
+@contextlib.contextmanager
+def _quiet_client_env() -> Iterator[None]:
+    """Short HTTP timeout, one retry, and no MLflow/alembic/urllib3 chatter (user settings win)."""
+    import mlflow  # noqa: F401 - first, so its logging setup does not undo the levels set here
+
+    wanted = {"MLFLOW_HTTP_REQUEST_TIMEOUT": str(HTTP_TIMEOUT_S), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(HTTP_MAX_RETRIES),
+              "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+    added = [k for k in wanted if k not in os.environ]
+    loggers = {name: logging.getLogger(name) for name in ("mlflow", "alembic", "urllib3", "sqlalchemy")}
+    levels = {name: lg.level for name, lg in loggers.items()}
+    for k in added:
+        os.environ[k] = wanted[k]
+    for lg in loggers.values():
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+        for name, lg in loggers.items():
+            lg.setLevel(levels[name])
+
+
+def _one_line(exc: BaseException, limit: int = 240) -> str:
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return _strip_userinfo(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^\w.\- /]", "_", name)[:250]
+
+
+def _text(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+    return text[:limit]
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
+
+
+def _numbers(d: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for k, v in d.items():
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(f):
+            out[k] = f
+    return out
+
+
+def _ms(ts: Any) -> int | None:
+    if ts is None or ts is pd.NaT or (isinstance(ts, float) and math.isnan(ts)):
+        return None
+    t = pd.Timestamp(ts)
+    if t.tzinfo is None:
+        t = t.tz_localize("UTC")  # the store keeps naive UTC timestamps
+    return int(t.timestamp() * 1000)
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def _add_parsers(sub, add) -> None:  # noqa: ANN001 - argparse subparsers, core.cli's adder
+    sp = add("sync-mlflow", "replay runs to MLflow: pending ones, or RUN_ID (idempotent: no duplicate MLflow runs)")
+    sp.add_argument("run_id", nargs="?")
+    sp.add_argument("--mlflow-uri", help=f"tracking URI (default: ${ENV_URI} or sqlite:///<db folder>/mlflow.db)")
+    sp.add_argument("--mlflow-experiment", help="experiment name (default: the prompt set's name)")
+    sp.add_argument("--all", action="store_true", help="also runs never mirrored (no status, or mirroring was off)")
+
+
+def _register() -> None:
+    from core import cli, config
+
+    if _add_parsers in cli.EXTRA_PARSERS:
+        return
+    cli.EXTRA_PARSERS.append(_add_parsers)
+
+    @cli.command("sync-mlflow")
+    def cmd_sync_mlflow(args) -> int:  # noqa: ANN001
+        store = Store(config.db_path(args.db))
+        results = sync(store, args.run_id, args.mlflow_uri, args.mlflow_experiment, include_all=args.all)
+        if not results:
+            print("nothing to sync: no pending runs (pass RUN_ID, or --all for runs never mirrored)")
+        for r in results:
+            if r.status == SYNCED:
+                verb = "created" if r.created else "updated"
+                print(f"{r.run_id}: synced ({verb} MLflow run {r.mlflow_run_id}, {len(r.child_run_ids)} model runs, "
+                      f"experiment {r.experiment!r})")
+            else:
+                print(f"{r.run_id}: still pending: {r.message}", file=sys.stderr)
+        if results:
+            print(f"open with: {mlflow_ui_command(store, args.mlflow_uri)}")
+        return 0 if all(r.status == SYNCED for r in results) else 1
+
+
+_register()

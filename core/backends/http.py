@@ -1,0 +1,565 @@
+"""OpenAI-compatible HTTP backend: vLLM, TGI, Ollama, llama.cpp, `transformers serve`, cloud APIs.
+
+Built on the official `openai` client (HTTP, SSE parsing, timeouts, typed errors). Every
+request streams, so TTFT and the decode rate are measured per token as for local models;
+token counts come from the server's usage report, else from the model's tokenizer, else
+from the streamed chunks (`token_source` says which).
+
+Retries are ours, not the client's (it runs with `max_retries=0`), so that each attempt is
+counted (`attempts` on every row), backoff never runs past the per-sample deadline, the
+cancel button interrupts a backoff, and `Retry-After` on 429/503 is honoured exactly.
+Latency and TTFT are those of the attempt that succeeded; goodput uses the end-to-end
+times, retries included, because that is what a user of the endpoint waits.
+
+The API key is read from the environment variable the catalog entry names, handed to the
+client and scrubbed from every error message; it is never stored on a spec, row or log.
+"""
+from __future__ import annotations
+
+import email.utils
+import os
+import random
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from core.catalog import ModelUnavailableError
+from core.measure import CancelToken, GenerationStopped
+from core.schemas import GenerationParams, Measurement, ModelSpec, PromptItem, RunSpec
+
+MEMORY_NOTE = "not applicable: the model runs behind a remote HTTP endpoint, whose memory is not observable"
+CONNECT_TIMEOUT_S = 10.0
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 8.0
+MAX_RETRY_AFTER_S = 120.0
+RETRYABLE = frozenset({"rate_limited", "server_error", "connection", "timeout"})
+# failures that say the endpoint itself is unwell (a 429 or a 400 means it is alive)
+BREAKER_KINDS = frozenset({"server_error", "connection", "timeout"})
+BREAKER_COOLDOWN_S = 30.0
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class EndpointUnavailableError(ModelUnavailableError):
+    """The endpoint failed the warm-up request (or its API key is missing): the model is skipped."""
+
+
+class HTTPRequestError(RuntimeError):
+    """A request that failed for good; `error_kind` and `attempts` go on the sample row."""
+
+    def __init__(self, kind: str, message: str, attempts: int, endpoint: str) -> None:
+        super().__init__(message)
+        self.error_kind = kind
+        self.attempts = attempts
+        self.endpoint = endpoint
+
+
+def error_kind(exc: BaseException) -> str | None:
+    """rate_limited | timeout | connection | server_error | bad_request for openai errors, else None."""
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - openai is a runtime requirement
+        return None
+    if isinstance(exc, openai.APITimeoutError):  # before APIConnectionError, its base class
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection"
+    if isinstance(exc, openai.APIStatusError):
+        code = exc.status_code
+        if code == 429:
+            return "rate_limited"
+        if code == 408:
+            return "timeout"
+        return "server_error" if code >= 500 else "bad_request"
+    if isinstance(exc, openai.APIError):  # an error event inside the stream
+        return "server_error"
+    return None
+
+
+def safe_url(url: str | None) -> str:
+    """The URL without user info, query or fragment: fit for messages and tables."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def retry_after_s(headers) -> float | None:  # noqa: ANN001 - a headers mapping
+    """Seconds asked for by `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_tz(value)
+        return max(0.0, email.utils.mktime_tz(parsed) - time.time()) if parsed else None
+
+
+def backoff_s(attempt: int) -> float:
+    """Exponential backoff with equal jitter: half of min(cap, base x 2^(n-1)) plus a random half."""
+    full = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+    return full / 2 + random.uniform(0, full / 2)
+
+
+# --------------------------------------------------------------------------- circuit breaker
+
+
+class EndpointBreaker:
+    """Per endpoint, shared by every model served there (in this process).
+
+    After `threshold` consecutive failed samples that say the endpoint is unwell, further
+    attempts fail at once ('circuit_open', nothing sent) until a warm-up probe succeeds or
+    the cooldown passes (then one request is let through).
+    """
+
+    def __init__(self, endpoint: str, threshold: int) -> None:
+        self.endpoint = endpoint
+        self.threshold = max(1, threshold)
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.last: str | None = None
+        self._lock = threading.Lock()
+
+    def check(self) -> str | None:
+        """None when a request may go; else the reason it may not."""
+        with self._lock:
+            if self.opened_at is None:
+                return None
+            if time.monotonic() - self.opened_at >= BREAKER_COOLDOWN_S:
+                self.opened_at = time.monotonic()  # half-open: this one request probes
+                return None
+            return (
+                f"circuit breaker open for {self.endpoint}: {self.failures} consecutive failed requests "
+                f"(last: {self.last}); not sending"
+            )
+
+    def record(self, ok: bool, kind: str | None = None, message: str | None = None) -> None:
+        with self._lock:
+            if ok:
+                self.failures, self.opened_at, self.last = 0, None, None
+            elif kind in BREAKER_KINDS:
+                self.failures += 1
+                self.last = message
+                if self.failures >= self.threshold and self.opened_at is None:
+                    self.opened_at = time.monotonic()
+
+
+_BREAKERS: dict[str, EndpointBreaker] = {}
+_BREAKERS_LOCK = threading.Lock()
+
+
+def breaker_for(endpoint: str, threshold: int) -> EndpointBreaker:
+    with _BREAKERS_LOCK:
+        b = _BREAKERS.get(endpoint)
+        if b is None:
+            b = _BREAKERS[endpoint] = EndpointBreaker(endpoint, threshold)
+        b.threshold = max(1, threshold)
+        return b
+
+
+# --------------------------------------------------------------------------- serving statistics
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One generate() call, end to end (retries and backoff included)."""
+
+    t_start: float
+    t_end: float
+    ok: bool
+    e2e_ttft_ms: float | None
+    e2e_latency_ms: float
+    output_tokens: int | None
+
+
+@dataclass(frozen=True)
+class ServingStats:
+    concurrency: int
+    requests: int
+    completed: int
+    wall_s: float
+    requests_per_s: float | None
+    output_tps: float | None  # output tokens per second across requests
+    median_latency_ms: float | None
+    goodput: float | None  # share of requests that succeeded within the limits; None without limits
+    goodput_ttft_ms: float | None
+    goodput_latency_ms: float | None
+
+    def row(self) -> dict:
+        return {
+            "concurrency": self.concurrency,
+            "requests_per_s": self.requests_per_s,
+            "output_tps": self.output_tps,
+            "goodput": self.goodput,
+            "goodput_ttft_ms": self.goodput_ttft_ms,
+            "goodput_latency_ms": self.goodput_latency_ms,
+            "serving_wall_s": self.wall_s,
+        }
+
+
+def serving_stats(records: Sequence[RequestRecord], concurrency: int, ttft_limit_ms: float | None = None,
+                  latency_limit_ms: float | None = None) -> ServingStats | None:
+    """Request throughput, output tokens/s and goodput over the calls of one model, as serving benchmarks report them."""
+    if not records:
+        return None
+    wall = max(r.t_end for r in records) - min(r.t_start for r in records)
+    ok = [r for r in records if r.ok]
+    tokens = sum(r.output_tokens or 0 for r in ok)
+    goodput = None
+    if ttft_limit_ms is not None or latency_limit_ms is not None:
+        good = [
+            r for r in ok
+            if (ttft_limit_ms is None or (r.e2e_ttft_ms is not None and r.e2e_ttft_ms <= ttft_limit_ms))
+            and (latency_limit_ms is None or r.e2e_latency_ms <= latency_limit_ms)
+        ]
+        goodput = len(good) / len(records)
+    return ServingStats(
+        concurrency=concurrency,
+        requests=len(records),
+        completed=len(ok),
+        wall_s=wall,
+        requests_per_s=len(ok) / wall if wall > 0 else None,
+        output_tps=tokens / wall if wall > 0 else None,
+        median_latency_ms=statistics.median(r.e2e_latency_ms for r in ok) if ok else None,
+        goodput=goodput,
+        goodput_ttft_ms=ttft_limit_ms,
+        goodput_latency_ms=latency_limit_ms,
+    )
+
+
+def effective_concurrency(mspec: ModelSpec, spec: RunSpec) -> int:
+    """Requests in flight for this model: the run's --concurrency, capped by the entry's max_concurrency."""
+    return max(1, min(spec.concurrency, max(1, mspec.max_concurrency)))
+
+
+# --------------------------------------------------------------------------- the backend
+
+
+@dataclass
+class _Streamed:
+    text: str
+    t0: float
+    t_first: float | None
+    t_end: float
+    usage: object | None
+    chunks: int
+
+
+class OpenAIBackend:
+    """One catalog entry of kind 'http'; thread-safe (the client is), so N threads may share it."""
+
+    name = "openai-http"
+    device = "remote"
+    dtype = "n/a"
+    fallback: str | None = None
+    memory_note = MEMORY_NOTE
+
+    def __init__(self, spec: ModelSpec, run_spec: RunSpec) -> None:
+        import openai
+
+        if not spec.base_url or not spec.served_model:
+            raise EndpointUnavailableError(f"model {spec.name!r}: an HTTP entry needs a base URL and a served model name")
+        self.spec = spec
+        self.run_spec = run_spec
+        self.endpoint = safe_url(spec.base_url)
+        self._secret = self._api_key()
+        self.client = openai.OpenAI(
+            base_url=spec.base_url,
+            api_key=self._secret or "unused",
+            max_retries=0,
+            timeout=openai.Timeout(spec.request_timeout_s, connect=min(CONNECT_TIMEOUT_S, spec.request_timeout_s)),
+            default_headers=dict(spec.extra_headers) or None,
+        )
+        self.breaker = breaker_for(self.endpoint, run_spec.max_consecutive_failures)
+        self.max_attempts = 1 + max(0, spec.max_retries)
+        self.records: list[RequestRecord] = []
+        self._records_lock = threading.Lock()
+        self._tokenizer = None
+        self._tokenizer_lock = threading.Lock()
+
+    def _api_key(self) -> str | None:
+        var = self.spec.api_key_env
+        if not var:
+            return None
+        value = os.environ.get(var)
+        if not value:
+            raise EndpointUnavailableError(
+                f"model {self.spec.name!r}: environment variable {var} is not set; export it with the API key for {self.endpoint}"
+            )
+        return value
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._secret, "***") if self._secret else text
+
+    # ------------------------------------------------------------------ requests
+    def prompt_text(self, item: PromptItem) -> str:
+        """The completions prompt: as the local backend builds it for a model without a chat template."""
+        return f"{item.system}\n\n{item.prompt}" if item.system else item.prompt
+
+    def _request(self, item: PromptItem, params: GenerationParams, seed: int | None, max_new: int | None = None) -> tuple:
+        n = max_new or min(item.max_new_tokens or params.max_new_tokens, params.max_new_tokens)
+        kw: dict = {"model": self.spec.served_model, "max_tokens": n, "temperature": max(0.0, params.temperature),
+                    "stream": True, "stream_options": {"include_usage": True}}
+        if not params.greedy:
+            kw["top_p"] = params.top_p
+            if seed is not None:
+                kw["seed"] = seed
+        if self.spec.endpoint == "completions":
+            return self.client.completions.create, {**kw, "prompt": self.prompt_text(item)}
+        messages = ([{"role": "system", "content": item.system}] if item.system else []) + [
+            {"role": "user", "content": item.prompt}
+        ]
+        return self.client.chat.completions.create, {**kw, "messages": messages}
+
+    def _chunk_text(self, chunk) -> str:  # noqa: ANN001
+        if not chunk.choices:
+            return ""
+        choice = chunk.choices[0]
+        if self.spec.endpoint == "completions":
+            return choice.text or ""
+        delta = getattr(choice, "delta", None)
+        return (getattr(delta, "content", None) or "") if delta is not None else ""
+
+    def _stream_once(self, item: PromptItem, params: GenerationParams, deadline: float, cancel: CancelToken | None,
+                     seed: int | None, max_new: int | None) -> _Streamed:
+        import openai
+
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            raise GenerationStopped("timeout", 0.0, 0)
+        read = min(self.spec.request_timeout_s, remaining)
+        create, kwargs = self._request(item, params, seed, max_new)
+        timeout = openai.Timeout(read, connect=min(CONNECT_TIMEOUT_S, read))
+        pieces: list[str] = []
+        t_first = usage = None
+        chunks = 0
+        t0 = time.perf_counter()
+        # ---- timed region: the request and its stream only ----
+        stream = create(**kwargs, timeout=timeout)
+        try:
+            for chunk in stream:
+                now = time.perf_counter()
+                text = self._chunk_text(chunk)
+                if text:
+                    if t_first is None:
+                        t_first = now
+                    pieces.append(text)
+                    chunks += 1
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                if cancel is not None and cancel.cancelled:
+                    raise GenerationStopped("cancelled", (now - t0) * 1000.0, chunks)
+                if now > deadline:
+                    raise GenerationStopped("timeout", (now - t0) * 1000.0, chunks)
+        finally:
+            stream.close()
+        t_end = time.perf_counter()
+        # ---- end of timed region ----
+        return _Streamed("".join(pieces).strip(), t0, t_first, t_end, usage, chunks)
+
+    def _call(self, item: PromptItem, params: GenerationParams, deadline: float, cancel: CancelToken | None,
+              seed: int | None, max_new: int | None = None, probe: bool = False) -> tuple[_Streamed, int]:
+        """Attempts with backoff until one succeeds; raises HTTPRequestError / GenerationStopped with the attempts."""
+        attempt, t_call = 0, time.perf_counter()
+        while True:
+            refused = None if probe else self.breaker.check()
+            if refused:
+                raise HTTPRequestError("circuit_open", refused, attempt, self.endpoint)
+            attempt += 1
+            try:
+                result = self._stream_once(item, params, deadline, cancel, seed, max_new)
+            except GenerationStopped as stop:
+                if stop.kind == "timeout":
+                    self.breaker.record(False, "timeout", "timeout")
+                    stop.message = f"no complete answer from {self.endpoint} within the per-sample limit of {self.run_spec.timeout_s:g} s"
+                stop.attempts = attempt
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified below; unknown errors re-raised
+                kind = error_kind(exc)
+                if kind is None:
+                    raise
+                message = self._scrub(f"{kind} from {self.endpoint} after {attempt} attempt(s): {type(exc).__name__}: {exc}")[:1000]
+                delay = self._retry_delay(exc, kind, attempt, deadline)
+                if delay is None:
+                    self.breaker.record(False, kind, message)
+                    if kind == "timeout":
+                        stop = GenerationStopped("timeout", (time.perf_counter() - t_call) * 1000.0, 0)
+                        stop.attempts, stop.message = attempt, message
+                        raise stop from None
+                    raise HTTPRequestError(kind, message, attempt, self.endpoint) from None
+                self._sleep(delay, cancel, attempt)
+                continue
+            self.breaker.record(True)
+            return result, attempt
+
+    def _retry_delay(self, exc: BaseException, kind: str, attempt: int, deadline: float) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up."""
+        if kind not in RETRYABLE or attempt >= self.max_attempts:
+            return None
+        response = getattr(exc, "response", None)
+        asked = retry_after_s(getattr(response, "headers", None)) if response is not None else None
+        if asked is not None and asked > MAX_RETRY_AFTER_S:
+            return None
+        delay = asked * (1.0 + random.uniform(0, 0.1)) if asked is not None else backoff_s(attempt)
+        return delay if time.perf_counter() + delay < deadline else None
+
+    @staticmethod
+    def _sleep(delay: float, cancel: CancelToken | None, attempts: int) -> None:
+        end = time.perf_counter() + delay
+        while (left := end - time.perf_counter()) > 0:
+            if cancel is not None and cancel.cancelled:
+                stop = GenerationStopped("cancelled", 0.0, 0)
+                stop.attempts = attempts
+                raise stop
+            time.sleep(min(left, 0.05))
+
+    # ------------------------------------------------------------------ tokens
+    def tokenizer(self):
+        """The model's tokenizer for the fallback counts (the entry's `tokenizer`), or None."""
+        if not self.spec.tokenizer:
+            return None
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                from pathlib import Path
+
+                from transformers import AutoTokenizer
+
+                from core import config
+
+                src = self.spec.tokenizer
+                path = Path(src) if Path(src).is_absolute() else config.ROOT / src
+                self._tokenizer = AutoTokenizer.from_pretrained(str(path) if path.exists() else src, local_files_only=True)
+            return self._tokenizer
+
+    def _counts(self, item: PromptItem, streamed: _Streamed) -> tuple[int | None, int, str]:
+        u = streamed.usage
+        if u is not None and getattr(u, "completion_tokens", None) is not None:
+            return getattr(u, "prompt_tokens", None), int(u.completion_tokens), "server_usage"
+        tok = self.tokenizer()
+        if tok is None:
+            return None, streamed.chunks, "stream_chunks"
+        if self.spec.endpoint == "chat" and getattr(tok, "chat_template", None):
+            messages = ([{"role": "system", "content": item.system}] if item.system else []) + [
+                {"role": "user", "content": item.prompt}
+            ]
+            n_in = len(tok.apply_chat_template(messages, tokenize=True, add_generation_prompt=True))
+        else:
+            n_in = len(tok(self.prompt_text(item))["input_ids"])
+        return n_in, len(tok(streamed.text, add_special_tokens=False)["input_ids"]), "tokenizer_fallback"
+
+    # ------------------------------------------------------------------ protocol
+    def warmup(self, item: PromptItem, params: GenerationParams) -> float:
+        """One untimed request (a probe that bypasses an open breaker); a failure skips the model."""
+        deadline = time.perf_counter() + self.run_spec.timeout_s
+        try:
+            streamed, _ = self._call(item, params, deadline, None, None, probe=True)
+        except (HTTPRequestError, GenerationStopped) as exc:
+            detail = getattr(exc, "message", None) or str(exc)
+            raise EndpointUnavailableError(
+                f"model {self.spec.name!r}: the endpoint {self.endpoint} (served model {self.spec.served_model!r}) "
+                f"failed the warm-up request: {detail}"
+            ) from None
+        return (streamed.t_end - streamed.t0) * 1000.0
+
+    def generate(self, item: PromptItem, params: GenerationParams, *, deadline: float, cancel: CancelToken | None,
+                 seed: int | None) -> Measurement:
+        t_call = time.perf_counter()
+        try:
+            streamed, attempts = self._call(item, params, deadline, cancel, seed)
+        except (HTTPRequestError, GenerationStopped):
+            self._record(RequestRecord(t_call, time.perf_counter(), False, None, (time.perf_counter() - t_call) * 1000.0, None))
+            raise
+        n_in, n_out, source = self._counts(item, streamed)
+        e2e_ttft = (streamed.t_first - t_call) * 1000.0 if streamed.t_first is not None else None
+        self._record(RequestRecord(t_call, streamed.t_end, True, e2e_ttft, (streamed.t_end - t_call) * 1000.0, n_out))
+        return Measurement(
+            text=streamed.text,
+            latency_ms=(streamed.t_end - streamed.t0) * 1000.0,
+            ttft_ms=(streamed.t_first - streamed.t0) * 1000.0 if streamed.t_first is not None else None,
+            input_tokens=n_in,
+            output_tokens=n_out,
+            peak_rss_mb=None,  # not observable remotely: see memory_note, never zero
+            peak_accel_mb=None,
+            token_source=source,
+            attempts=attempts,
+        )
+
+    def _record(self, rec: RequestRecord) -> None:
+        with self._records_lock:
+            self.records.append(rec)
+
+    def serving_stats(self, concurrency: int = 1) -> ServingStats | None:
+        with self._records_lock:
+            records = list(self.records)
+        return serving_stats(records, concurrency, self.run_spec.goodput_ttft_ms, self.run_spec.goodput_latency_ms)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# --------------------------------------------------------------------------- N in flight
+
+
+class ConcurrentRequests:
+    """Keeps N requests in flight for one HTTP model and hands results back in plan order.
+
+    Stands in for the backend inside the runner's sample loop: every planned request is
+    queued at once on a pool of N threads (so N are always in flight), and generate()
+    returns (or raises) the outcome of the next planned sample. Each request measures its
+    own deadline from when it starts.
+    """
+
+    def __init__(self, backend: OpenAIBackend, items: Sequence[PromptItem], seeds: Sequence[int | None],
+                 spec: RunSpec, cancel: CancelToken | None, concurrency: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.backend = backend
+        self.concurrency = concurrency
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"http-{backend.spec.name}")
+        self._queue = deque(
+            (item, self._pool.submit(self._one, item, seed, spec, cancel)) for item, seed in zip(items, seeds, strict=True)
+        )
+
+    def _one(self, item: PromptItem, seed: int | None, spec: RunSpec, cancel: CancelToken | None) -> Measurement:
+        deadline = time.perf_counter() + spec.timeout_s
+        return self.backend.generate(item, spec.generation, deadline=deadline, cancel=cancel, seed=seed)
+
+    def __getattr__(self, name: str):  # name, device, dtype, fallback, endpoint, memory_note ...
+        return getattr(self.backend, name)
+
+    def warmup(self, item: PromptItem, params: GenerationParams) -> float:
+        return self.backend.warmup(item, params)
+
+    def generate(self, item: PromptItem, params: GenerationParams, *, deadline: float, cancel: CancelToken | None,
+                 seed: int | None) -> Measurement:
+        expected, future = self._queue.popleft()
+        if expected is not item:
+            raise RuntimeError(f"concurrent requests consumed out of order: expected {expected.id!r}, got {item.id!r}")
+        return future.result()
+
+    def serving_stats(self, concurrency: int | None = None) -> ServingStats | None:
+        return self.backend.serving_stats(concurrency or self.concurrency)
+
+    def close(self) -> None:
+        """Drop requests not yet started; wait for those in flight (their results are not stored)."""
+        for _, future in self._queue:
+            future.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._queue.clear()

@@ -1,0 +1,255 @@
+"""Device and backend parity: one model through two paths on the same prompts, greedy.
+
+The two paths are two catalog entries of the same weights: local transformers and an HTTP
+server serving them, or the same directory on CPU and on CUDA/MPS (an entry per device).
+The report gives the share of identical outputs, the quality difference (B - A) with a
+bootstrap interval, and the latency ratio (median B / median A) with a paired bootstrap
+interval; the method, confidence level, resample count and seed sit beside each interval.
+
+    python -m core parity --models demo-small,demo-small-http --prompt-set business-core --limit 10
+    python -m core parity RUN_ID --a demo-small --b demo-small-http
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from core.cli import EXTRA_PARSERS, CliError, _print_df, _store, command
+
+REPLACEMENT_CHAR = "\ufffd"
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float | None
+    high: float | None
+    method: str
+    confidence: float
+    n_resamples: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class ParityPair:
+    item_id: str
+    repeat: int
+    outcome: str  # identical | decode_only | different | failed
+    a_text: str | None
+    b_text: str | None
+    a_latency_ms: float | None
+    b_latency_ms: float | None
+    a_quality: float | None
+    b_quality: float | None
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    run_id: str
+    model_a: str
+    model_b: str
+    greedy: bool
+    n_pairs: int
+    n_compared: int  # pairs where both samples succeeded
+    identical_share: float | None
+    decode_only: int  # outputs equal once undecodable bytes (U+FFFD) are set aside
+    quality_diff: Interval | None
+    latency_ratio: Interval | None
+    pairs: tuple[ParityPair, ...]
+
+    def summary(self) -> dict:
+        q, r = self.quality_diff, self.latency_ratio
+        return {
+            "model_a": self.model_a,
+            "model_b": self.model_b,
+            "greedy": self.greedy,
+            "pairs": self.n_pairs,
+            "compared": self.n_compared,
+            "identical_share": self.identical_share,
+            "decode_only": self.decode_only,
+            "quality_diff": q.estimate if q else None,
+            "quality_diff_low": q.low if q else None,
+            "quality_diff_high": q.high if q else None,
+            "latency_ratio": r.estimate if r else None,
+            "latency_ratio_low": r.low if r else None,
+            "latency_ratio_high": r.high if r else None,
+            "interval": f"{q.method}, {q.confidence:.0%}, {q.n_resamples} resamples, seed {q.seed}" if q else None,
+        }
+
+    def mismatches(self) -> list[ParityPair]:
+        return [p for p in self.pairs if p.outcome != "identical"]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def _bootstrap(samples: tuple, statistic, paired: bool, confidence: float, n_resamples: int, seed: int) -> tuple[float | None, float | None, str]:
+    from scipy import stats
+
+    for method in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = stats.bootstrap(samples, statistic, paired=paired, vectorized=False, confidence_level=confidence,
+                                  n_resamples=n_resamples, method=method, random_state=np.random.default_rng(seed))
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if math.isfinite(low) and math.isfinite(high):
+            return low, high, f"bootstrap {method}"
+    return None, None, "bootstrap (degenerate)"
+
+
+def mean_diff_interval(diffs: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Interval | None:
+    if diffs.size == 0:
+        return None
+    est = float(diffs.mean())
+    if diffs.size < 2 or np.ptp(diffs) == 0:
+        method = "exact (every paired difference equal)" if diffs.size >= 2 else "single pair (no interval)"
+        low = high = est if diffs.size >= 2 else None
+        return Interval(est, low, high, method, confidence, 0, seed)
+    low, high, method = _bootstrap((diffs,), np.mean, False, confidence, n_resamples, seed)
+    return Interval(est, low, high, method + " of the mean paired difference", confidence, n_resamples, seed)
+
+
+def median_ratio_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Interval | None:
+    if a.size == 0 or np.median(a) <= 0:
+        return None
+    est = float(np.median(b) / np.median(a))
+    if a.size < 2:
+        return Interval(est, None, None, "single pair (no interval)", confidence, 0, seed)
+    low, high, method = _bootstrap((a, b), lambda x, y: np.median(y) / np.median(x), True, confidence, n_resamples, seed)
+    return Interval(est, low, high, method + " (paired) of the ratio of medians", confidence, n_resamples, seed)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _outcome(a, b) -> str:  # noqa: ANN001 - sample rows
+    if a is None or b is None or a.status != "ok" or b.status != "ok":
+        return "failed"
+    ta, tb = a.output_text or "", b.output_text or ""
+    if ta == tb:
+        return "identical"
+    if ta.replace(REPLACEMENT_CHAR, "").strip() == tb.replace(REPLACEMENT_CHAR, "").strip():
+        return "decode_only"
+    return "different"
+
+
+def _num(v) -> float | None:  # noqa: ANN001
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def parity_report(store, run_id: str, model_a: str, model_b: str, confidence: float = 0.95,  # noqa: ANN001
+                  n_resamples: int = 2000, seed: int = 0) -> ParityReport:
+    """Pair the two models' samples of one run by (item, repeat) and compare them."""
+    run = store.get_run(run_id)
+    df = store.samples_df(run_id, models=[model_a, model_b])
+    for m in (model_a, model_b):
+        if not (df["model"] == m).any():
+            raise ValueError(f"run {run_id} has no samples of model {m!r}; models in it: {', '.join(run.spec.models)}")
+    rows = {(r.model, r.item_id, int(r.repeat)): r for r in df.itertuples(index=False)}
+    keys = sorted({(i, rep) for (_, i, rep) in rows}, key=lambda k: (k[1], k[0]))
+    pairs = []
+    for item_id, rep in keys:
+        a, b = rows.get((model_a, item_id, rep)), rows.get((model_b, item_id, rep))
+        pairs.append(ParityPair(
+            item_id, rep, _outcome(a, b),
+            a.output_text if a is not None else None, b.output_text if b is not None else None,
+            _num(a.latency_ms) if a is not None else None, _num(b.latency_ms) if b is not None else None,
+            _num(a.quality) if a is not None else None, _num(b.quality) if b is not None else None,
+        ))
+    compared = [p for p in pairs if p.outcome != "failed"]
+    q = [(p.a_quality, p.b_quality) for p in compared if p.a_quality is not None and p.b_quality is not None]
+    lat = [(p.a_latency_ms, p.b_latency_ms) for p in compared if p.a_latency_ms and p.b_latency_ms]
+    diffs = np.array([b - a for a, b in q], dtype=float)
+    return ParityReport(
+        run_id=run_id,
+        model_a=model_a,
+        model_b=model_b,
+        greedy=run.spec.generation.greedy,
+        n_pairs=len(pairs),
+        n_compared=len(compared),
+        identical_share=sum(p.outcome == "identical" for p in compared) / len(compared) if compared else None,
+        decode_only=sum(p.outcome == "decode_only" for p in compared),
+        quality_diff=mean_diff_interval(diffs, confidence, n_resamples, seed),
+        latency_ratio=median_ratio_interval(np.array([a for a, _ in lat]), np.array([b for _, b in lat]), confidence, n_resamples, seed)
+        if lat else None,
+        pairs=tuple(pairs),
+    )
+
+
+def run_parity(store, model_a: str, model_b: str, prompt_set: str, *, limit: int | None = None,  # noqa: ANN001
+               max_new_tokens: int = 64, device: str = "auto", timeout_s: float = 60.0, runner_kwargs: dict | None = None,
+               seed: int = 0) -> ParityReport:
+    """Run both models greedily on the same prompts in one run, then compare them."""
+    from core.runner import Runner
+    from core.schemas import GenerationParams, RunSpec
+
+    if model_a == model_b:
+        raise ValueError("parity needs two different catalog entries (e.g. a local model and an HTTP entry serving it)")
+    spec = RunSpec(models=(model_a, model_b), prompt_set=prompt_set, limit=limit, device=device, timeout_s=timeout_s,
+                   generation=GenerationParams(max_new_tokens=max_new_tokens, temperature=0.0), seed=seed,
+                   name=f"parity {model_a} vs {model_b}")
+    runner = Runner(store, **(runner_kwargs or {}))
+    run_id = runner.create(spec)
+    runner.execute(run_id)
+    return parity_report(store, run_id, model_a, model_b, seed=seed)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _add_parser(sub, add) -> None:  # noqa: ANN001
+    p = add("parity", "compare one model through two paths (local vs HTTP, CPU vs CUDA/MPS), greedy")
+    p.add_argument("run_id", nargs="?", help="compare two models of a stored run (else run them now)")
+    p.add_argument("--a", help="model A of the stored run")
+    p.add_argument("--b", help="model B of the stored run")
+    p.add_argument("--models", help="A,B: two catalog entries of the same weights to run now")
+    p.add_argument("--prompt-set")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--require-identical", type=float, help="exit 1 when the identical share is below this (0..1)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+
+
+EXTRA_PARSERS.append(_add_parser)
+
+
+@command("parity")
+def cmd_parity(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    store = _store(args)
+    if args.run_id:
+        if not (args.a and args.b):
+            raise CliError("usage: python -m core parity RUN_ID --a MODEL --b MODEL")
+        report = parity_report(store, args.run_id, args.a, args.b)
+    else:
+        models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
+        if len(models) != 2 or not args.prompt_set:
+            raise CliError("usage: python -m core parity --models A,B --prompt-set NAME [--limit N]")
+        report = run_parity(store, models[0], models[1], args.prompt_set, limit=args.limit,
+                            max_new_tokens=args.max_new_tokens, device=args.device, timeout_s=args.timeout)
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print(f"parity in run {report.run_id}: {report.model_a} (A) vs {report.model_b} (B)"
+              + ("" if report.greedy else "  [sampled, not greedy: identical outputs are not expected]"))
+        _print_df(pd.DataFrame([report.summary()]).drop(columns=["model_a", "model_b"]))
+        bad = report.mismatches()
+        if bad:
+            print(f"\n{len(bad)} pair(s) differ (decode_only: equal once undecodable bytes U+FFFD are set aside):")
+            _print_df(pd.DataFrame([{"item_id": p.item_id, "repeat": p.repeat, "outcome": p.outcome,
+                                     "a": (p.a_text or "")[:60], "b": (p.b_text or "")[:60]} for p in bad]))
+    if args.require_identical is not None and (report.identical_share or 0.0) < args.require_identical:
+        print(f"identical share {report.identical_share} is below --require-identical {args.require_identical}")
+        return 1
+    return 0

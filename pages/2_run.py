@@ -1,0 +1,112 @@
+"""Run: choose models, prompt sets and parameters; start, watch, cancel or resume a run.
+
+Runs execute in the server process (core.jobs), one at a time; closing the tab does not stop them.
+"""
+import streamlit as st
+
+from core.jobs import RunBusyError
+from core.schemas import GenerationParams, RunSpec
+from ui import state, widgets
+from ui import format as fmt
+
+REFRESH_BUSY_S = 1.0
+REFRESH_IDLE_S = 5.0
+
+st.title("Run")
+widgets.notice()
+manager = state.manager()
+st.session_state[state.Keys.run_seen_busy] = manager.busy
+
+
+@st.fragment(run_every=REFRESH_BUSY_S if manager.busy else REFRESH_IDLE_S)
+def live() -> None:
+    snap = manager.snapshot()
+    if manager.busy != st.session_state.get(state.Keys.run_seen_busy):
+        st.rerun()  # a run started or ended: redraw the whole page (Start button, resumable runs)
+    if snap.state == "idle":
+        st.caption("No run in progress in this server.")
+        return
+    with st.container(border=True):
+        widgets.live_panel(snap, state.model_colors())
+        if snap.state == "running" and st.button("Cancel run", icon=":material/stop_circle:", key="run.cancel"):
+            manager.cancel()
+            st.rerun()
+
+
+live()
+
+# ------------------------------------------------------------------ new run
+st.subheader("New run")
+infos = {i.spec.name: i for i in state.catalog_infos()}
+sets = state.prompt_sets()
+if not infos or not sets:
+    st.info("A run needs at least one model (Models page) and one prompt set (Prompt sets page).")
+    st.stop()
+
+names = sorted(infos, key=lambda n: (not infos[n].available, n))
+default = [n for n in names if infos[n].available][:1]
+models = st.multiselect("Models", names, default=default, key="run.models",
+                        help="From the catalog; add more on the Models page.")
+if models:
+    chosen = widgets.catalog_frame([infos[m] for m in models])
+    st.dataframe(chosen[["name", "params", "est. memory", "available", "problem"]], hide_index=True)
+widgets.memory_fit([infos[m] for m in models], state.budget())
+
+set_default = ["demo-qa"] if "demo-qa" in sets else list(sets)[:1]
+chosen_sets = st.multiselect("Prompt sets", list(sets), default=set_default, key="run.sets",
+                             help="One run per prompt set, run one after another.")
+for name in chosen_sets:
+    with st.expander(f"Preview: {name} ({len(sets[name].items):,} items)"):
+        widgets.prompt_preview(sets[name], key=f"run.preview.{name}")
+
+with st.expander("Generation and measurement settings", expanded=True):
+    c1, c2, c3, c4 = st.columns(4)
+    max_new = c1.number_input("Max new tokens", 1, 8192, 64, key="run.max_new",
+                              help="Cap per answer; items may ask for fewer.")
+    temperature = c2.number_input("Temperature", 0.0, 2.0, 0.0, 0.1, key="run.temperature", help="0 = greedy")
+    top_p = c3.number_input("Top-p", 0.01, 1.0, 1.0, 0.05, key="run.top_p")
+    seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="run.seed")
+    c1, c2, c3, c4 = st.columns(4)
+    limit = c1.number_input("Items per set (0 = all)", 0, 100_000, 0, key="run.limit")
+    repeats = c2.number_input("Repeats", 1, 100, 1, key="run.repeats", help="Each item runs this many times per model.")
+    device = c3.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="run.device")
+    timeout = c4.number_input("Per-sample limit (s)", 1.0, 3600.0, 60.0, key="run.timeout")
+    c1, c2 = st.columns(2)
+    budget_gb = c1.number_input("Memory budget (GB, 0 = default)", 0.0, 4096.0, 0.0, 0.5, key="run.budget")
+    run_name = c2.text_input("Run name (optional)", key="run.name", max_chars=100)
+
+specs = [
+    RunSpec(
+        models=tuple(models), prompt_set=s, limit=int(limit) or None, repeats=int(repeats),
+        generation=GenerationParams(int(max_new), float(temperature), float(top_p)), device=device,
+        seed=int(seed), memory_budget_gb=float(budget_gb) or None, timeout_s=float(timeout),
+        name=f"{run_name} [{s}]" if run_name and len(chosen_sets) > 1 else run_name,
+    )
+    for s in chosen_sets
+]
+planned = sum(len(sets[s].items[: int(limit) or None]) * len(models) * int(repeats) for s in chosen_sets)
+st.caption(f"{planned:,} samples planned ({len(models)} models × {len(chosen_sets)} prompt sets × {int(repeats)} repeats).")
+if st.button("Start run", type="primary", icon=":material/play_arrow:", key="run.start",
+             disabled=manager.busy or not models or not chosen_sets):
+    if widgets.start_runs(specs):
+        st.rerun()
+if manager.busy:
+    st.caption("One run at a time: wait for the current run to finish or cancel it.")
+
+# ------------------------------------------------------------------ resume
+resumable = manager.resumable_runs()
+if not resumable.empty:
+    st.subheader("Resume an interrupted run")
+    st.caption("Samples already stored are kept; only the missing ones run.")
+    labels = {r.run_id: f"{r.run_id} · {r.status} · {r.prompt_set} · {int(r.done):,}/{int(r.planned):,}"
+              for r in resumable.itertuples()}
+    run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="run.resume_id")
+    if st.button("Resume", icon=":material/resume:", key="run.resume", disabled=manager.busy):
+        try:
+            manager.resume(run_id)
+        except (RunBusyError, KeyError, ValueError) as exc:
+            widgets.show_problem("The run could not be resumed.", str(exc))
+        else:
+            st.session_state[state.Keys.notice] = f"Resumed {run_id}"
+            st.rerun()
+st.caption(f"Database: {fmt.md_escape(str(state.db_path()))}")

@@ -1,0 +1,87 @@
+"""Models: the catalog, add a local directory or a Hugging Face id, loaded models, champion."""
+import streamlit as st
+
+from core import catalog
+from ui import figures, state, widgets
+from ui import format as fmt
+
+st.title("Models")
+widgets.notice()
+infos = state.catalog_infos()
+champion = state.champion()
+
+st.dataframe(widgets.catalog_frame(infos, champion), hide_index=True,
+             column_config={"champion": st.column_config.TextColumn("", width="small"),
+                            "available": st.column_config.CheckboxColumn("Available")})
+
+# ------------------------------------------------------------------ champion
+st.subheader("Champion")
+st.caption("The champion is the default baseline on the Compare page.")
+names = [i.spec.name for i in infos]
+c1, c2 = st.columns([3, 1])
+pick = c1.selectbox("Model", names, index=names.index(champion) if champion in names else 0, key="models.champion")
+if c2.button("Mark as champion", key="models.set_champion", icon=":material/trophy:", disabled=not names):
+    state.set_champion(pick)
+    st.session_state[state.Keys.notice] = f"{pick} is now the champion."
+    st.rerun()
+st.caption(f"Current champion: {fmt.md_escape(champion) if champion else 'none (the Compare page asks for a baseline)'}")
+
+# ------------------------------------------------------------------ loaded models
+st.subheader("Loaded in this server")
+loader = state.loader()
+loaded = loader.loaded()
+budget = state.budget()
+st.plotly_chart(figures.memory_gauge(loader.used_bytes() / 2**20, budget.bytes / 2**20, budget.basis), key="models.gauge")
+if loaded:
+    st.dataframe(
+        [{"model": m.name, "device": m.device, "dtype": m.dtype, "params": fmt.params(m.params),
+          "est. memory": fmt.mb(m.estimated_mb), "load time": f"{m.load_time_s:.2f} s"} for m in loaded],
+        hide_index=True,
+    )
+    c1, c2 = st.columns([3, 1])
+    target = c1.selectbox("Unload", [m.name for m in loaded], key="models.unload_name")
+    if c2.button("Unload", key="models.unload", icon=":material/eject:", disabled=state.manager().busy,
+                 help="Not while a run is in progress."):
+        loader.unload(target)
+        st.session_state[state.Keys.notice] = f"Unloaded {target}."
+        st.rerun()
+else:
+    st.caption("No model is loaded. Models load when a run needs them and stay loaded for the next run.")
+
+# ------------------------------------------------------------------ add
+st.subheader("Add a model")
+with st.form("models.add_form", clear_on_submit=False):
+    c1, c2 = st.columns(2)
+    name = c1.text_input("Name", max_chars=64, key="models.add.name", help="Letters, digits, '.', '_', ':' or '-'.")
+    source = c2.text_input("Local directory or Hugging Face id", key="models.add.source", help="A folder with config.json, or e.g. org/model")
+    c1, c2, c3 = st.columns(3)
+    revision = c1.text_input("Revision (Hugging Face)", key="models.add.revision", help="A commit hash or tag; pin it for reproducible runs.")
+    dtype = c2.selectbox("dtype", ["auto", "float32", "float16", "bfloat16"])
+    device = c3.selectbox("Device", ["auto", "cpu", "cuda", "mps"])
+    notes = st.text_input("Notes", max_chars=500)
+    anyway = st.checkbox("Add even if it cannot be found on this machine now")
+    submitted = st.form_submit_button("Add model", type="primary")
+if submitted:
+    try:
+        spec = catalog.make_spec(name.strip(), source.strip(), revision.strip() or None, dtype, device, notes)
+        info = catalog.describe(spec)
+        if not info.available and not anyway:
+            widgets.show_problem("The model was not added: it cannot be found on this machine.", info.problem)
+        else:
+            catalog.add_model(state.store(), spec)
+            st.session_state[state.Keys.notice] = f"Added {spec.name}." + ("" if info.available else " It is not available yet.")
+            st.rerun()
+    except catalog.CatalogError as exc:
+        widgets.show_problem("The model was not added.", str(exc))
+
+user = [i.spec.name for i in infos if not i.spec.bundled]
+if user:
+    st.subheader("Remove an added model")
+    c1, c2 = st.columns([3, 1])
+    victim = c1.selectbox("Added model", user, key="models.remove_name")
+    if c2.button("Remove", key="models.remove", icon=":material/delete:"):
+        state.store().delete_model(victim)
+        if victim == champion:
+            state.set_champion(None)
+        st.session_state[state.Keys.notice] = f"Removed {victim} from the catalog (its results stay)."
+        st.rerun()

@@ -1,0 +1,220 @@
+"""AppTest for every dashboard page, on an empty database and on one with a real run."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import jobs
+from core.store import Store
+from tests.dashboard_support import DEMO_MODELS, demo_models_trained, populate, prepare
+
+pytestmark = pytest.mark.timeout(600)
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+PAGES = ("pages/1_overview.py", "pages/2_run.py", "pages/6_prompt_sets.py", "pages/7_models.py")
+XSS = '<img src=x onerror=alert(1)><script>window.__xss = 1</script>'
+
+
+def _app(db: Path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("LLM_EVAL_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    return at.run()
+
+
+def _open(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "success", "warning", "error", "text", "code")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def _manager(db: Path) -> jobs.RunManager:
+    return jobs.shared(Store(db))
+
+
+def _wait_busy(manager: jobs.RunManager, pred, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred(manager.snapshot()):
+        assert time.monotonic() < deadline, "timed out waiting for the run"
+        time.sleep(0.02)
+
+
+# ------------------------------------------------------------------ empty database
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_an_empty_database(tmp_path, monkeypatch, page):
+    at = _open(_app(tmp_path / "empty.duckdb", monkeypatch), page)
+    assert at.title[0].value
+    if page.endswith("overview.py"):
+        assert "No runs yet" in _texts(at)
+        assert any(b.label.startswith("Run the demo") for b in at.button)
+    if page.endswith("run.py"):
+        assert "No run in progress" in _texts(at)
+    if page.endswith("models.py"):
+        assert set(DEMO_MODELS) <= set(at.dataframe[0].value["name"])
+
+
+def test_importing_the_app_loads_no_torch(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, os; os.environ['LLM_EVAL_DB'] = sys.argv[1];"
+        "from streamlit.testing.v1 import AppTest;"
+        f"at = AppTest.from_file({str(APP)!r}).run(timeout=60);"
+        "assert not at.exception, at.exception;"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "t.duckdb")], capture_output=True, text=True,
+                         cwd=APP.parent, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["False", "False"]
+
+
+# ------------------------------------------------------------------ populated database
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory):
+    db = tmp_path_factory.mktemp("populated") / "pop.duckdb"
+    setup = prepare(db)
+    run_id = populate(setup)
+    return db, setup, run_id
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_a_populated_database(populated, monkeypatch, page):
+    db, setup, run_id = populated
+    at = _open(_app(db, monkeypatch), page)
+    if page.endswith("overview.py"):
+        assert run_id in set(at.dataframe[0].value["run_id"])
+        assert len(at.get("plotly_chart")) == 1
+        assert "No runs yet" not in _texts(at)
+    if page.endswith("models.py"):
+        assert set(setup.models) <= set(at.dataframe[0].value["name"])
+        assert len(at.get("plotly_chart")) == 1  # memory gauge
+
+
+def test_champion_is_stored(populated, monkeypatch):
+    db, setup, _ = populated
+    at = _open(_app(db, monkeypatch), "pages/7_models.py")
+    at.selectbox(key="models.champion").set_value(setup.models[1])
+    at.button(key="models.set_champion").click().run()
+    assert Store(db).get_setting("champion") == setup.models[1]
+    assert "🏆" in list(at.dataframe[0].value["champion"])
+
+
+def test_run_page_starts_a_real_run_and_it_completes(populated, monkeypatch):
+    db, setup, _ = populated
+    at = _open(_app(db, monkeypatch), "pages/2_run.py")
+    at.multiselect(key="run.models").set_value([setup.tiny])
+    at.multiselect(key="run.sets").set_value([setup.prompt_set])
+    at.number_input(key="run.limit").set_value(3)
+    at.number_input(key="run.max_new").set_value(8)
+    at.button(key="run.start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    snap = _manager(db).wait(180)
+    assert snap.state == "completed", snap.error
+    at.run()
+    text = _texts(at)
+    assert "**Completed**" in text and snap.run_id in text
+    row = Store(db).get_run(snap.run_id)
+    assert (row.status, row.done, row.planned, row.spec.models) == ("completed", 3, 3, (setup.tiny,))
+    assert len(at.get("plotly_chart")) == 1  # the latency trace
+
+
+def test_cancel_from_the_page_keeps_samples_and_offers_resume(populated, monkeypatch):
+    db, setup, _ = populated
+    at = _open(_app(db, monkeypatch), "pages/2_run.py")
+    at.multiselect(key="run.models").set_value([setup.tiny])
+    at.number_input(key="run.repeats").set_value(5)  # 5 x all items: far longer than the test needs
+    at.button(key="run.start").click().run()
+    manager = _manager(db)
+    _wait_busy(manager, lambda s: s.done >= 2)
+    at.run()
+    assert "Running" in _texts(at)
+    at.button(key="run.cancel").click().run()
+    snap = manager.wait(60)
+    assert snap.state == "cancelled"
+    row = Store(db).get_run(snap.run_id)
+    assert row.status == "cancelled" and 2 <= row.done < row.planned
+
+    at.run()
+    assert any(o.startswith(snap.run_id) for o in at.selectbox(key="run.resume_id").options)
+    at.selectbox(key="run.resume_id").set_value(snap.run_id)
+    at.button(key="run.resume").click().run()
+    _wait_busy(manager, lambda s: s.done > row.done or not s.active)
+    assert manager.snapshot().run_id == snap.run_id
+    manager.cancel()
+    assert manager.wait(60).state == "cancelled"
+    assert Store(db).get_run(snap.run_id).done > row.done
+
+
+def test_malformed_upload_lists_errors_by_line_and_stores_nothing(tmp_path, monkeypatch):
+    db = tmp_path / "upload.duckdb"
+    at = _open(_app(db, monkeypatch), "pages/6_prompt_sets.py")
+    bad = b'{"id": "a", "prompt": "fine"}\nnot json\n{"id": "a", "prompt": "dup"}\n{"id": "b"}\n'
+    at.file_uploader(key="sets.upload").set_value(("bad.jsonl", bad, "application/jsonl")).run()
+    at.text_input(key="sets.name").set_value("bad-set")
+    at.button(key="sets.import").click().run()
+    assert not at.exception
+    assert "rejected with 3 problems" in at.error[0].value
+    errors = at.dataframe[-1].value
+    assert list(errors["line"]) == [2, 3, 4]
+    assert "invalid JSON" in errors["problem"][0] and "duplicate id" in errors["problem"][1]
+    assert "prompt: field required" in errors["problem"][2]
+    assert Store(db).imported_prompt_sets() == []
+
+
+def test_valid_upload_is_stored_and_user_text_shown_as_text(tmp_path, monkeypatch):
+    db = tmp_path / "upload.duckdb"
+    at = _open(_app(db, monkeypatch), "pages/6_prompt_sets.py")
+    good = ("id,prompt,reference\nx1," + XSS.replace('"', '""') + ",ok\n").encode()
+    at.file_uploader(key="sets.upload").set_value(("my set.csv", good, "text/csv")).run()
+    at.button(key="sets.import").click().run()
+    assert not at.exception
+    (ps,) = Store(db).imported_prompt_sets()
+    assert ps.name == "my-set" and ps.items[0].prompt == XSS
+    at.selectbox(key="sets.preview").set_value("my-set").run()
+    assert XSS in [c.value for c in at.code]  # plain text, not markdown
+    # delete it again
+    at.selectbox(key="sets.delete_name").set_value("my-set")
+    at.checkbox(key="sets.delete_confirm").check().run()
+    at.button(key="sets.delete").click().run()
+    assert Store(db).imported_prompt_sets() == []
+
+
+def test_adding_an_unavailable_hf_model_explains_why(tmp_path, monkeypatch):
+    db = tmp_path / "models.duckdb"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = _open(_app(db, monkeypatch), "pages/7_models.py")
+    at.text_input(key="models.add.name").set_value("nowhere")
+    at.text_input(key="models.add.source").set_value("no-such-org/no-such-model")
+    at.text_input(key="models.add.revision").set_value("abc123")
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert "cannot be found on this machine" in at.error[0].value
+    assert "not in the local cache" in at.code[-1].value
+    assert Store(db).user_models() == []
+
+
+@pytest.mark.skipif(not demo_models_trained(), reason="the demo models are not trained (scripts/train_demo_models.py)")
+def test_getting_started_runs_the_demo_in_one_click(tmp_path, monkeypatch):
+    db = tmp_path / "demo.duckdb"
+    at = _open(_app(db, monkeypatch), "pages/1_overview.py")
+    next(b for b in at.button if b.label.startswith("Run the demo")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Run"  # switched to the live panel
+    snap = _manager(db).wait(300)
+    assert snap.state == "completed", snap.error
+    row = Store(db).get_run(snap.run_id)
+    assert row.spec.models == DEMO_MODELS and row.done == row.planned == 60

@@ -1,0 +1,546 @@
+"""core.stats: reference values (scipy / statsmodels / textbook), properties, calibration."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as sps
+from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+from statsmodels.stats.weightstats import ttost_ind, ttost_paired
+
+from core import stats as S
+
+RNG = np.random.default_rng(20240601)
+floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+samples = st.lists(floats, min_size=2, max_size=40)
+
+
+# --------------------------------------------------------------------------- Interval
+
+
+def test_interval_format_matches_house_style():
+    iv = S.Interval(412.3, 398.1, 430.4, "bca-bootstrap", 0.95, 100, 2000, 0)
+    assert iv.format("ms") == "412 ms (95% CI 398-430, BCa bootstrap, 2000 resamples, seed 0)"
+    assert S.Interval(-0.25, -0.5, 0.1, "t", 0.9, 10).format() == "-0.25 (90% CI -0.5 to 0.1, t interval)"
+
+
+@pytest.mark.parametrize("values", [[], [np.nan], [5.0], [3.0, 3.0, 3.0]])
+def test_degenerate_data_is_explained_not_raised(values):
+    for iv in (S.mean_ci(values), S.median_ci(values), S.percentile_ci(values, 99)):
+        assert iv.note
+        for v in (iv.estimate, iv.low, iv.high):
+            assert v is None or math.isfinite(v)
+        if len(values) >= 2 and not np.isnan(values).all():
+            assert iv.low == iv.high == iv.estimate == 3.0
+        else:
+            assert not iv.is_defined
+    s = S.summarize(values)
+    assert s.mean.note and s.p99 is not None and s.p99.note
+
+
+def test_all_errors_summary_and_comparison_are_defined():
+    df = pd.DataFrame({
+        "model": ["a"] * 3 + ["b"] * 3, "item_id": ["1", "2", "3"] * 2,
+        "status": ["error"] * 6, "latency_ms": [np.nan] * 6,
+    })
+    assert S.summarize_models(df, "latency_ms") == {}
+    c = S.compare_models(df, "latency_ms", "a", "b")
+    assert c.p_value is None and "not enough data" in S.verdict(c)
+
+
+# --------------------------------------------------------------------------- analytic intervals
+
+
+def test_mean_ci_equals_scipy_t_interval():
+    x = RNG.normal(10, 3, 25)
+    iv = S.mean_ci(x, 0.9)
+    lo, hi = sps.t.interval(0.9, 24, loc=x.mean(), scale=sps.sem(x))
+    assert (iv.low, iv.high) == pytest.approx((lo, hi), rel=1e-12)
+    assert iv.method == "t" and iv.n_resamples is None and iv.seed is None
+
+
+# Newcombe (1998) Statist. Med. 17:857-872, Table I, method 3 (Wilson score, no correction).
+@pytest.mark.parametrize(
+    "k,n,low,high", [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)]
+)
+def test_wilson_textbook_and_statsmodels(k, n, low, high):
+    iv = S.wilson_ci(k, n)
+    assert (iv.low, iv.high) == pytest.approx((low, high), abs=5e-5)
+    ref = proportion_confint(k, n, alpha=0.05, method="wilson")
+    assert (iv.low, iv.high) == pytest.approx(ref, abs=1e-12)
+
+
+def test_newcombe_difference_textbook_and_statsmodels():
+    # Newcombe (1998) Statist. Med. 17:873-890, Table II (a): 56/70 - 48/80, method 10: 0.0524 to 0.3339
+    iv = S.newcombe_diff_ci(56, 70, 48, 80)
+    assert (iv.low, iv.high) == pytest.approx((0.0524, 0.3339), abs=5e-5)
+    ref = confint_proportions_2indep(56, 70, 48, 80, method="newcomb", compare="diff")
+    assert (iv.low, iv.high) == pytest.approx(ref, abs=1e-12)
+
+
+# --------------------------------------------------------------------------- bootstrap == scipy
+
+
+@pytest.mark.parametrize("method", ["BCa", "percentile"])
+@pytest.mark.parametrize("q", [0.5, 0.9, 0.95, 0.99])
+def test_quantile_bootstrap_equals_scipy(method, q):
+    x = RNG.lognormal(5, 0.6, 83)
+    ours = S.quantile_cis(x, (0.5, 0.9, 0.95, 0.99), n_resamples=999, seed=11, method=method)[(0.5, 0.9, 0.95, 0.99).index(q)]
+    ref = sps.bootstrap(
+        (x,), lambda v, axis: np.percentile(v, q * 100, axis=axis), n_resamples=999, method=method,
+        rng=np.random.default_rng(11), vectorized=True,
+    ).confidence_interval
+    assert (ours.low, ours.high) == pytest.approx((ref.low, ref.high), rel=1e-12)
+    assert ours.estimate == pytest.approx(np.percentile(x, q * 100))
+    assert ours.n_resamples == 999 and ours.seed == 11
+
+
+def test_bootstrap_in_memory_blocks_gives_same_answer(monkeypatch):
+    x = RNG.normal(0, 1, 300)
+    whole = S.median_ci(x, n_resamples=500, seed=3)
+    monkeypatch.setattr(S, "_MAX_BLOCK", 7 * 300)  # 7 resamples per block
+    assert S.median_ci(x, n_resamples=500, seed=3) == whole
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_ratio_of_medians_equals_scipy(paired):
+    a = RNG.lognormal(6, 0.4, 60)
+    b = a * RNG.lognormal(0.3, 0.2, 60) if paired else RNG.lognormal(6.2, 0.5, 45)
+    ours = S.ratio_of_medians_ci(a, b, paired=paired, n_resamples=800, seed=5)
+    ref = sps.bootstrap(
+        (a, b), lambda x, y, axis: np.percentile(x, 50, axis=axis) / np.percentile(y, 50, axis=axis),
+        paired=paired, n_resamples=800, rng=np.random.default_rng(5), vectorized=True,
+    ).confidence_interval
+    assert ours.method == "bca-bootstrap"
+    assert (ours.low, ours.high) == pytest.approx((ref.low, ref.high), rel=1e-12)
+
+
+def test_default_resamples_drop_for_large_n():
+    assert S.median_ci(RNG.normal(size=50)).n_resamples == 2000
+    assert S.median_ci(RNG.normal(size=1500)).n_resamples == 1000
+
+
+def test_bca_falls_back_to_percentile_when_undefined():
+    x = np.array([1.0] * 30 + [2.0])  # jackknife medians all equal: acceleration undefined
+    iv = S.median_ci(x, n_resamples=200)
+    assert iv.method == "percentile-bootstrap" and "BCa undefined" in iv.note and iv.is_defined
+
+
+# --------------------------------------------------------------------------- cluster bootstrap
+
+
+def _naive_cluster_stat(x, clusters, q, seed, B):
+    """Reference: expand every resample explicitly, then np.percentile / np.mean."""
+    labels = pd.unique(clusters)
+    groups = [x[clusters == c] for c in labels]
+    idx = np.random.default_rng(seed).integers(0, len(labels), (B, len(labels)))
+    out = []
+    for row in idx:
+        v = np.concatenate([groups[i] for i in row])
+        out.append(v.mean() if q is None else np.percentile(v, q * 100))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("sizes", ["equal", "unequal"])
+@pytest.mark.parametrize("q", [None, 0.5, 0.9])
+def test_cluster_bootstrap_matches_naive_expansion(sizes, q):
+    k = 40
+    reps = np.full(k, 3) if sizes == "equal" else RNG.integers(1, 5, k)
+    clusters = np.repeat([f"item{i}" for i in range(k)], reps)
+    x = RNG.lognormal(0, 1, clusters.size) + np.repeat(RNG.normal(0, 1, k), reps) ** 2
+    codes, uniques = pd.factorize(pd.Series(clusters))
+    ours = S._cluster_boot(x, np.asarray(codes), len(uniques), [q], np.random.default_rng(4), 150)[0]
+    np.testing.assert_allclose(ours, _naive_cluster_stat(x, clusters, q, 4, 150), rtol=1e-12)
+
+
+def test_summary_uses_cluster_bootstrap_only_with_repeats():
+    x = RNG.lognormal(0, 1, 90)
+    single = S.summarize(x, clusters=np.arange(90))
+    assert not single.clustered and single.p50.method == "bca-bootstrap" and single.mean.method == "t"
+    rep = S.summarize(x, clusters=np.repeat(np.arange(30), 3))
+    assert rep.clustered and rep.n_prompts == 30
+    assert {iv.method for iv in (rep.mean, rep.p50, rep.p99)} == {"cluster-bootstrap"}
+    assert "30 prompts" in rep.mean.note
+
+
+def test_cluster_interval_is_wider_when_repeats_are_correlated():
+    k = 60
+    item_effect = np.repeat(RNG.normal(0, 5, k), 5)
+    x = 100 + item_effect + RNG.normal(0, 0.5, k * 5)
+    naive = S.mean_ci(x)
+    clustered = S.cluster_bootstrap_ci(x, np.repeat(np.arange(k), 5), "mean")
+    assert clustered.width > 1.8 * naive.width
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_paired_tests_equal_scipy():
+    a = RNG.normal(10, 2, 30)
+    b = a + RNG.normal(0.5, 1, 30)
+    t = S.paired_test(a, b, "t")
+    ref = sps.ttest_rel(a, b)
+    assert (t.statistic, t.p_value) == pytest.approx((ref.statistic, ref.pvalue))
+    w = S.paired_test(a, b, "wilcoxon")
+    ref = sps.wilcoxon(a, b)
+    assert (w.statistic, w.p_value) == pytest.approx((ref.statistic, ref.pvalue))
+
+
+def test_wilcoxon_all_zero_differences():
+    a = np.arange(10.0)
+    r = S.paired_test(a, a.copy(), "wilcoxon")
+    assert r.p_value == 1.0 and "zero" in r.note
+
+
+def test_unpaired_tests_equal_scipy():
+    a, b = RNG.normal(0, 1, 20), RNG.normal(0.5, 2, 35)
+    w = S.unpaired_test(a, b, "welch")
+    ref = sps.ttest_ind(a, b, equal_var=False)
+    assert (w.statistic, w.p_value) == pytest.approx((ref.statistic, ref.pvalue))
+    m = S.unpaired_test(a, b)
+    ref = sps.mannwhitneyu(a, b, alternative="two-sided")
+    assert (m.statistic, m.p_value) == pytest.approx((ref.statistic, ref.pvalue))
+
+
+@pytest.mark.parametrize("b,c", [(3, 9), (0, 5), (7, 7), (20, 35), (40, 12)])
+def test_mcnemar_equals_statsmodels(b, c):
+    both, neither = 30, 10
+    a_pass = np.array([1] * both + [1] * b + [0] * c + [0] * neither)
+    b_pass = np.array([1] * both + [0] * b + [1] * c + [0] * neither)
+    ours = S.mcnemar_test(a_pass, b_pass)
+    table = [[both, b], [c, neither]]
+    exact = b + c < 25
+    ref = sm_mcnemar(table, exact=exact, correction=True)
+    assert ours.test == ("mcnemar-exact" if exact else "mcnemar-chi2")
+    assert ours.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+    assert ours.statistic == pytest.approx(ref.statistic)
+
+
+def test_fisher_equals_scipy():
+    r = S.fisher_test(8, 10, 3, 12)
+    assert r.p_value == pytest.approx(sps.fisher_exact([[8, 2], [3, 9]]).pvalue)
+
+
+# --------------------------------------------------------------------------- effect sizes
+
+
+def test_cliffs_delta_hand_example():
+    # pairs (a_i, b_j): (1,2)< (1,4)< (2,2)= (2,4)< (3,2)> (3,4)< -> (1 - 4) / 6
+    assert S.cliffs_delta([1, 2, 3], [2, 4]) == pytest.approx(-0.5)
+    assert S.cliffs_delta([5, 6], [1, 2]) == 1.0
+    assert S.cliffs_delta([], [1]) is None
+
+
+def test_rank_biserial_and_dz_hand_examples():
+    # differences 1, -2, 3, 0 -> zero dropped; ranks of |d| = 1, 2, 3; (1 + 3 - 2) / 6
+    assert S.rank_biserial_paired([1, 0, 3, 5], [0, 2, 0, 5]) == pytest.approx(2 / 6)
+    # differences 1, 2, 3: mean 2, sd 1 -> dz 2
+    assert S.cohens_dz([2, 4, 6], [1, 2, 3]) == pytest.approx(2.0)
+    assert S.cohens_dz([1, 2, 3], [0, 1, 2]) is None  # constant difference: undefined
+
+
+# --------------------------------------------------------------------------- multiplicity
+
+
+def test_holm_wikipedia_example():
+    # Wikipedia "Holm-Bonferroni method" example: p = 0.01, 0.04, 0.03, 0.005.
+    # Sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> running max.
+    adj = S.adjust_pvalues([0.01, 0.04, 0.03, 0.005], "holm")
+    np.testing.assert_allclose(adj, [0.03, 0.06, 0.06, 0.02])
+
+
+def test_adjustments_equal_references():
+    p = RNG.uniform(0, 0.2, 17)
+    np.testing.assert_allclose(S.adjust_pvalues(p, "holm"), multipletests(p, method="holm")[1])
+    np.testing.assert_allclose(S.adjust_pvalues(p, "bh"), multipletests(p, method="fdr_bh")[1])
+    np.testing.assert_allclose(S.adjust_pvalues(p, "bh"), sps.false_discovery_control(p))
+
+
+def test_missing_pvalues_are_left_out_of_the_family():
+    adj = S.adjust_pvalues([0.01, None, 0.04], "holm")
+    assert np.isnan(adj[1])
+    np.testing.assert_allclose(adj[[0, 2]], [0.02, 0.04])
+
+
+pvals = st.lists(st.floats(min_value=0, max_value=1, allow_nan=False), min_size=1, max_size=30)
+
+
+@settings(max_examples=50, deadline=None)
+@given(pvals, st.sampled_from(["holm", "bh"]))
+def test_adjusted_pvalues_monotone_and_not_below_raw(p, method):
+    p = np.array(p)
+    adj = S.adjust_pvalues(p, method)
+    assert np.all(adj >= p - 1e-15) and np.all(adj <= 1)
+    order = np.argsort(p, kind="stable")
+    assert np.all(np.diff(adj[order]) >= -1e-15)
+
+
+@settings(max_examples=50, deadline=None)
+@given(pvals)
+def test_bh_agrees_with_scipy(p):
+    np.testing.assert_allclose(S.adjust_pvalues(p, "bh"), sps.false_discovery_control(p), rtol=1e-10, atol=1e-15)
+
+
+# --------------------------------------------------------------------------- properties of intervals
+
+
+@settings(max_examples=50, deadline=None)
+@given(samples)
+def test_intervals_contain_their_estimate(x):
+    for iv in (S.mean_ci(x), S.median_ci(x, n_resamples=200), S.percentile_ci(x, 90, n_resamples=200)):
+        if iv.is_defined:
+            assert iv.low - 1e-9 * (1 + abs(iv.estimate)) <= iv.estimate <= iv.high + 1e-9 * (1 + abs(iv.estimate))
+
+
+@settings(max_examples=50, deadline=None)
+@given(samples, st.integers(0, 50), st.integers(1, 50))
+def test_intervals_widen_with_confidence(x, k, extra):
+    n = k + extra
+    pairs = [
+        (S.mean_ci(x, 0.8), S.mean_ci(x, 0.95)),
+        (S.wilson_ci(k, n, 0.8), S.wilson_ci(k, n, 0.95)),
+        (S.median_ci(x, confidence=0.8, method="percentile", n_resamples=200),
+         S.median_ci(x, confidence=0.95, method="percentile", n_resamples=200)),
+    ]
+    for narrow, wide in pairs:
+        if narrow.is_defined:
+            assert wide.low <= narrow.low + 1e-12 and wide.high >= narrow.high - 1e-12
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_t_interval_coverage():
+    rng = np.random.default_rng(1)
+    x = rng.normal(3.0, 2.0, (1000, 15))
+    hits = sum(S.mean_ci(row).contains(3.0) for row in x)
+    assert 930 <= hits <= 970
+
+
+def test_bootstrap_median_coverage():
+    rng = np.random.default_rng(2)
+    hits = 0
+    for i in range(1000):
+        x = rng.lognormal(0.0, 1.0, 100)  # true median exp(0) = 1
+        hits += S.median_ci(x, n_resamples=400, seed=i).contains(1.0)
+    assert 930 <= hits <= 970
+
+
+def test_a_a_comparisons_reject_at_nominal_rate():
+    rng = np.random.default_rng(3)
+    rejections = {"t": 0, "wilcoxon": 0, "welch": 0, "mann-whitney": 0}
+    for _ in range(1000):
+        item = rng.lognormal(0, 1, 40)
+        a, b = item * rng.lognormal(0, 0.3, 40), item * rng.lognormal(0, 0.3, 40)
+        rejections["t"] += S.paired_test(a, b, "t").p_value < 0.05
+        rejections["wilcoxon"] += S.paired_test(a, b, "wilcoxon").p_value < 0.05
+        u, v = rng.lognormal(0, 1, 30), rng.lognormal(0, 1, 30)
+        rejections["welch"] += S.unpaired_test(u, v, "welch").p_value < 0.05
+        rejections["mann-whitney"] += S.unpaired_test(u, v).p_value < 0.05
+    for name, r in rejections.items():
+        assert 25 <= r <= 75, (name, r)
+
+
+# --------------------------------------------------------------------------- equivalence and power
+
+
+def test_tost_equals_statsmodels():
+    a = RNG.normal(5, 1, 40)
+    b = a + RNG.normal(0.05, 0.4, 40)
+    ours = S.tost_paired(a, b, 0.3)
+    ref = ttost_paired(a, b, -0.3, 0.3)
+    assert ours.p_value == pytest.approx(ref[0], rel=1e-10) and ours.equivalent == (ref[0] < 0.05)
+    c = RNG.normal(5.1, 1.5, 55)
+    ours = S.tost_unpaired(a, c, 0.5)
+    ref = ttost_ind(a, c, -0.5, 0.5, usevar="unequal")
+    assert ours.p_value == pytest.approx(ref[0], rel=1e-10)
+
+
+def test_power_equals_statsmodels():
+    mde = S.minimum_detectable_effect(2.0, 30)
+    ref = TTestPower().solve_power(effect_size=None, nobs=30, alpha=0.05, power=0.8)
+    assert mde.effect_size == pytest.approx(ref, rel=1e-5) and mde.effect == pytest.approx(2 * ref, rel=1e-5)
+    need = S.required_sample_size(0.3, 1.0)
+    ref_n = TTestPower().solve_power(effect_size=0.3, nobs=None, alpha=0.05, power=0.8)
+    assert need.n == math.ceil(ref_n)
+    assert S.minimum_detectable_effect(1.0, 3000).effect == pytest.approx(
+        TTestPower().solve_power(effect_size=None, nobs=3000, alpha=0.05, power=0.8), rel=1e-5
+    )
+    assert S.minimum_detectable_effect(1.0, 1).effect is None
+
+
+# --------------------------------------------------------------------------- drift, cold start, Pareto
+
+
+def test_theil_sen_hand_example():
+    # pairwise slopes of (0,0) (1,1) (2,2) (3,10): 1, 1, 10/3, 1, 9/2, 8 -> median (1 + 10/3) / 2
+    d = S.drift([0, 1, 2, 10], order=[0, 1, 2, 3])
+    assert d.slope.estimate == pytest.approx((1 + 10 / 3) / 2)
+
+
+def test_drift_flags_material_trend_only():
+    n = 400
+    order = np.arange(n)
+    noisy = 100 + RNG.normal(0, 5, n)
+    rising = noisy + 0.05 * order  # 5 ms per 100 samples on a 100 ms median: 5%
+    d = S.drift(rising)
+    assert d.significant and d.material and d.flagged
+    assert d.relative_per_100 == pytest.approx(0.05, abs=0.02)
+    assert not S.drift(noisy).flagged
+    tiny = noisy + 0.002 * order  # significant with enough data, but 0.2% per 100 samples
+    assert not S.drift(tiny).material
+    assert S.drift([5, 5, 5, 5]).note and not S.drift([1.0]).flagged
+
+
+def test_cold_start():
+    c = S.cold_start([900, 100, 110, 90, 100])
+    assert c.first == 900 and c.warm_median == 100 and c.ratio == 9 and c.excess == 800 and c.n_warm == 4
+    assert S.cold_start([]).first is None and S.cold_start([5]).note
+
+
+def test_pareto_front_hand_example():
+    t = pd.DataFrame({
+        "model": ["big", "small", "mid", "bad"],
+        "quality": [9.0, 5.0, 7.0, 6.0],
+        "latency_ms": [900, 100, 400, 500],
+        "cost": [3.0, 1.0, 2.0, 2.5],
+    })
+    pts = {p.model: p for p in S.pareto_front(t)}
+    assert [m for m, p in pts.items() if p.efficient] == ["big", "small", "mid"]
+    assert pts["bad"].dominated_by == ("mid",)
+
+
+# --------------------------------------------------------------------------- comparisons from the samples table
+
+
+def _samples(n_items=60, repeats=1, speeds=(1.0, 2.4), quality_shift=(0.0, 0.0), seed=0, names=("demo-tiny", "demo-base")):
+    rng = np.random.default_rng(seed)
+    base = rng.lognormal(5, 0.5, n_items)
+    qual = rng.uniform(3, 7, n_items)
+    rows = []
+    for name, speed, dq in zip(names, speeds, quality_shift):
+        for r in range(repeats):
+            q = np.clip(qual + dq + rng.normal(0, 0.3, n_items), 0, 10)
+            rows.append(pd.DataFrame({
+                "run_id": "r1", "model": name, "item_id": [f"q{i}" for i in range(n_items)], "repeat": r,
+                "seq": np.arange(n_items) + r * n_items, "status": "ok",
+                "latency_ms": base * speed * rng.lognormal(0, 0.1, n_items), "quality": q,
+                "passed": pd.array(q > 5, dtype=object),
+            }))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_compare_models_latency_verdict():
+    df = _samples()
+    c = S.compare_models(df, "latency_ms", "demo-base", "demo-tiny")
+    assert c.paired and c.test.test == "wilcoxon" and c.n_pairs == 60
+    assert c.ratio.estimate == pytest.approx(2.4, rel=0.1) and c.ratio.low > 1
+    assert c.direction == "a_higher" and c.better() == "demo-tiny"
+    v = S.verdict(c)
+    assert v.startswith("demo-base is 2.") and "x slower than demo-tiny (95% CI" in v and "p < 0.001" in v
+
+
+def test_compare_models_quality_verdicts():
+    up = _samples(quality_shift=(0.0, 3.0))
+    c = S.compare_models(up, "quality", "demo-base", "demo-tiny", test="t")
+    assert c.test.test == "paired-t"
+    assert c.difference.estimate == pytest.approx(3.0, abs=0.2)
+    d = c.difference
+    assert S.verdict(c) == (
+        f"demo-base scores {S._fmt(d.estimate)} points higher on quality than demo-tiny "
+        f"(95% CI {S._fmt(d.low)}-{S._fmt(d.high)}, p < 0.001)"
+    )
+    same = _samples(quality_shift=(0.0, 0.0))
+    c = S.compare_models(same, "quality", "demo-base", "demo-tiny")
+    v = S.verdict(c)
+    assert not c.significant()
+    assert v.startswith("no meaningful difference in quality") and "±0.5 points, TOST p" in v
+    c = S.compare_models(same, "quality", "demo-base", "demo-tiny", margin=0.01)
+    assert S.verdict(c).startswith("no significant difference in quality")
+
+
+def test_passed_uses_mcnemar_and_repeats_use_item_means():
+    df = _samples(quality_shift=(0.0, 1.0))
+    c = S.compare_models(df, "passed", "demo-base", "demo-tiny")
+    assert c.test.test.startswith("mcnemar")
+    rep = _samples(repeats=3, speeds=(1.0, 1.1))
+    c = S.compare_models(rep, "latency_ms", "demo-base", "demo-tiny")
+    assert c.n_pairs == 60 and c.paired  # 180 samples each, 60 prompts
+    c = S.compare_models(rep, "passed", "demo-base", "demo-tiny")
+    assert c.test.test == "wilcoxon"  # per-prompt pass rates, not single pass/fail pairs
+
+
+def test_unpaired_fallback_says_why():
+    df = _samples()
+    df.loc[df["model"] == "demo-base", "item_id"] = [f"other{i}" for i in range(60)]
+    c = S.compare_models(df, "latency_ms", "demo-base", "demo-tiny")
+    assert not c.paired and c.test.test == "mann-whitney"
+    assert "unpaired" in c.pairing and "0 of 60" in c.pairing
+    assert c.ratio.estimate == pytest.approx(2.4, rel=0.2)
+
+
+def test_pairwise_adjusts_within_each_metric():
+    df = pd.concat([_samples(), _samples(names=("demo-x", "demo-y"), speeds=(1.05, 1.0), seed=1)])
+    df["item_id"] = df["item_id"].astype(str)
+    comps = S.pairwise(df, ["latency_ms", "quality"])
+    assert len(comps) == 12  # 6 pairs x 2 metrics
+    for metric in ("latency_ms", "quality"):
+        fam = [c for c in comps if c.metric == metric]
+        np.testing.assert_allclose([c.p_adjusted for c in fam], S.adjust_pvalues([c.p_value for c in fam], "holm"))
+        assert all(c.correction == "holm" for c in fam)
+    assert "after Holm correction" in S.verdict(comps[0])
+    base = S.pairwise(df, ["latency_ms"], baseline="demo-tiny", correction="bh")
+    assert [(c.model_a, c.model_b) for c in base] == [("demo-base", "demo-tiny"), ("demo-x", "demo-tiny"), ("demo-y", "demo-tiny")]
+    frame = S.comparisons_frame(base)
+    assert list(frame["model_b"].unique()) == ["demo-tiny"] and "verdict" in frame
+
+
+def test_pairwise_results_equal_single_comparisons():
+    df = pd.concat([_samples(), _samples(names=("demo-x", "demo-y"), seed=1)])
+    comps = S.pairwise(df, ["latency_ms"], correction="none")
+    for c in comps:
+        alone = S.compare_models(df, "latency_ms", c.model_a, c.model_b)
+        assert c.ratio == alone.ratio and c.p_value == alone.p_value
+
+
+def test_verdict_never_claims_unsupported_difference():
+    rng = np.random.default_rng(7)
+    for i in range(20):
+        item = rng.lognormal(5, 0.5, 40)
+        a, b = item * rng.lognormal(0, 0.2, 40), item * rng.lognormal(0, 0.2, 40)
+        c = S.compare_arrays(a, b, paired=True, metric="latency_ms", model_a="x", model_b="y", n_resamples=300, seed=i)
+        v = S.verdict(c)
+        if not c.significant():
+            assert v.startswith("no ")
+        if "slower" in v:
+            assert c.significant() and (c.ratio.low > 1 or c.ratio.high < 1)
+
+
+def test_scale_benchmark_summary_and_pairwise_under_3s():
+    """10 models x 3,000 samples: summary + all pairwise latency comparisons (CPU time)."""
+    rng = np.random.default_rng(0)
+    base = rng.lognormal(0, 0.5, 3000)
+    df = pd.concat([
+        pd.DataFrame({"model": f"m{m}", "item_id": np.arange(3000).astype(str), "status": "ok",
+                      "latency_ms": 200 * (1 + 0.05 * m) * base * rng.lognormal(0, 0.2, 3000)})
+        for m in range(10)
+    ])
+    start = time.process_time()
+    summary = S.summarize_models(df, "latency_ms")
+    comps = S.pairwise(df, ["latency_ms"])
+    elapsed = time.process_time() - start
+    assert len(summary) == 10 and len(comps) == 45
+    assert elapsed < 3.0, f"{elapsed:.2f} s"
+
+
+def test_methods_text_names_the_choices():
+    for word in ("Holm", "family-wise", "cluster bootstrap", "BCa", "Wilson", "McNemar", "TOST", "Theil-Sen", "1000"):
+        assert word.lower() in S.METHODS.lower()

@@ -1,0 +1,1 @@
+"""Streamlit-only helpers shared by the dashboard pages (core/ never imports these)."""

@@ -1,0 +1,156 @@
+"""Units, number formats and model colours shared by every page (no streamlit import).
+
+One place decides how a latency, a memory size or a price is written, and which colour
+a model gets, so the same model looks the same on every page.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterable
+
+DASH = "–"
+
+# 20 distinguishable colours (Tableau 10 + its light variants reordered for contrast).
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+    "#0b3d91", "#c45a00", "#1b6e1b", "#8b0000", "#5b3a8c",
+    "#d4a017", "#00827f", "#b03060", "#4b8bbe", "#556b2f",
+)
+# Fixed colours for the bundled models, so screenshots and docs always match.
+FIXED = {"demo-tiny": "#1f77b4", "demo-small": "#ff7f0e", "demo-base": "#2ca02c"}
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def ms(v: float | None) -> str:
+    """Latency in milliseconds: '0.42 ms', '8.3 ms', '123 ms', '12,345 ms'."""
+    if _missing(v):
+        return DASH
+    if abs(v) < 1:
+        return f"{v:.2f} ms"
+    if abs(v) < 10:
+        return f"{v:.1f} ms"
+    return f"{v:,.0f} ms"
+
+
+def tps(v: float | None) -> str:
+    """Throughput in tokens per second."""
+    if _missing(v):
+        return DASH
+    return f"{v:,.1f} tokens/s" if v < 1000 else f"{v:,.0f} tokens/s"
+
+
+def mb(v: float | None) -> str:
+    """A size given in MB (2**20 bytes): '512 MB', '1.50 GB'."""
+    if _missing(v):
+        return DASH
+    if abs(v) >= 1024:
+        return f"{v / 1024:,.2f} GB"
+    if abs(v) >= 10:
+        return f"{v:,.0f} MB"
+    return f"{v:.1f} MB"
+
+
+def gb(v: float | None) -> str:
+    return DASH if _missing(v) else f"{v:,.2f} GB"
+
+
+def usd(v: float | None) -> str:
+    """Money: cents for amounts from $1, three significant digits below."""
+    if _missing(v):
+        return DASH
+    a = abs(v)
+    if a >= 1000:
+        return f"${v:,.0f}"
+    if a >= 1:
+        return f"${v:,.2f}"
+    if a == 0:
+        return "$0"
+    digits = max(2, 2 - int(math.floor(math.log10(a))))
+    return f"${v:.{digits}f}"
+
+
+def pct(v: float | None, digits: int = 1) -> str:
+    """A fraction (0.123) as a percentage ('12.3%')."""
+    return DASH if _missing(v) else f"{v * 100:.{digits}f}%"
+
+
+def count(v: float | None) -> str:
+    return DASH if _missing(v) else f"{int(v):,}"
+
+
+def params(n: float | None) -> str:
+    """Parameter count: '418K', '7.9M', '1.2B'."""
+    if _missing(n):
+        return DASH
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return f"{int(n)}"
+
+
+def quality(v: float | None) -> str:
+    """Composite quality on the 0..10 scale."""
+    return DASH if _missing(v) else f"{v:.2f} / 10"
+
+
+def duration(s: float | None) -> str:
+    """Seconds as '45 s', '3 min 05 s', '2 h 07 min'."""
+    if _missing(s):
+        return DASH
+    s = max(0.0, float(s))
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        return f"{int(s // 60)} min {int(s % 60):02d} s"
+    return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_escape(text: str) -> str:
+    """Backslash-escape markdown syntax, for the few places (progress labels) that take markdown."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def slug(text: str, limit: int = 64) -> str:
+    """A valid prompt-set / model name from a file name: letters, digits, '.', '_', '-'."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
+    return (s or "prompt-set")[:limit]
+
+
+# --------------------------------------------------------------------------- colours
+
+
+def _slot(name: str) -> int:
+    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % len(PALETTE)
+
+
+def model_colors(names: Iterable[str]) -> dict[str, str]:
+    """A colour per model: fixed for the bundled ones, else a hash slot of the palette.
+
+    Collisions are resolved by probing in name order over the whole universe passed in,
+    so pages must pass the same universe (ui.state.model_colors does).
+    """
+    out: dict[str, str] = {}
+    used = set()
+    for name, color in FIXED.items():
+        out[name] = color
+        used.add(color)
+    for name in sorted(set(names) - set(FIXED)):
+        slot = _slot(name)
+        for k in range(len(PALETTE)):
+            color = PALETTE[(slot + k) % len(PALETTE)]
+            if color not in used:
+                break
+        else:  # more models than colours: reuse the hash slot
+            color = PALETTE[slot]
+        out[name] = color
+        used.add(color)
+    return out

@@ -1,0 +1,268 @@
+"""Widgets and render helpers shared by the pages.
+
+User text (prompts, references, outputs, file names, error details that may quote them)
+is shown with st.text, st.code or st.dataframe, never as markdown or HTML.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import streamlit as st
+
+from core import catalog
+from core.devices import Budget
+from core.jobs import JobSnapshot, RunBusyError
+from core.prompts import PromptSetError
+from core.schemas import GenerationParams, PromptSet, RunSpec
+from ui import figures, state
+from ui import format as fmt
+
+RUN_PAGE = "pages/2_run.py"
+DEMO_MODELS = ("demo-tiny", "demo-small", "demo-base")
+DEMO_SET = "demo-qa"
+DEMO_LIMIT = 20
+STATUS_ICON = {
+    "completed": "✅", "running": "⏳", "queued": "🕒", "cancelled": "⏹️", "interrupted": "⚠️", "failed": "❌",
+}
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def notice() -> None:
+    """Show (once) a message left by the previous page, e.g. after a redirect."""
+    msg = st.session_state.pop(state.Keys.notice, None)
+    if msg:
+        st.success(fmt.md_escape(msg))
+
+
+def show_problem(summary: str, detail: str | Sequence[str] | None = None) -> None:
+    """An error box with a fixed summary, the (possibly user-derived) detail as plain text."""
+    st.error(summary, icon=":material/error:")
+    if detail:
+        st.code(detail if isinstance(detail, str) else "\n".join(detail), language=None, wrap_lines=True)
+
+
+def line_errors(exc: PromptSetError) -> None:
+    n = len(exc.errors)
+    st.error(
+        f"The file was rejected with {n} problem{'s' * (n != 1)}; nothing was stored. "
+        "Fix each line listed below and upload it again.",
+        icon=":material/error:",
+    )
+    df = pd.DataFrame({"line": [e.line for e in exc.errors], "problem": [e.message for e in exc.errors]})
+    st.dataframe(df, hide_index=True, column_config={"line": st.column_config.NumberColumn("Line", format="%d")})
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def runs_table(df: pd.DataFrame, height: int | str = "auto") -> None:
+    cols = ["status", "run_id", "name", "prompt_set", "done", "planned", "errors", "created_at"]
+    view = df[cols].copy()
+    view.insert(0, "", view["status"].map(lambda s: STATUS_ICON.get(s, "")))
+    view["progress"] = (view["done"] / view["planned"].where(view["planned"] > 0)).fillna(0.0)
+    st.dataframe(
+        view,
+        hide_index=True,
+        height=height,
+        column_config={
+            "": st.column_config.TextColumn("", width="small"),
+            "status": "Status",
+            "run_id": "Run id",
+            "name": "Name",
+            "prompt_set": "Prompt set",
+            "done": st.column_config.NumberColumn("Done", format="%d"),
+            "planned": st.column_config.NumberColumn("Planned", format="%d"),
+            "errors": st.column_config.NumberColumn("Failed", format="%d", help="samples not 'ok' (errors, timeouts, skipped)"),
+            "created_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent"),
+        },
+    )
+
+
+def catalog_frame(infos: Sequence[catalog.ModelInfo], champion: str | None = None) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "champion": "🏆" if i.spec.name == champion else "",
+                "name": i.spec.name,
+                "kind": i.spec.kind,
+                "source": i.spec.source,
+                "revision": i.spec.revision or "",
+                "params": fmt.params(i.params),
+                "weights": fmt.mb(i.weights_mb),
+                "est. memory": fmt.mb(i.estimated_mb),
+                "available": i.available,
+                "version": i.version or "",
+                "origin": "bundled" if i.spec.bundled else "added",
+                "problem": i.problem or "",
+            }
+            for i in infos
+        ]
+    )
+
+
+def kpi_table(summary: pd.DataFrame) -> None:
+    view = pd.DataFrame(
+        {
+            "Model": summary["model"],
+            "Samples": summary["n"].map(fmt.count),
+            "Failed": summary["errors"].map(fmt.count),
+            "Median latency": summary["median_latency_ms"].map(fmt.ms),
+            "p90 latency": summary["p90_latency_ms"].map(fmt.ms),
+            "Median TTFT": summary["median_ttft_ms"].map(fmt.ms),
+            "Throughput": summary["tokens_per_s"].map(fmt.tps),
+            "Peak RSS": summary["peak_rss_mb"].map(fmt.mb),
+            "Mean quality": summary["mean_quality"].map(fmt.quality),
+        }
+    )
+    st.dataframe(view, hide_index=True)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def memory_fit(selected: Sequence[catalog.ModelInfo], budget: Budget) -> None:
+    """Estimated memory of the selected models against the budget (one at a time is enough)."""
+    if not selected:
+        return
+    est = [i.estimated_mb or 0.0 for i in selected]
+    budget_mb = budget.bytes / 2**20
+    largest = max(est)
+    total = sum(est)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Largest model (est.)", fmt.mb(largest))
+    c2.metric("All selected (est.)", fmt.mb(total))
+    c3.metric("Memory budget", fmt.mb(budget_mb), help=f"{budget.basis}; change it on the Models page or below")
+    unavailable = [i.spec.name for i in selected if not i.available]
+    if unavailable:
+        st.warning("Not available on this machine (their samples will be recorded as skipped): " + ", ".join(unavailable))
+    if largest > budget_mb:
+        st.error(f"The largest selected model needs about {fmt.mb(largest)}, more than the {fmt.mb(budget_mb)} budget; it will be skipped.")
+    elif total > budget_mb:
+        st.info("The selection does not fit in memory at once; models are loaded one after another (least recently used first out).")
+    else:
+        st.success("The selection fits the memory budget.", icon=":material/check_circle:")
+
+
+# --------------------------------------------------------------------------- prompt sets
+
+
+def prompt_preview(ps: PromptSet, key: str, rows: int = 200) -> None:
+    """A bounded table of items and one item shown in full, as plain text."""
+    items = ps.items[:rows]
+    df = pd.DataFrame(
+        [{"id": i.id, "category": i.category, "prompt": i.prompt, "reference": i.reference or "",
+          "scorers": ", ".join(s.name for s in i.scorers)} for i in items]
+    )
+    st.caption(f"{len(ps.items):,} items · categories: {', '.join(ps.categories)} · version {ps.content_hash}"
+               + (f" · first {rows} shown" if len(ps.items) > rows else ""))
+    st.dataframe(df, hide_index=True, height=240)
+    if items:
+        ids = [i.id for i in items]
+        chosen = st.selectbox("Show one item in full", ids, key=f"{key}.item")
+        item = items[ids.index(chosen)]
+        if item.system:
+            st.caption("System prompt")
+            st.text(item.system)
+        st.caption("Prompt")
+        st.code(item.prompt, language=None, wrap_lines=True)
+        st.caption("Reference")
+        st.code(item.reference or "(none)", language=None, wrap_lines=True)
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def demo_spec() -> RunSpec:
+    return RunSpec(
+        models=DEMO_MODELS, prompt_set=DEMO_SET, limit=DEMO_LIMIT,
+        generation=GenerationParams(max_new_tokens=16), name="demo",
+    )
+
+
+def demo_problem() -> str | None:
+    """Why the one-click demo cannot run here, or None."""
+    infos = {i.spec.name: i for i in state.catalog_infos()}
+    missing = [m for m in DEMO_MODELS if m not in infos or not infos[m].available]
+    if missing:
+        return (f"The demo models {', '.join(missing)} are not on this machine yet. "
+                "Create them with `python scripts/train_demo_models.py` (about 20 minutes on a laptop CPU).")
+    if DEMO_SET not in state.prompt_sets():
+        return "The demo-qa prompt set is missing; `python scripts/train_demo_models.py` writes it."
+    return None
+
+
+def start_runs(specs: Sequence[RunSpec]) -> bool:
+    """Start runs in the server's background worker; shows why when it cannot. True when started."""
+    try:
+        with st.spinner("Preparing the run…"):
+            run_ids = state.manager().start(list(specs))
+    except RunBusyError as exc:
+        st.warning(str(exc), icon=":material/hourglass_top:")
+        return False
+    except (catalog.CatalogError, KeyError, ValueError) as exc:
+        show_problem("The run could not be started.", exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc))
+        return False
+    st.session_state[state.Keys.notice] = f"Started {len(run_ids)} run{'s' * (len(run_ids) != 1)}: {', '.join(run_ids)}"
+    return True
+
+
+def getting_started(expanded: bool) -> None:
+    with st.expander("Getting started", expanded=expanded, icon=":material/rocket_launch:"):
+        st.markdown(
+            "1. **Try the demo**: three small bundled models answer the first "
+            f"{DEMO_LIMIT} questions of `demo-qa` (about a minute on a laptop CPU).\n"
+            "2. **Bring your own**: add a model on the *Models* page and import a prompt set "
+            "(CSV or JSONL) on the *Prompt sets* page.\n"
+            "3. **Run** them on the *Run* page and watch progress live; runs continue if you close the tab."
+        )
+        problem = demo_problem()
+        busy = state.manager().busy
+        if st.button("Run the demo models on demo-qa", type="primary", disabled=bool(problem) or busy,
+                     icon=":material/play_arrow:", key="overview.demo"):
+            if start_runs([demo_spec()]):
+                st.switch_page(RUN_PAGE)
+        if problem:
+            st.info(problem)
+        elif busy:
+            st.caption("A run is in progress; the demo can start when it ends.")
+        c1, c2, c3 = st.columns(3)
+        c1.page_link(RUN_PAGE, label="Configure a run", icon=":material/play_circle:")
+        c2.page_link("pages/6_prompt_sets.py", label="Import a prompt set", icon=":material/list_alt:")
+        c3.page_link("pages/7_models.py", label="Add a model", icon=":material/memory:")
+
+
+def live_panel(snap: JobSnapshot, colors: dict[str, str]) -> None:
+    """Progress of the server's current (or last) run: per model, ETA, latency trace, memory, errors."""
+    label = {"running": "Running", "cancelling": "Cancelling after the current generation",
+             "completed": "Completed", "cancelled": "Cancelled", "failed": "Failed"}.get(snap.state, snap.state)
+    n = len(snap.run_ids)
+    which = f" (run {snap.run_index + 1} of {n})" if n > 1 else ""
+    st.markdown(f"**{label}** · run `{snap.run_id}`{which} · prompt set `{snap.spec.prompt_set if snap.spec else ''}`")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Samples", f"{snap.done:,} / {snap.planned:,}")
+    c2.metric("Time left (est.)" if snap.active else "Elapsed", fmt.duration(snap.eta_s if snap.active else snap.elapsed_s))
+    c3.metric("Server memory (RSS)", fmt.mb(snap.rss_mb))
+    c4.metric("Failed samples", fmt.count(sum(m.errors for m in snap.models)))
+    st.progress(min(1.0, snap.fraction), text=f"{fmt.pct(snap.fraction, 0)} of all samples")
+    for m in snap.models:
+        last = f" · last {fmt.ms(m.last_latency_ms)}" if m.last_latency_ms else ""
+        errs = f" · {m.errors} failed" if m.errors else ""
+        st.progress(min(1.0, m.fraction), text=f"{fmt.md_escape(m.model)} · {m.phase} · {m.done}/{m.planned}{last}{errs}")
+    if snap.trace:
+        st.plotly_chart(figures.latency_trace(snap.trace, colors), key="run.trace")
+    if snap.messages:
+        show_problem("Problems reported during the run:", list(snap.messages))
+    if snap.run_id and (snap.messages or any(m.errors for m in snap.models)):
+        errs = state.manager().recent_errors(snap.run_id)
+        if not errs.empty:
+            st.caption("Latest failed samples")
+            st.dataframe(errs, hide_index=True)
+    if not snap.active:
+        for r in snap.results:
+            st.caption(f"Run {r.run_id}: {r.status}, {r.stored:,} of {r.planned:,} samples stored.")
+        if snap.error:
+            show_problem("The run stopped with an error; what was measured is kept and it can be resumed.", snap.error)
