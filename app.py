@@ -5,8 +5,8 @@ st.set_page_config(page_title="LLM Eval", page_icon=":material/speed:", layout="
 
 pages = [
     st.Page("pages/1_overview.py", title="Overview", icon=":material/home:", default=True),
-    st.Page("pages/2_run.py", title="Run", icon=":material/play_circle:", url_path="run"),
-    st.Page("pages/6_prompt_sets.py", title="Prompt sets", icon=":material/list_alt:", url_path="prompt-sets"),
-    st.Page("pages/7_models.py", title="Models", icon=":material/memory:", url_path="models"),
+    st.Page("pages/2_run.py", title="Run", icon=":material/play_circle:"),
+    st.Page("pages/6_prompt_sets.py", title="Prompt sets", icon=":material/list_alt:"),
+    st.Page("pages/7_models.py", title="Models", icon=":material/memory:"),
 ]
 st.navigation(pages).run()

@@ -401,10 +401,6 @@ def _power(settings: CostSettings, overrides: PricingOverrides | None, measured_
     return float(prof.watts), "assumed", prof.name
 
 
-def _mean(x: np.ndarray) -> float | None:
-    return float(x.mean()) if x.size else None
-
-
 def local_cost(
     latency_ms: object,
     settings: CostSettings = CostSettings(),

@@ -7,7 +7,8 @@
     manager.resume(run_id)                     # interrupted / cancelled runs carry on
 
 The worker thread belongs to the process, not to a browser session: closing a tab
-neither stops nor corrupts a run. Pure Python; no streamlit.
+neither stops nor corrupts a run. Store access in such a process goes through
+ThreadSafeStore (see there why). Pure Python; no streamlit.
 """
 from __future__ import annotations
 

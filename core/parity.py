@@ -3,8 +3,9 @@
 The two paths are two catalog entries of the same weights: local transformers and an HTTP
 server serving them, or the same directory on CPU and on CUDA/MPS (an entry per device).
 The report gives the share of identical outputs, the quality difference (B - A) with a
-bootstrap interval, and the latency ratio (median B / median A) with a paired bootstrap
-interval; the method, confidence level, resample count and seed sit beside each interval.
+paired t interval, and the latency ratio (median B / median A) with a paired BCa bootstrap
+interval (core.stats: the method, confidence level, resample count and seed travel with
+each interval).
 
     python -m core parity --models demo-small,demo-small-http --prompt-set business-core --limit 10
     python -m core parity RUN_ID --a demo-small --b demo-small-http
@@ -14,25 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from core.cli import EXTRA_PARSERS, CliError, _print_df, _store, command
+from core.stats import Interval, mean_difference_ci, ratio_of_medians_ci
 
 REPLACEMENT_CHAR = "\ufffd"
-
-
-@dataclass(frozen=True)
-class Interval:
-    estimate: float
-    low: float | None
-    high: float | None
-    method: str
-    confidence: float
-    n_resamples: int
-    seed: int
 
 
 @dataclass(frozen=True)
@@ -78,7 +68,8 @@ class ParityReport:
             "latency_ratio": r.estimate if r else None,
             "latency_ratio_low": r.low if r else None,
             "latency_ratio_high": r.high if r else None,
-            "interval": f"{q.method}, {q.confidence:.0%}, {q.n_resamples} resamples, seed {q.seed}" if q else None,
+            "quality_diff_ci": q.format() if q else None,
+            "latency_ratio_ci": r.format(unit="x") if r else None,
         }
 
     def mismatches(self) -> list[ParityPair]:
@@ -86,45 +77,6 @@ class ParityReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-# --------------------------------------------------------------------------- statistics
-
-
-def _bootstrap(samples: tuple, statistic, paired: bool, confidence: float, n_resamples: int, seed: int) -> tuple[float | None, float | None, str]:
-    from scipy import stats
-
-    for method in ("BCa", "percentile"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = stats.bootstrap(samples, statistic, paired=paired, vectorized=False, confidence_level=confidence,
-                                  n_resamples=n_resamples, method=method, random_state=np.random.default_rng(seed))
-        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-        if math.isfinite(low) and math.isfinite(high):
-            return low, high, f"bootstrap {method}"
-    return None, None, "bootstrap (degenerate)"
-
-
-def mean_diff_interval(diffs: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Interval | None:
-    if diffs.size == 0:
-        return None
-    est = float(diffs.mean())
-    if diffs.size < 2 or np.ptp(diffs) == 0:
-        method = "exact (every paired difference equal)" if diffs.size >= 2 else "single pair (no interval)"
-        low = high = est if diffs.size >= 2 else None
-        return Interval(est, low, high, method, confidence, 0, seed)
-    low, high, method = _bootstrap((diffs,), np.mean, False, confidence, n_resamples, seed)
-    return Interval(est, low, high, method + " of the mean paired difference", confidence, n_resamples, seed)
-
-
-def median_ratio_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Interval | None:
-    if a.size == 0 or np.median(a) <= 0:
-        return None
-    est = float(np.median(b) / np.median(a))
-    if a.size < 2:
-        return Interval(est, None, None, "single pair (no interval)", confidence, 0, seed)
-    low, high, method = _bootstrap((a, b), lambda x, y: np.median(y) / np.median(x), True, confidence, n_resamples, seed)
-    return Interval(est, low, high, method + " (paired) of the ratio of medians", confidence, n_resamples, seed)
 
 
 # --------------------------------------------------------------------------- report
@@ -167,7 +119,6 @@ def parity_report(store, run_id: str, model_a: str, model_b: str, confidence: fl
     compared = [p for p in pairs if p.outcome != "failed"]
     q = [(p.a_quality, p.b_quality) for p in compared if p.a_quality is not None and p.b_quality is not None]
     lat = [(p.a_latency_ms, p.b_latency_ms) for p in compared if p.a_latency_ms and p.b_latency_ms]
-    diffs = np.array([b - a for a, b in q], dtype=float)
     return ParityReport(
         run_id=run_id,
         model_a=model_a,
@@ -177,9 +128,9 @@ def parity_report(store, run_id: str, model_a: str, model_b: str, confidence: fl
         n_compared=len(compared),
         identical_share=sum(p.outcome == "identical" for p in compared) / len(compared) if compared else None,
         decode_only=sum(p.outcome == "decode_only" for p in compared),
-        quality_diff=mean_diff_interval(diffs, confidence, n_resamples, seed),
-        latency_ratio=median_ratio_interval(np.array([a for a, _ in lat]), np.array([b for _, b in lat]), confidence, n_resamples, seed)
-        if lat else None,
+        quality_diff=mean_difference_ci([b for _, b in q], [a for a, _ in q], paired=True, confidence=confidence) if q else None,
+        latency_ratio=ratio_of_medians_ci(np.array([b for _, b in lat]), np.array([a for a, _ in lat]), paired=True,
+                                          confidence=confidence, n_resamples=n_resamples, seed=seed) if lat else None,
         pairs=tuple(pairs),
     )
 

@@ -200,7 +200,7 @@ class Runner:
             return
         self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms)
         if mspec.kind == "http":
-            from core.backends.http import ConcurrentRequests, effective_concurrency
+            from core.backends.serving import ConcurrentRequests, effective_concurrency
 
             n_flight = effective_concurrency(mspec, spec)
             if n_flight > 1:  # N requests in flight; results come back in plan order

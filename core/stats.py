@@ -6,8 +6,8 @@ one row, constant values, all errors) gives a defined result with a `note`, neve
 exception and never a NaN shown as a number. `METHODS` explains the choices in prose.
 
 Sections: intervals (t, Wilson, bootstrap, cluster bootstrap) -> summaries -> tests and
-effect sizes -> multiplicity, equivalence, power -> drift, cold start, Pareto ->
-model comparisons and plain-language verdicts.
+effect sizes -> multiplicity, equivalence, power -> drift, cold start, Pareto -> the
+metric registry. Model comparisons and verdicts are in core.compare (re-exported here).
 """
 from __future__ import annotations
 
@@ -89,8 +89,9 @@ Comparisons of two models on one metric.
   difference (or that the size is uncertain).
 
 Drift. Kendall tau (the Mann-Kendall trend test) and Spearman rho of latency against sample
-order, Theil-Sen slope with its interval; flagged when the trend is significant and the
-slope exceeds 1% of the median per 100 samples. Cold start: first sample against the
+order, Theil-Sen slope with its interval (above 500 samples: on 500 medians of blocks of
+consecutive samples, as Theil-Sen is quadratic in n); flagged when the trend is significant
+and the slope exceeds 1% of the median per 100 samples. Cold start: first sample against the
 median of the rest.
 """
 
@@ -233,8 +234,15 @@ def mean_ci(values: object, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
         return _constant("t", confidence, n, m, "no measurable spread")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        low, high = sps.t.interval(confidence, n - 1, loc=m, scale=se)
+        q_low, q_high = _t_quantiles(confidence, n - 1)
+    low, high = q_low * se + m, q_high * se + m  # as scipy.stats.t.interval(confidence, n - 1, loc=m, scale=se)
     return Interval(m, float(low), float(high), "t", confidence, n)
+
+
+@functools.lru_cache(maxsize=1024)
+def _t_quantiles(confidence: float, df: int) -> tuple[float, float]:
+    """Standard t quantiles of a central interval (cached: comparisons repeat the same n)."""
+    return float(sps.t.ppf((1.0 - confidence) / 2, df)), float(sps.t.ppf((1.0 + confidence) / 2, df))
 
 
 def wilson_ci(successes: int, n: int, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
@@ -526,32 +534,61 @@ def _equal_cluster_stats(
     return np.stack(res)
 
 
+_WEIGHT_BLOCK = 32  # sorted values per block when locating weighted order statistics
+
+
 def _weighted_cluster_stats(
     xs: np.ndarray, cs: np.ndarray, sums: np.ndarray, sizes: np.ndarray, idx: np.ndarray, stats_q: Sequence[float | None]
 ) -> np.ndarray:
     """Unequal clusters: each value weighted by how often its cluster was drawn; weighted
     order statistics located by cumulative weights (same interpolation as numpy.percentile)."""
     rows, k = idx.shape
-    n = xs.size
     counts = np.bincount((idx + (np.arange(rows) * k)[:, None]).ravel(), minlength=rows * k).reshape(rows, k)
-    res = []
-    cw = None
-    for q in stats_q:
-        if q is None:
-            res.append((counts @ sums) / (counts @ sizes))
-            continue
-        if cw is None:
-            cw = np.cumsum(counts[:, cs], axis=1)
-            total = cw[:, -1]
-            off = np.arange(rows) * (int(total.max()) + 1)
-            flat = (cw + off[:, None]).ravel()
-        h = (total - 1) * q
+    weights = counts.astype(float)  # exact: small integers; float for BLAS products
+    res: list[np.ndarray | None] = []
+    quantiles = [q for q in stats_q if q is not None]
+    if quantiles:
+        blocks = _block_weights(weights, cs)
+        total = blocks[:, -1]
+        h = (total - 1) * np.asarray(quantiles)[:, None]  # (quantiles, rows)
         lo = np.floor(h).astype(np.int64)
         hi = np.minimum(lo + 1, total - 1)
-        at_lo = np.searchsorted(flat, lo + off, side="right") - np.arange(rows) * n
-        at_hi = np.searchsorted(flat, hi + off, side="right") - np.arange(rows) * n
-        res.append(_lerp(xs[at_lo], xs[at_hi], h - lo))
+        at = _weighted_position(counts, cs, blocks, np.concatenate([lo, hi]))
+        at_lo, at_hi = at[: len(quantiles)], at[len(quantiles):]
+        values = iter(_lerp(xs[at_lo], xs[at_hi], h - lo))
+    for q in stats_q:
+        if q is None:
+            drawn = weights @ np.column_stack([sums, sizes])
+            res.append(drawn[:, 0] / drawn[:, 1])
+        else:
+            res.append(next(values))
     return np.stack(res)
+
+
+def _block_weights(weights: np.ndarray, cs: np.ndarray) -> np.ndarray:
+    """Cumulative weight at the end of each block of sorted values, per resample (rows x blocks):
+    the count matrix times a (clusters x blocks) membership matrix, instead of a cumulative
+    sum over every value of every resample."""
+    n, k = cs.size, weights.shape[1]
+    nb = -(-n // _WEIGHT_BLOCK)
+    member = np.zeros((k, nb))
+    np.add.at(member, (cs, np.arange(n) // _WEIGHT_BLOCK), 1.0)
+    return np.rint(np.cumsum(weights @ member, axis=1)).astype(np.int64)
+
+
+def _weighted_position(counts: np.ndarray, cs: np.ndarray, blocks: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """For each target (T x rows) of each resample, the first sorted position whose cumulative
+    weight exceeds it (searchsorted side='right' on the cumulative weights): find the block,
+    then the place in it."""
+    rows, k = counts.shape
+    n = cs.size
+    r = np.broadcast_to(np.arange(rows), target.shape)
+    blk = (blocks[None, :, :] > target[:, :, None]).argmax(axis=2)
+    before = np.where(blk > 0, blocks[r, np.maximum(blk - 1, 0)], 0)
+    cols = blk[..., None] * _WEIGHT_BLOCK + np.arange(_WEIGHT_BLOCK)
+    w = np.where(cols < n, counts.ravel()[(r * k)[..., None] + cs[np.minimum(cols, n - 1)]], 0)
+    within = (before[..., None] + np.cumsum(w, axis=-1) > target[..., None]).argmax(axis=-1)
+    return blk * _WEIGHT_BLOCK + within
 
 
 def _cluster_inputs(values: object, clusters: object) -> tuple[np.ndarray, np.ndarray, int]:
@@ -603,6 +640,123 @@ def _cluster_intervals(
         )
         for e, tb in zip(ests, boot)
     )
+
+
+# --------------------------------------------------------------------------- many means, one resample
+
+
+@dataclass(frozen=True)
+class BootstrapMeans:
+    """Sums and counts of several columns over the same resampled prompts.
+
+    One draw of prompts (clusters) serves every column, so ratios of sums (tokens per
+    second, cost per 1,000 tokens) and anything computed from several means are resampled
+    jointly. Missing values (NaN) are left out per column.
+    """
+
+    names: tuple[str, ...]
+    totals: np.ndarray  # (m,) sum of each column's finite values
+    counts: np.ndarray  # (m,) number of finite values
+    boot_totals: np.ndarray  # (B, m) sums in each resample
+    boot_counts: np.ndarray  # (B, m)
+    n: int  # rows
+    n_clusters: int
+    clustered: bool  # some prompt has more than one row
+    n_resamples: int
+    seed: int
+
+    def _col(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"no column {name!r}; columns: {', '.join(self.names)}") from None
+
+    def mean(self, name: str) -> tuple[float | None, np.ndarray]:
+        """(mean of the column, its B resampled means; NaN where a resample has no value)."""
+        return self.ratio(name, None)
+
+    def count(self, name: str) -> tuple[int, np.ndarray]:
+        """(finite values of the column, their number in each resample)."""
+        i = self._col(name)
+        return int(self.counts[i]), self.boot_counts[:, i]
+
+    def ratio(self, num: str, den: str | None) -> tuple[float | None, np.ndarray]:
+        """Ratio of sums num / den (den None: the count, i.e. the mean), point and resampled."""
+        i = self._col(num)
+        j = None if den is None else self._col(den)
+        top, bottom = self.totals[i], self.counts[i] if j is None else self.totals[j]
+        bt, bb = self.boot_totals[:, i], self.boot_counts[:, i] if j is None else self.boot_totals[:, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = _num(top / bottom) if bottom else None
+            return est, np.where(bb != 0, bt / np.where(bb != 0, bb, 1), np.nan)
+
+    @property
+    def method(self) -> str:
+        return "cluster-bootstrap" if self.clustered else "percentile-bootstrap"
+
+    def interval(self, estimate: float | None, theta_b: np.ndarray, *, confidence: float = DEFAULT_CONFIDENCE, n: int | None = None) -> Interval:
+        """Percentile interval of a statistic computed from these resamples."""
+        n = self.n if n is None else n
+        if estimate is None or n == 0:
+            return _undefined(self.method, confidence, n, "no data", estimate)
+        if self.n_clusters < 2:
+            return _undefined(self.method, confidence, n, "fewer than 2 prompts: no interval", estimate)
+        theta = np.asarray(theta_b, dtype=float)
+        if theta.size and np.ptp(theta[np.isfinite(theta)]) == 0 and np.isfinite(theta).all() and theta[0] == estimate:
+            return _constant(self.method, confidence, n, estimate)
+        note = f"resampled {self.n_clusters} prompts with their repeats" if self.clustered else ""
+        return _finish_bootstrap(
+            estimate, theta, None, method="percentile", confidence=confidence, n=n,
+            n_resamples=self.n_resamples, seed=self.seed, note=note, name=self.method,
+        )
+
+
+def bootstrap_means(
+    columns: Mapping[str, object],
+    clusters: object | None = None,
+    *,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+) -> BootstrapMeans:
+    """Resample prompts (clusters; each row its own when None) once for several columns.
+
+    Draws the same index matrix as cluster_bootstrap_ci (rng.integers(0, k, (B, k)) from
+    default_rng(seed), clusters numbered in order of first appearance), so a column without
+    missing values gets exactly cluster_bootstrap_ci's resampled means. Vectorised: each
+    resample's sums are a (B x k) count matrix times the (k x m) per-cluster sums.
+    """
+    names = tuple(columns)
+    cols = [np.asarray(v, dtype=float).ravel() for v in columns.values()]
+    n = cols[0].size if cols else 0
+    if any(c.size != n for c in cols):
+        raise ValueError("every column must have the same length")
+    if clusters is None:
+        codes, k = np.arange(n), n
+    else:
+        cl = np.asarray(clusters, dtype=object).ravel()
+        if cl.size != n:
+            raise ValueError(f"values ({n}) and clusters ({cl.size}) must have the same length")
+        f, uniques = pd.factorize(pd.Series(cl).astype(str))
+        codes, k = np.asarray(f), len(uniques)
+    m = len(cols)
+    finite = np.column_stack([np.isfinite(c) for c in cols]) if m else np.zeros((n, 0), bool)
+    values = np.column_stack([np.where(np.isfinite(c), c, 0.0) for c in cols]) if m else np.zeros((n, 0))
+    sums = np.zeros((k, m))
+    sizes = np.zeros((k, m))
+    np.add.at(sums, codes, values)
+    np.add.at(sizes, codes, finite.astype(float))
+    B = n_resamples or default_resamples(n)
+    both = np.hstack([sums, sizes])
+    boot = [np.zeros((0, 2 * m))]
+    if k >= 2:
+        for idx in _index_blocks(np.random.default_rng(seed), k, B):
+            rows = idx.shape[0]
+            cnt = np.bincount((idx + (np.arange(rows) * k)[:, None]).ravel(), minlength=rows * k).reshape(rows, k)
+            boot.append(cnt.astype(float) @ both)
+    boot_all = np.concatenate(boot)
+    boot_t, boot_c = boot_all[:, :m], boot_all[:, m:]
+    clustered = clusters is not None and k < n
+    return BootstrapMeans(names, sums.sum(axis=0), sizes.sum(axis=0), boot_t, boot_c, n, k, clustered, B if k >= 2 else 0, seed)
 
 
 # =========================================================================== summaries
@@ -957,7 +1111,10 @@ def tost_unpaired(a: object, b: object, margin: float, alpha: float = DEFAULT_AL
         return Equivalence(margin, None, False, alpha, "tost-welch", "fewer than 2 values in a group: no test")
     va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1)) if se > 0 else 1.0
+    with np.errstate(all="ignore"):  # Welch-Satterthwaite; underflow -> conservative df
+        df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
+    if not np.isfinite(df):
+        df = min(x.size, y.size) - 1
     return _tost(float(x.mean() - y.mean()), se, df, margin, alpha, "tost-welch", x.size + y.size)
 
 
@@ -1051,10 +1208,14 @@ def drift(
     alpha: float = DEFAULT_ALPHA,
     material_fraction: float = 0.01,
     confidence: float = DEFAULT_CONFIDENCE,
+    max_slope_points: int = 500,
 ) -> Drift:
     """Kendall tau / Spearman trend tests and a Theil-Sen slope of values against order.
 
     Flagged when Kendall's test is significant and |slope| x 100 > material_fraction x median.
+    Theil-Sen costs O(n^2): above max_slope_points samples the slope and its interval come
+    from that many block medians of consecutive samples (the note says so); the trend tests
+    always use every sample.
     """
     y = np.asarray(values, dtype=float).ravel()
     x = np.arange(y.size, dtype=float) if order is None else np.asarray(order, dtype=float).ravel()
@@ -1070,12 +1231,30 @@ def drift(
         warnings.simplefilter("ignore")
         kt = sps.kendalltau(x, y)
         sr = sps.spearmanr(x, y)
-        ts = sps.theilslopes(y, x, alpha=confidence)
-    slope = Interval(_num(ts.slope), _num(ts.low_slope), _num(ts.high_slope), "theil-sen", confidence, n)
+        sx, sy, note = _slope_points(x, y, max_slope_points)
+        ts = sps.theilslopes(sy, sx, alpha=confidence)
+    slope = Interval(_num(ts.slope), _num(ts.low_slope), _num(ts.high_slope), "theil-sen", confidence, n, note=note)
     rel = None if not med or slope.estimate is None else slope.estimate * 100 / med
     sig = kt.pvalue is not None and bool(kt.pvalue < alpha)
     material = rel is not None and abs(rel) > material_fraction
     return Drift(n, _num(kt.statistic), _num(kt.pvalue), _num(sr.statistic), _num(sr.pvalue), slope, med, rel, sig, material, sig and material)
+
+
+def _slope_points(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """(x, y), or the medians of max_points blocks of consecutive samples when there are more."""
+    n = x.size
+    if n <= max_points:
+        return x, y, ""
+    order = np.argsort(x, kind="stable")
+    size = math.ceil(n / max_points)
+    blocks = math.ceil(n / size)
+    pad = blocks * size - n
+    bx = np.concatenate([x[order], np.full(pad, np.nan)]).reshape(blocks, size)
+    by = np.concatenate([y[order], np.full(pad, np.nan)]).reshape(blocks, size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mx, my = np.nanmedian(bx, axis=1), np.nanmedian(by, axis=1)
+    return mx, my, f"Theil-Sen slope on {blocks} medians of {size} consecutive samples (n = {n})"
 
 
 @dataclass(frozen=True)
@@ -1141,7 +1320,7 @@ def pareto_front(
     )
 
 
-# =========================================================================== model comparisons
+# =========================================================================== metric registry
 
 
 @dataclass(frozen=True)
@@ -1178,164 +1357,6 @@ def metric_info(metric: str) -> MetricInfo:
     return METRICS.get(metric) or MetricInfo(metric, metric, "", None, "difference", phrase="{x} is {d} higher on " + metric + " than {y}")
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """Model a against model b on one metric. Effects are a - b (difference) and a / b (ratio)."""
-
-    metric: str
-    model_a: str
-    model_b: str
-    paired: bool
-    pairing: str  # why paired or not
-    test: TestResult
-    n_a: int  # prompts with a value for a
-    n_b: int
-    n_pairs: int | None  # prompts compared pairwise (paired only)
-    difference: Interval  # mean(a) - mean(b), per-prompt means
-    ratio: Interval | None  # median(a) / median(b)
-    cohen_d: float | None  # dz (paired) or pooled d
-    cliffs_delta: float | None
-    rank_biserial: float | None
-    equivalence: Equivalence | None
-    power: Power | None
-    direction: Literal["a_higher", "b_higher", "equal", "unknown"]
-    p_adjusted: float | None = None  # filled by pairwise()
-    correction: str | None = None
-    confidence: float = DEFAULT_CONFIDENCE
-    notes: tuple[str, ...] = ()
-
-    @property
-    def p_value(self) -> float | None:
-        return self.test.p_value
-
-    @property
-    def statistic(self) -> float | None:
-        return self.test.statistic
-
-    @property
-    def p_final(self) -> float | None:
-        """The adjusted p-value when there is one, else the raw p-value."""
-        return self.p_adjusted if self.p_adjusted is not None else self.test.p_value
-
-    def significant(self, alpha: float = DEFAULT_ALPHA) -> bool:
-        return self.p_final is not None and self.p_final < alpha
-
-    def better(self, alpha: float = DEFAULT_ALPHA) -> str | None:
-        """The model that is significantly better, if the metric has a direction."""
-        info = metric_info(self.metric)
-        if info.lower_is_better is None or not self.significant(alpha) or not _effect_excludes_null(self):
-            return None
-        a_higher = self.direction == "a_higher"
-        if self.direction not in ("a_higher", "b_higher"):
-            return None
-        return self.model_b if a_higher == info.lower_is_better else self.model_a
-
-
-def _primary_effect(c: Comparison) -> tuple[Interval | None, float]:
-    """The effect the verdict reports and its no-difference value."""
-    if metric_info(c.metric).effect == "ratio" and c.ratio is not None and c.ratio.estimate is not None:
-        return c.ratio, 1.0
-    return c.difference, 0.0
-
-
-def _effect_excludes_null(c: Comparison) -> bool:
-    eff, null = _primary_effect(c)
-    return eff is not None and eff.is_defined and not (eff.low <= null <= eff.high)  # type: ignore[operator]
-
-
-def _direction(eff: Interval | None, null: float) -> Literal["a_higher", "b_higher", "equal", "unknown"]:
-    if eff is None or eff.estimate is None:
-        return "unknown"
-    if eff.estimate > null:
-        return "a_higher"
-    return "b_higher" if eff.estimate < null else "equal"
-
-
-def compare_arrays(
-    a: object,
-    b: object,
-    *,
-    paired: bool,
-    metric: str = "value",
-    model_a: str = "a",
-    model_b: str = "b",
-    pairing: str = "",
-    test: Literal["auto", "wilcoxon", "t", "mcnemar", "mann-whitney", "welch", "fisher"] = "auto",
-    margin: float | None = None,
-    alpha: float = DEFAULT_ALPHA,
-    confidence: float = DEFAULT_CONFIDENCE,
-    n_resamples: int | None = None,
-    seed: int = DEFAULT_SEED,
-    single_runs: bool = True,
-    _cache: _BootCache | None = None,
-) -> Comparison:
-    """Compare per-prompt values of two models (aligned by prompt when paired).
-
-    single_runs: every prompt has one run per model (so 0/1 values are pass/fail, not rates).
-    """
-    info = metric_info(metric)
-    margin = info.margin if margin is None else margin
-    if paired:
-        x, y = _pairs(a, b)
-        n_a = n_b = x.size
-    else:
-        x, y = _clean(a), _clean(b)
-        n_a, n_b = x.size, y.size
-    binary = info.binary and single_runs and bool(np.isin(np.concatenate([x, y]), (0.0, 1.0)).all())
-    chosen = _choose_test(test, paired, binary)
-    notes: list[str] = []
-    if paired:
-        if chosen == "mcnemar":
-            result = mcnemar_test(x, y)
-        else:
-            result = paired_test(x, y, "t" if chosen == "t" else "wilcoxon")
-        diff = mean_difference_ci(x, y, paired=True, confidence=confidence)
-        d_sd = float(np.std(x - y, ddof=1)) if x.size > 1 else None
-        pw = minimum_detectable_effect(d_sd, x.size, alpha=alpha) if x.size > 1 else None
-        eff_d, rb = cohens_dz(x, y), rank_biserial_paired(x, y)
-        eq = tost_paired(x, y, margin, alpha) if margin else None
-    else:
-        if chosen == "fisher":
-            ka, kb = int(x.sum()), int(y.sum())
-            result = fisher_test(ka, x.size, kb, y.size)
-            diff = newcombe_diff_ci(ka, x.size, kb, y.size, confidence)
-        else:
-            result = unpaired_test(x, y, "welch" if chosen == "welch" else "mann-whitney")
-            diff = mean_difference_ci(x, y, paired=False, confidence=confidence)
-        pw = None
-        eff_d, rb = cohens_d(x, y), cliffs_delta(x, y)
-        eq = tost_unpaired(x, y, margin, alpha) if margin else None
-    ratio = None
-    if info.effect == "ratio":
-        ka = (model_a, metric, "paired") if paired else None
-        kb = (model_b, metric, "paired") if paired else None
-        keys = (ka, kb) if _cache is not None and paired else None
-        ratio = ratio_of_medians_ci(x, y, paired=paired, confidence=confidence, n_resamples=n_resamples, seed=seed, _cache=_cache, _keys=keys)
-        if ratio.note:
-            notes.append(f"ratio: {ratio.note}")
-    if result.note:
-        notes.append(result.note)
-    c = Comparison(
-        metric, model_a, model_b, paired, pairing, result, n_a, n_b, x.size if paired else None,
-        diff, ratio, eff_d, cliffs_delta(x, y), rb, eq, pw, "unknown", confidence=confidence, notes=tuple(notes),
-    )
-    return replace(c, direction=_direction(*_primary_effect(c)))
-
-
-def _choose_test(test: str, paired: bool, binary: bool) -> str:
-    if test != "auto":
-        valid = {"wilcoxon", "t", "mcnemar"} if paired else {"mann-whitney", "welch", "fisher"}
-        if test not in valid:
-            raise ValueError(f"test {test!r} does not apply to {'paired' if paired else 'unpaired'} data; use one of {sorted(valid)}")
-        return test
-    if binary:
-        return "mcnemar" if paired else "fisher"
-    return "wilcoxon" if paired else "mann-whitney"
-
-
-# --------------------------------------------------------------------------- from the samples table
-
-
 def _ok_rows(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Rows with status 'ok' and a finite metric value, the value in column '_value'."""
     if metric not in df.columns:
@@ -1346,207 +1367,17 @@ def _ok_rows(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return out[np.isfinite(out["_value"].to_numpy(float))]
 
 
-@dataclass(frozen=True)
-class _ItemTable:
-    means: pd.DataFrame  # item_id x model: per-prompt mean over repeats
-    counts: pd.DataFrame  # item_id x model: runs per prompt
+# =========================================================================== moved to core.compare
+
+# Comparison, compare_arrays, compare_models, pairwise, comparisons_frame and verdict live in
+# core.compare; these names stay importable from core.stats (resolved on first use, which
+# avoids a circular import: core.compare builds on this module).
+_MOVED_TO_COMPARE = frozenset({'Comparison', '_CORRECTION_NAMES', '_ItemTable', '_KeyedCache', '_SAME_FAMILY', '_choose_test', '_claim', '_compare_from_table', '_direction', '_effect_excludes_null', '_effect_text', '_factor', '_item_table', '_p_text', '_pairing', '_primary_effect', 'compare_arrays', 'compare_models', 'comparisons_frame', 'pairwise', 'verdict'})
 
 
-def _item_table(df: pd.DataFrame, metric: str) -> _ItemTable:
-    ok = _ok_rows(df, metric)
-    if "item_id" not in ok.columns:
-        ok = ok.assign(item_id=np.arange(len(ok)).astype(str))
-    g = ok.groupby(["item_id", "model"], sort=False)["_value"].agg(["mean", "count"])
-    return _ItemTable(g["mean"].unstack("model"), g["count"].unstack("model").fillna(0))
+def __getattr__(name: str) -> object:
+    if name in _MOVED_TO_COMPARE:
+        from core import compare
 
-
-def _pairing(t: _ItemTable, a: str, b: str, min_overlap: float) -> tuple[bool, str, np.ndarray, np.ndarray]:
-    """Decide pairing; returns (paired, reason, values_a, values_b)."""
-    col_a = t.means[a] if a in t.means else pd.Series(dtype=float)
-    col_b = t.means[b] if b in t.means else pd.Series(dtype=float)
-    has_a, has_b = col_a.notna(), col_b.notna()
-    both = has_a & has_b
-    na, nb, nc = int(has_a.sum()), int(has_b.sum()), int(both.sum())
-    need = max(3, math.ceil(min_overlap * max(na, nb)))
-    if nc >= need:
-        dropped = max(na, nb) - nc
-        why = f"paired by prompt on {nc} shared prompts"
-        if dropped:
-            why += f" ({na - nc} of {a}'s and {nb - nc} of {b}'s prompts have no counterpart and are left out)"
-        return True, why, col_a[both].to_numpy(float), col_b[both].to_numpy(float)
-    why = (
-        f"unpaired: only {nc} of {max(na, nb)} prompts are shared (pairing needs at least {need}); "
-        "differences in prompt difficulty are not controlled"
-    )
-    return False, why, col_a[has_a].to_numpy(float), col_b[has_b].to_numpy(float)
-
-
-def compare_models(
-    df: pd.DataFrame,
-    metric: str,
-    model_a: str,
-    model_b: str,
-    *,
-    test: Literal["auto", "wilcoxon", "t", "mcnemar", "mann-whitney", "welch", "fisher"] = "auto",
-    margin: float | None = None,
-    alpha: float = DEFAULT_ALPHA,
-    confidence: float = DEFAULT_CONFIDENCE,
-    n_resamples: int | None = None,
-    seed: int = DEFAULT_SEED,
-    min_overlap: float = 0.5,
-) -> Comparison:
-    """Compare two models on one metric from the samples table (ok rows; prompt = unit)."""
-    return _compare_from_table(_item_table(df, metric), metric, model_a, model_b, test, margin, alpha, confidence, n_resamples, seed, min_overlap, None)
-
-
-def _compare_from_table(
-    t: _ItemTable, metric: str, a: str, b: str, test: str, margin: float | None, alpha: float,
-    confidence: float, n_resamples: int | None, seed: int, min_overlap: float, cache: _BootCache | None,
-) -> Comparison:
-    paired, why, x, y = _pairing(t, a, b, min_overlap)
-    single = all(m not in t.counts or bool((t.counts[m] <= 1).all()) for m in (a, b))
-    if paired and cache is not None:
-        # bootstrap medians can be shared only between comparisons on the very same prompts
-        both = t.means[a].notna() & t.means[b].notna()
-        cache_k: _BootCache | None = _KeyedCache(cache, both.to_numpy(bool).tobytes())
-    else:
-        cache_k = None
-    return compare_arrays(
-        x, y, paired=paired, metric=metric, model_a=a, model_b=b, pairing=why, test=test,  # type: ignore[arg-type]
-        margin=margin, alpha=alpha, confidence=confidence, n_resamples=n_resamples, seed=seed,
-        single_runs=single, _cache=cache_k,
-    )
-
-
-class _KeyedCache(_BootCache):
-    """A view of a _BootCache whose keys also carry the prompt set."""
-
-    def __init__(self, base: _BootCache, prompts_key: bytes) -> None:
-        self._base, self._key = base, prompts_key
-
-    def medians(self, key: tuple | None, x: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:  # noqa: D102
-        return self._base.medians(None if key is None else (*key, self._key), x, n_resamples, seed)
-
-
-def pairwise(
-    df: pd.DataFrame,
-    metrics: Sequence[str] = ("latency_ms",),
-    *,
-    baseline: str | None = None,
-    correction: Literal["holm", "bh", "none"] = "holm",
-    family: Literal["metric", "all"] = "metric",
-    test: Literal["auto", "wilcoxon", "t", "mann-whitney", "welch"] = "auto",
-    margins: Mapping[str, float] | None = None,
-    alpha: float = DEFAULT_ALPHA,
-    confidence: float = DEFAULT_CONFIDENCE,
-    n_resamples: int | None = None,
-    seed: int = DEFAULT_SEED,
-    min_overlap: float = 0.5,
-) -> tuple[Comparison, ...]:
-    """All pairs of models (or each model vs `baseline`) per metric, p-values adjusted.
-
-    family='metric' (default) adjusts within each metric; 'all' across every comparison.
-    """
-    models = [str(m) for m in pd.unique(df["model"])]
-    if baseline is not None and baseline not in models:
-        raise ValueError(f"baseline {baseline!r} is not among the models: {', '.join(models)}")
-    pairs = [(m, baseline) for m in models if m != baseline] if baseline else [
-        (models[i], models[j]) for i in range(len(models)) for j in range(i + 1, len(models))
-    ]
-    cache = _BootCache()
-    out: list[Comparison] = []
-    groups: list[list[int]] = []
-    for metric in metrics:
-        table = _item_table(df, metric)
-        margin = (margins or {}).get(metric)
-        start = len(out)
-        for a, b in pairs:
-            out.append(_compare_from_table(table, metric, a, b, test, margin, alpha, confidence, n_resamples, seed, min_overlap, cache))
-        groups.append(list(range(start, len(out))))
-    if family == "all":
-        groups = [list(range(len(out)))]
-    for idx in groups:
-        adj = adjust_pvalues([out[i].p_value for i in idx], correction)
-        for i, p in zip(idx, adj):
-            out[i] = replace(out[i], p_adjusted=_num(p), correction=None if correction == "none" else correction)
-    return tuple(out)
-
-
-def comparisons_frame(comparisons: Sequence[Comparison]) -> pd.DataFrame:
-    """One row per comparison, for tables and exports."""
-    rows = []
-    for c in comparisons:
-        rows.append({
-            "metric": c.metric, "model_a": c.model_a, "model_b": c.model_b, "paired": c.paired,
-            "test": c.test.test, "n_a": c.n_a, "n_b": c.n_b, "statistic": c.statistic, "p": c.p_value,
-            "p_adjusted": c.p_adjusted, "correction": c.correction,
-            "difference": c.difference.estimate, "difference_low": c.difference.low, "difference_high": c.difference.high,
-            "ratio": c.ratio.estimate if c.ratio else None, "ratio_low": c.ratio.low if c.ratio else None,
-            "ratio_high": c.ratio.high if c.ratio else None, "cohen_d": c.cohen_d, "cliffs_delta": c.cliffs_delta,
-            "direction": c.direction, "verdict": verdict(c),
-        })
-    return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------- verdicts
-
-_CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
-
-
-def _p_text(c: Comparison) -> str:
-    p = c.p_final
-    if p is None:
-        return "no p-value"
-    text = "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
-    if c.p_adjusted is not None and c.correction:
-        text += f" after {_CORRECTION_NAMES.get(c.correction, c.correction)} correction"
-    return text
-
-
-def _factor(f: float) -> str:
-    return f"{f:.2f}" if f < 1.5 else f"{f:.1f}"
-
-
-def verdict(c: Comparison, alpha: float = DEFAULT_ALPHA) -> str:
-    """A plain-language sentence from the numbers; claims a difference only when supported."""
-    info = metric_info(c.metric)
-    conf = f"{c.confidence * 100:g}% CI"
-    if c.p_final is None:
-        return f"{c.model_a} vs {c.model_b}: not enough data to compare {info.label} ({c.test.note or 'no test'})"
-    eff, null = _primary_effect(c)
-    if not c.significant(alpha):
-        eq = c.equivalence
-        if eq is not None and eq.equivalent and eq.p_value is not None:
-            unit = f" {info.diff_unit}" if info.diff_unit else ""
-            m = _fmt(eq.margin * info.scale)
-            tp = "p < 0.001" if eq.p_value < 0.001 else f"p = {eq.p_value:.2g}"
-            return f"no meaningful difference in {info.label} between {c.model_a} and {c.model_b} (within ±{m}{unit}, TOST {tp})"
-        return f"no significant difference in {info.label} between {c.model_a} and {c.model_b} ({_p_text(c)})"
-    if not _effect_excludes_null(c):
-        return (
-            f"a difference in {info.label} between {c.model_a} and {c.model_b} is detected ({_p_text(c)}), "
-            f"but its size is uncertain: {_effect_text(eff, null, info, conf)}"
-        )
-    return _claim(c, eff, null, info, conf)  # type: ignore[arg-type]
-
-
-def _effect_text(eff: Interval | None, null: float, info: MetricInfo, conf: str) -> str:
-    if eff is None or not eff.is_defined:
-        return "no interval"
-    if null == 1.0:
-        return f"ratio {_factor(eff.estimate)}x ({conf} {_factor(eff.low)}x-{_factor(eff.high)}x)"  # type: ignore[arg-type]
-    s = info.scale
-    return f"difference {_fmt(eff.estimate * s)} ({conf} {_fmt(eff.low * s)} to {_fmt(eff.high * s)})"  # type: ignore[operator]
-
-
-def _claim(c: Comparison, eff: Interval, null: float, info: MetricInfo, conf: str) -> str:
-    a_high = eff.estimate > null  # type: ignore[operator]
-    x, y = (c.model_a, c.model_b) if a_high else (c.model_b, c.model_a)
-    if null == 1.0:
-        f, lo, hi = (eff.estimate, eff.low, eff.high) if a_high else (1 / eff.estimate, 1 / eff.high, 1 / eff.low)  # type: ignore[operator]
-        head = info.phrase.format(x=x, y=y, f=_factor(f), label=info.label, d="")
-        return f"{head} ({conf} {_factor(lo)}x-{_factor(hi)}x, {_p_text(c)})"
-    s = info.scale
-    d, lo, hi = (eff.estimate * s, eff.low * s, eff.high * s) if a_high else (-eff.estimate * s, -eff.high * s, -eff.low * s)  # type: ignore[operator]
-    head = info.phrase.format(x=x, y=y, d=_fmt(d), f="", label=info.label)
-    return f"{head} ({conf} {_fmt(lo)}-{_fmt(hi)}, {_p_text(c)})"
+        return getattr(compare, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,10 @@
 """Overview: the run in progress, recent runs with headline KPIs, and a getting-started path."""
 import streamlit as st
 
-from ui import figures, state, widgets
+from ui import figures, nav, state, widgets
 from ui import format as fmt
 
+nav.guard(__file__)
 st.title("Overview")
 widgets.notice()
 

@@ -6,12 +6,13 @@ import streamlit as st
 
 from core.jobs import RunBusyError
 from core.schemas import GenerationParams, RunSpec
-from ui import state, widgets
+from ui import nav, state, widgets
 from ui import format as fmt
 
 REFRESH_BUSY_S = 1.0
 REFRESH_IDLE_S = 5.0
 
+nav.guard(__file__)
 st.title("Run")
 widgets.notice()
 manager = state.manager()
@@ -23,8 +24,10 @@ def live() -> None:
     snap = manager.snapshot()
     if manager.busy != st.session_state.get(state.Keys.run_seen_busy):
         st.rerun()  # a run started or ended: redraw the whole page (Start button, resumable runs)
+    elsewhere = widgets.external_runs()
     if snap.state == "idle":
-        st.caption("No run in progress in this server.")
+        if not elsewhere:
+            st.caption("No run in progress in this server.")
         return
     with st.container(border=True):
         widgets.live_panel(snap, state.model_colors())
@@ -44,7 +47,10 @@ if not infos or not sets:
     st.stop()
 
 names = sorted(infos, key=lambda n: (not infos[n].available, n))
-default = [n for n in names if infos[n].available][:1]
+default = widgets.default_models(infos, state.champion())
+if not default:
+    st.info("No model in the catalog is available on this machine yet. Train the demo models "
+            "(`python scripts/train_demo_models.py`) or add a model on the Models page.")
 models = st.multiselect("Models", names, default=default, key="run.models",
                         help="From the catalog; add more on the Models page.")
 if models:

@@ -3,9 +3,10 @@ import streamlit as st
 
 from core import config, prompts
 from core.prompts import PromptSetError
-from ui import state, widgets
+from ui import nav, state, widgets
 from ui import format as fmt
 
+nav.guard(__file__)
 st.title("Prompt sets")
 widgets.notice()
 sets = state.prompt_sets()

@@ -2,16 +2,17 @@
 import streamlit as st
 
 from core import catalog
-from ui import figures, state, widgets
+from ui import figures, nav, state, widgets
 from ui import format as fmt
 
+nav.guard(__file__)
 st.title("Models")
 widgets.notice()
 infos = state.catalog_infos()
 champion = state.champion()
 
 st.dataframe(widgets.catalog_frame(infos, champion), hide_index=True,
-             column_config={"champion": st.column_config.TextColumn("", width="small"),
+             column_config={"champion": st.column_config.CheckboxColumn("Champion"),
                             "available": st.column_config.CheckboxColumn("Available")})
 
 # ------------------------------------------------------------------ champion

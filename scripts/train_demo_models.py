@@ -342,9 +342,10 @@ class ModelPlan:
 
 
 PLANS = [
-    ModelPlan("demo-tiny", 96, 2, 4, 256, 600, 32, 2e-3, "Smallest demo model: fast, often wrong."),
-    ModelPlan("demo-small", 192, 4, 4, 512, 900, 32, 2e-3, "Mid-size demo model."),
-    ModelPlan("demo-base", 384, 4, 6, 1024, 1100, 32, 1e-3, "Largest demo model: the most accurate on demo-qa."),
+    # Step budgets grow with model size (compute-proportional, as in scaling-law practice).
+    ModelPlan("demo-tiny", 96, 2, 4, 256, 300, 32, 2e-3, "Smallest demo model: fast, often wrong."),
+    ModelPlan("demo-small", 192, 4, 4, 512, 700, 32, 1e-3, "Mid-size demo model."),
+    ModelPlan("demo-base", 384, 4, 6, 1024, 1200, 32, 1e-3, "Largest demo model: the most accurate on demo-qa."),
 ]
 
 

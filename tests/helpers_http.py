@@ -44,8 +44,9 @@ def _transformers_cli() -> str:
 class ServeProcess:
     """`transformers serve MODEL_DIR` on 127.0.0.1:port (CPU, float32, offline), as a real subprocess."""
 
-    def __init__(self, model_dir: Path = MODEL_DIR, port: int | None = None) -> None:
+    def __init__(self, model_dir: Path = MODEL_DIR, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
         self.model_dir = Path(model_dir).resolve()
+        self.extra_args = tuple(extra_args)  # e.g. ("--continuous-batching",)
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
         self.log = Path(tempfile.mkdtemp(prefix="llm-eval-serve-")) / "serve.log"
@@ -61,7 +62,7 @@ class ServeProcess:
     def start(self) -> ServeProcess:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
         cmd = [_transformers_cli(), "serve", str(self.model_dir), "--host", "127.0.0.1", "--port", str(self.port),
-               "--device", "cpu", "--dtype", "float32", "--log-level", "warning"]
+               "--device", "cpu", "--dtype", "float32", "--log-level", "warning", *self.extra_args]
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self._wait_ready()

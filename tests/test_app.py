@@ -37,7 +37,7 @@ def _texts(at: AppTest) -> str:
 
 
 def _manager(db: Path) -> jobs.RunManager:
-    return jobs.shared(Store(db))
+    return jobs.shared(jobs.ThreadSafeStore(db))  # a plain Store would race the worker thread
 
 
 def _wait_busy(manager: jobs.RunManager, pred, timeout: float = 60.0) -> None:
@@ -110,7 +110,8 @@ def test_champion_is_stored(populated, monkeypatch):
     at.selectbox(key="models.champion").set_value(setup.models[1])
     at.button(key="models.set_champion").click().run()
     assert Store(db).get_setting("champion") == setup.models[1]
-    assert "🏆" in list(at.dataframe[0].value["champion"])
+    table = at.dataframe[0].value
+    assert list(table.loc[table["champion"], "name"]) == [setup.models[1]]
 
 
 def test_run_page_starts_a_real_run_and_it_completes(populated, monkeypatch):
@@ -218,3 +219,47 @@ def test_getting_started_runs_the_demo_in_one_click(tmp_path, monkeypatch):
     assert snap.state == "completed", snap.error
     row = Store(db).get_run(snap.run_id)
     assert row.spec.models == DEMO_MODELS and row.done == row.planned == 60
+
+
+def test_pages_see_what_other_processes_write(tmp_path, monkeypatch):
+    """Cached queries refresh when the database changes; a CLI run in progress is shown live."""
+    import subprocess
+    import sys
+
+    from core import prompts
+    from core.runner import Runner
+    from tests.dashboard_support import small_spec
+
+    db = tmp_path / "shared.duckdb"
+    setup = prepare(db)
+    at = _open(_app(db, monkeypatch), "pages/1_overview.py")
+    assert "No runs yet" in _texts(at)
+
+    run_id = Runner(setup.store).create(small_spec(setup, limit=2, name="from-cli"))
+    Runner(setup.store).execute(run_id)
+    at.run()
+    assert run_id in set(at.dataframe[0].value["run_id"])  # no stale cache
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ps = prompts.get_set(setup.prompt_set, setup.store)
+        setup.store.create_run("external-run", small_spec(setup, limit=2), ps.limited(2), 2, {}, other.pid)
+        _open(at, "pages/2_run.py")
+        labels = [p.proto.text for p in at.get("progress")]
+        assert any("external-run from another process" in t for t in labels), labels
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_server_config_is_safe_by_default():
+    import tomllib
+
+    from core import config
+
+    cfg = tomllib.loads((APP.parent / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["address"] == "127.0.0.1"
+    assert cfg["server"]["enableXsrfProtection"] is True
+    assert cfg["server"]["maxUploadSize"] == config.MAX_PROMPT_FILE_MB
+    assert cfg["client"]["showErrorDetails"] == "none"
+    assert cfg["browser"]["gatherUsageStats"] is False

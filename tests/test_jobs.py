@@ -8,15 +8,9 @@ import pytest
 
 from core import catalog
 from core.jobs import RunBusyError, RunManager
-from core.loader import ModelLoader
 from tests.dashboard_support import prepare, small_spec
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def loader() -> ModelLoader:
-    return ModelLoader(device="cpu")
 
 
 @pytest.fixture
@@ -25,7 +19,7 @@ def setup(tmp_path):
 
 
 @pytest.fixture
-def manager(setup, loader) -> RunManager:
+def manager(setup, loader) -> RunManager:  # loader: the session fixture of conftest
     m = RunManager(setup.store, loader, after_run=[])
     yield m
     m.cancel()
@@ -133,3 +127,55 @@ def test_worker_is_a_daemon_thread_of_the_process(setup, manager):
     thread = manager._thread
     assert thread is not None and thread.daemon  # belongs to the server process, not a session
     manager.wait(60)
+
+
+def test_store_reads_from_other_threads_while_a_run_writes(setup, manager):
+    import threading
+
+    errors: list[str] = []
+
+    def read() -> None:
+        while manager.busy:
+            try:
+                manager.store.runs_df()
+                manager.store.get_setting("champion")
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    manager.start(small_spec(setup, limit=20))
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for t in readers:
+        t.start()
+    snap = manager.wait(120)
+    for t in readers:
+        t.join(10)
+    assert snap.state == "completed", snap.error
+    assert errors == []
+
+
+def test_a_run_whose_process_died_is_resumable(setup, manager):
+    """A run left 'running' by a dead process (server killed mid-run) shows as interrupted and resumes."""
+    import subprocess
+    import sys
+
+    from core.runner import Runner
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    run_id = Runner(setup.store).create(small_spec(setup, limit=2))
+    setup.store.set_run_status(run_id, "running", pid=dead.pid)
+    assert setup.store.get_run(run_id).status == "interrupted"
+    assert run_id in set(manager.resumable_runs()["run_id"])
+    manager.resume(run_id)
+    assert manager.wait(60).state == "completed"
+    row = setup.store.get_run(run_id)
+    assert (row.status, row.done) == ("completed", 2)
+
+
+def test_resume_refuses_a_run_still_running_elsewhere(setup, manager):
+    from core.runner import Runner
+
+    run_id = Runner(setup.store).create(small_spec(setup, limit=1))  # 'running', pid = this live process
+    with pytest.raises(RunBusyError, match="still running"):
+        manager.resume(run_id)
+    assert not manager.busy

@@ -485,6 +485,9 @@ def test_unpaired_fallback_says_why():
     assert not c.paired and c.test.test == "mann-whitney"
     assert "unpaired" in c.pairing and "0 of 60" in c.pairing
     assert c.ratio.estimate == pytest.approx(2.4, rel=0.2)
+    assert S.compare_models(df, "latency_ms", "demo-base", "demo-tiny", test="t").test.test == "welch-t"
+    with pytest.raises(ValueError, match="not in the samples"):
+        S.compare_models(df, "latency_ms", "demo-base", "demo-huge")
 
 
 def test_pairwise_adjusts_within_each_metric():

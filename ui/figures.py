@@ -88,9 +88,11 @@ def memory_gauge(used_mb: float, budget_mb: float, basis: str) -> go.Figure:
     fig = go.Figure(
         go.Indicator(
             mode="gauge+number",
+            domain=dict(x=[0.25, 1], y=[0, 1]),
             value=used_mb,
             number=dict(suffix=" MB", valueformat=",.0f"),
             gauge=dict(
+                shape="bullet",
                 axis=dict(range=[0, max(budget_mb, used_mb, 1.0)], ticksuffix=" MB"),
                 bar=dict(color="#2563eb"),
                 steps=[dict(range=[0.8 * budget_mb, budget_mb], color="#fde68a")],
@@ -100,7 +102,7 @@ def memory_gauge(used_mb: float, budget_mb: float, basis: str) -> go.Figure:
     )
     fig.update_layout(
         title=f"Memory of loaded models vs budget ({budget_mb:,.0f} MB: {basis})",
-        height=280,
-        margin=dict(l=30, r=30, t=60, b=10),
+        height=150,
+        margin=dict(l=30, r=40, t=50, b=30),
     )
     return fig

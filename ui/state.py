@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import psutil
@@ -25,6 +26,10 @@ from core.schemas import PromptSet
 from core.store import Store
 from ui import format as fmt
 
+if TYPE_CHECKING:
+    from core import analysis
+    from core import cost as C
+
 CACHE_TTL_S = 30  # catalog files and process liveness can change without a database write
 
 
@@ -32,6 +37,7 @@ class Keys:
     """Session-state keys used by more than one page."""
 
     run_seen_busy = "run.seen_busy"
+    cost_settings = "costs.settings"  # core.cost.CostSettings chosen on the Costs page
     notice = "notice"  # a message to show once on the next page render
 
 
@@ -44,7 +50,7 @@ def db_path() -> Path:
 
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> Store:
-    return Store(path)
+    return jobs.ThreadSafeStore(path)  # session threads read while the run worker writes
 
 
 def store() -> Store:
@@ -154,3 +160,143 @@ def model_colors() -> dict[str, str]:
             except (TypeError, ValueError):
                 continue
     return fmt.model_colors(names)
+
+
+# --------------------------------------------------------------------------- analysis (Results, Compare, Costs)
+
+HEAVY_SAMPLES = 60_000  # above this many samples, bootstrap intervals and tests are opt-in (seconds to minutes)
+
+
+def run_version(run_id: str) -> tuple:
+    """Changes only when this run changes (status, samples done, last write), not on other runs' writes."""
+    df = runs()
+    row = df[df["run_id"] == run_id]
+    if row.empty:
+        return ("missing",)
+    r = row.iloc[0]
+    return (str(r["status"]), int(r["done"]), str(r["updated_at"]))
+
+
+def cost_settings() -> "C.CostSettings":
+    """The cost assumptions of this session (edited on the Costs page; used on Results too)."""
+    from core import cost as C
+
+    return st.session_state.get(Keys.cost_settings) or C.CostSettings()
+
+
+@st.cache_data(ttl=3600, show_spinner="Computing the KPI table…", max_entries=32)
+def _kpis(path: str, run_id: str, version: tuple, models: tuple[str, ...], by_category: bool, intervals: bool,
+          settings: "C.CostSettings") -> "analysis.KpiTable":
+    from core import analysis
+
+    return analysis.kpi_table(_store(path), run_id, by_category=by_category, models=list(models) or None,
+                              intervals=intervals, settings=settings)
+
+
+def kpis(run_id: str, models: tuple[str, ...] = (), *, by_category: bool = False, intervals: bool = True) -> "analysis.KpiTable":
+    return _kpis(str(db_path()), run_id, run_version(run_id), tuple(models), by_category, intervals, cost_settings())
+
+
+@st.cache_data(ttl=3600, show_spinner="Comparing the models…", max_entries=16)
+def _comparison(path: str, run_id: str, version: tuple, metrics: tuple[str, ...], baseline: str | None,
+                correction: str, margins: tuple[tuple[str, float], ...], alpha: float,
+                settings: "C.CostSettings") -> "analysis.RunComparison":
+    from core import analysis
+
+    return analysis.compare_run(_store(path), run_id, metrics=metrics, baseline=baseline, use_champion=False,
+                                correction=correction, margins=dict(margins), alpha=alpha, settings=settings)
+
+
+def comparison(run_id: str, metrics: tuple[str, ...], baseline: str | None, correction: str,
+               margins: dict[str, float], alpha: float) -> "analysis.RunComparison":
+    return _comparison(str(db_path()), run_id, run_version(run_id), tuple(metrics), baseline, correction,
+                       tuple(sorted(margins.items())), alpha, cost_settings())
+
+
+@st.cache_data(ttl=3600, show_spinner="Computing costs…", max_entries=32)
+def _cost_report(path: str, run_id: str, version: tuple, settings: "C.CostSettings") -> "analysis.CostReport":
+    from core import analysis
+
+    return analysis.cost_report(_store(path), run_id, settings)
+
+
+def cost_report(run_id: str, settings: "C.CostSettings") -> "analysis.CostReport":
+    return _cost_report(str(db_path()), run_id, run_version(run_id), settings)
+
+
+@st.cache_data(ttl=3600, show_spinner="Computing sample sizes…", max_entries=32)
+def _sample_size(path: str, run_id: str, version: tuple, metric: str, effect: float, baseline: str | None) -> "analysis.SampleSizeReport":
+    from core import analysis
+
+    return analysis.sample_size(_store(path), run_id, metric, effect, baseline=baseline)
+
+
+def sample_size(run_id: str, metric: str, effect: float, baseline: str | None) -> "analysis.SampleSizeReport":
+    return _sample_size(str(db_path()), run_id, run_version(run_id), metric, effect, baseline)
+
+
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=64)
+def _values(path: str, run_ids: tuple[str, ...], versions: tuple, models: tuple[str, ...], column: str) -> pd.DataFrame:
+    from ui import queries
+
+    return queries.value_sample(_store(path), run_ids, models, column)
+
+
+def values(run_ids: tuple[str, ...], models: tuple[str, ...], column: str) -> pd.DataFrame:
+    """A bounded, seeded sample of one column per (run, model) for distribution charts."""
+    return _values(str(db_path()), tuple(run_ids), tuple(run_version(r) for r in run_ids), tuple(models), column)
+
+
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=64)
+def _explorer(path: str, run_id: str, version: tuple, models: tuple[str, ...], category: str | None,
+              failures_only: bool, disagree_only: bool, max_items: int, offset: int) -> tuple[pd.DataFrame, int]:
+    from ui import queries
+
+    return queries.explorer(_store(path), run_id, models, category=category, failures_only=failures_only,
+                            disagree_only=disagree_only, max_items=max_items, offset=offset)
+
+
+def explorer(run_id: str, models: tuple[str, ...], category: str | None, failures_only: bool, disagree_only: bool,
+             max_items: int = 50, offset: int = 0) -> tuple[pd.DataFrame, int]:
+    return _explorer(str(db_path()), run_id, run_version(run_id), tuple(models), category, failures_only,
+                     disagree_only, max_items, offset)
+
+
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=32)
+def _categories(path: str, run_id: str, version: tuple) -> list[str]:
+    from ui import queries
+
+    return queries.categories(_store(path), run_id)
+
+
+def categories(run_id: str) -> list[str]:
+    return _categories(str(db_path()), run_id, run_version(run_id))
+
+
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=32)
+def _drift_points(path: str, run_id: str, version: tuple, models: tuple[str, ...]) -> pd.DataFrame:
+    from ui import queries
+
+    return queries.drift_points(_store(path), run_id, models)
+
+
+def drift_points(run_id: str, models: tuple[str, ...]) -> pd.DataFrame:
+    return _drift_points(str(db_path()), run_id, run_version(run_id), tuple(models))
+
+
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=32)
+def _prompt_items(path: str, run_id: str, version: tuple) -> dict[str, tuple[str, str | None]]:
+    """item id -> (prompt, reference) of the run's prompt set, when it is still the same version."""
+    store_ = _store(path)
+    run = store_.get_run(run_id)
+    try:
+        ps = prompts.get_set(run.prompt_set, store_)
+    except KeyError:
+        return {}
+    if ps.limited(run.spec.limit).content_hash != run.prompt_set_hash:
+        return {}
+    return {i.id: (i.prompt, i.reference) for i in ps.items}
+
+
+def prompt_items(run_id: str) -> dict[str, tuple[str, str | None]]:
+    return _prompt_items(str(db_path()), run_id, run_version(run_id))

@@ -5,6 +5,7 @@ is shown with st.text, st.code or st.dataframe, never as markdown or HTML.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import pandas as pd
@@ -22,9 +23,6 @@ RUN_PAGE = "pages/2_run.py"
 DEMO_MODELS = ("demo-tiny", "demo-small", "demo-base")
 DEMO_SET = "demo-qa"
 DEMO_LIMIT = 20
-STATUS_ICON = {
-    "completed": "✅", "running": "⏳", "queued": "🕒", "cancelled": "⏹️", "interrupted": "⚠️", "failed": "❌",
-}
 
 
 # --------------------------------------------------------------------------- messages
@@ -61,14 +59,12 @@ def line_errors(exc: PromptSetError) -> None:
 def runs_table(df: pd.DataFrame, height: int | str = "auto") -> None:
     cols = ["status", "run_id", "name", "prompt_set", "done", "planned", "errors", "created_at"]
     view = df[cols].copy()
-    view.insert(0, "", view["status"].map(lambda s: STATUS_ICON.get(s, "")))
     view["progress"] = (view["done"] / view["planned"].where(view["planned"] > 0)).fillna(0.0)
     st.dataframe(
         view,
         hide_index=True,
         height=height,
         column_config={
-            "": st.column_config.TextColumn("", width="small"),
             "status": "Status",
             "run_id": "Run id",
             "name": "Name",
@@ -86,8 +82,8 @@ def catalog_frame(infos: Sequence[catalog.ModelInfo], champion: str | None = Non
     return pd.DataFrame(
         [
             {
-                "champion": "🏆" if i.spec.name == champion else "",
                 "name": i.spec.name,
+                "champion": i.spec.name == champion,
                 "kind": i.spec.kind,
                 "source": i.spec.source,
                 "revision": i.spec.revision or "",
@@ -122,6 +118,14 @@ def kpi_table(summary: pd.DataFrame) -> None:
 
 
 # --------------------------------------------------------------------------- models
+
+
+def default_models(infos: dict[str, catalog.ModelInfo], champion: str | None) -> list[str]:
+    """The champion when it is available, else the smallest available model (the quickest first run)."""
+    if champion in infos and infos[champion].available:
+        return [champion]
+    avail = sorted((i.spec.kind == "http", i.estimated_mb or 0.0, n) for n, i in infos.items() if i.available)
+    return [avail[0][-1]] if avail else []
 
 
 def memory_fit(selected: Sequence[catalog.ModelInfo], budget: Budget) -> None:
@@ -233,6 +237,19 @@ def getting_started(expanded: bool) -> None:
         c1.page_link(RUN_PAGE, label="Configure a run", icon=":material/play_circle:")
         c2.page_link("pages/6_prompt_sets.py", label="Import a prompt set", icon=":material/list_alt:")
         c3.page_link("pages/7_models.py", label="Add a model", icon=":material/memory:")
+
+
+def external_runs() -> bool:
+    """Progress of runs written by other processes (e.g. `python -m core run`); True if any."""
+    df = state.runs()
+    if df.empty:
+        return False
+    other = df[(df["status"] == "running") & (df["pid"] != os.getpid())]
+    for r in other.itertuples():
+        frac = r.done / r.planned if r.planned else 0.0
+        st.progress(min(1.0, frac), text=f"Run {r.run_id} from another process (pid {int(r.pid)}): "
+                                         f"{int(r.done):,} / {int(r.planned):,} samples")
+    return not other.empty
 
 
 def live_panel(snap: JobSnapshot, colors: dict[str, str]) -> None:

@@ -1,0 +1,701 @@
+"""Analysis of a stored run: the one entry point for the CLI, the dashboard, reports and MLflow.
+
+    kpi_table(store, run_id)      -> KpiTable         KPIs per model (and category) with intervals
+    compare_run(store, run_id)    -> RunComparison    pairwise tests, verdicts, Pareto, drift, cold start
+    cost_report(store, run_id, s) -> CostReport       local vs cloud cost, projections, break-even
+    sample_size(store, run_id, metric, effect) -> SampleSizeReport
+    recommend(store, run_id)      -> Recommendation   a model and a plain-language why
+
+Pure Python (no streamlit). Every result is a frozen dataclass with `to_dict()`, the JSON the
+CLI prints with `--format json` (documented in docs/cli-json.md). The statistics are
+core.stats / core.compare, the formulas core.cost; this module fetches the columns they need
+from the store and puts the pieces together.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from core import cost as C
+from core.compare import Comparison, comparisons_frame, pairwise, verdict
+from core.kpis import (
+    KpiTable,
+    aggregate,
+    cost_context,
+    cost_intervals,
+    fetch,
+    interval_dict,
+    kpi_table,
+    query,
+    run_models,
+    run_models_order,
+    settings_dict,
+)
+from core.stats import (
+    DEFAULT_ALPHA,
+    DEFAULT_CONFIDENCE,
+    DEFAULT_SEED,
+    METHODS,
+    ColdStart,
+    Drift,
+    Interval,
+    ParetoPoint,
+    bootstrap_means,
+    cold_start,
+    drift,
+    metric_info,
+    minimum_detectable_effect,
+    pareto_front,
+    required_sample_size,
+)
+from core.store import Store
+
+__all__ = [
+    "DEFAULT_METRICS", "METRIC_ALIASES", "KpiTable", "kpi_table", "RunComparison", "compare_run", "CostReport",
+    "cost_report", "SampleSizeReport", "sample_size", "Recommendation", "recommend", "resolve_metric", "METHODS",
+]
+
+DEFAULT_METRICS = ("latency", "ttft", "tokens_per_s", "quality", "passed", "peak_rss")
+METRIC_ALIASES: dict[str, str] = {
+    "latency": "latency_ms", "ttft": "ttft_ms", "tokens_per_s": "decode_tps", "decode": "decode_tps",
+    "quality": "quality", "passed": "passed", "pass_rate": "passed", "peak_rss": "peak_rss_mb", "memory": "peak_rss_mb",
+    "peak_accel": "peak_accel_mb", "output_tokens": "output_tokens", "input_tokens": "input_tokens",
+}
+_COLUMNS = set(METRIC_ALIASES.values())
+
+
+def resolve_metric(name: str) -> str:
+    """'latency' -> 'latency_ms' (column names are accepted as they are)."""
+    key = name.strip().lower()
+    if key in METRIC_ALIASES:
+        return METRIC_ALIASES[key]
+    if key in _COLUMNS:
+        return key
+    raise ValueError(f"unknown metric {name!r}; use one of: {', '.join(METRIC_ALIASES)}")
+
+
+def _f(x: object) -> float | None:
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _jsonable(obj: Any) -> Any:
+    """Dataclasses / Intervals / numpy values as plain JSON (NaN and infinity -> None)."""
+    if isinstance(obj, Interval):
+        return interval_dict(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, bool | np.bool_):
+        return bool(obj)
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return _f(obj)
+    return obj
+
+
+@dataclass(frozen=True, eq=False)
+class _RunData:
+    """What one analysis reads, fetched on one connection before any computing."""
+
+    order: list[str]  # the run's models in spec order (filtered by `models`)
+    samples: pd.DataFrame
+    aggregate: pd.DataFrame | None = None  # kpis.aggregate, indexed by model
+    run_models: pd.DataFrame | None = None  # indexed by model
+    champion: str | None = None
+
+    def present(self, frame: pd.DataFrame | None = None) -> list[str]:
+        """Models with rows in `frame` (default: the samples), spec order first."""
+        stored = set(map(str, (self.samples if frame is None else frame)["model"].unique()))
+        return [m for m in self.order if m in stored] + sorted(stored - set(self.order))
+
+
+def _load(store: Store, run_id: str, columns: Sequence[str], models: Sequence[str] | None, *,
+          with_aggregate: bool = False, with_run_models: bool = False, with_champion: bool = False) -> _RunData:
+    with store.connect() as con:
+        order = [m for m in run_models_order(con, run_id) if not models or m in models]
+        samples = fetch(con, run_id, models=models, columns=columns)
+        agg = aggregate(con, run_id, models=models).set_index("model") if with_aggregate else None
+        rm = run_models(con, run_id) if with_run_models else None
+        champ = query(con, "SELECT value FROM settings WHERE key = 'champion'") if with_champion else None
+    champion = str(champ["value"].iloc[0]) if champ is not None and not champ.empty else None
+    return _RunData(order, samples, agg, rm, champion)
+
+
+# =========================================================================== comparisons
+
+
+@dataclass(frozen=True)
+class SampleSizeAdvice:
+    """What one comparison could detect at its size, and the prompts it would need."""
+
+    metric: str
+    model_a: str
+    model_b: str
+    n_prompts: int
+    sd_difference: float | None  # SD of per-prompt differences, metric units
+    detectable_difference: float | None  # with 80% power at alpha, metric units
+    observed_difference: float | None
+    prompts_needed: int | None  # to detect the observed difference (None when significant or undefined)
+    significant: bool
+    sentence: str
+
+
+@dataclass(frozen=True)
+class ColdStartInfo:
+    """The warm-up request (untimed, after loading) and the first timed one against the warm median."""
+
+    model: str
+    warmup_latency_ms: float | None
+    first: ColdStart
+
+
+@dataclass(frozen=True, eq=False)
+class RunComparison:
+    run_id: str
+    metrics: tuple[str, ...]  # sample columns compared
+    comparisons: tuple[Comparison, ...]
+    baseline: str | None
+    baseline_source: Literal["argument", "champion", "all pairs"]
+    correction: str
+    alpha: float
+    confidence: float
+    pareto: tuple[ParetoPoint, ...]
+    pareto_table: pd.DataFrame  # model, quality, latency_ms, cost, memory_mb (objectives)
+    drift: Mapping[str, Drift]
+    cold_start: Mapping[str, ColdStartInfo]
+    advice: tuple[SampleSizeAdvice, ...]
+    notes: tuple[str, ...] = ()
+
+    def frame(self) -> pd.DataFrame:
+        return comparisons_frame(self.comparisons)
+
+    def verdicts(self) -> list[str]:
+        return [verdict(c, self.alpha) for c in self.comparisons]
+
+    def find(self, metric: str, a: str, b: str) -> Comparison | None:
+        """The comparison of a and b on a metric, in either order."""
+        col = resolve_metric(metric)
+        for c in self.comparisons:
+            if c.metric == col and {c.model_a, c.model_b} == {a, b}:
+                return c
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "llm-eval/compare/v1",
+            "run_id": self.run_id,
+            "metrics": list(self.metrics),
+            "baseline": self.baseline,
+            "baseline_source": self.baseline_source,
+            "correction": self.correction,
+            "alpha": self.alpha,
+            "confidence": self.confidence,
+            "comparisons": [comparison_dict(c, self.alpha) for c in self.comparisons],
+            "verdicts": self.verdicts(),
+            "pareto": {
+                "objectives": {"quality": "max", "latency_ms": "min", "cost": "min", "memory_mb": "min"},
+                "models": [
+                    {"model": p.model, "efficient": p.efficient, "dominated_by": list(p.dominated_by),
+                     **{k: _f(v) for k, v in self._pareto_row(p.model).items()}}
+                    for p in self.pareto
+                ],
+            },
+            "drift": {m: _jsonable(d) for m, d in self.drift.items()},
+            "cold_start": {m: _jsonable(c) for m, c in self.cold_start.items()},
+            "sample_size_advice": [_jsonable(a) for a in self.advice],
+            "methods": METHODS,
+            "notes": list(self.notes),
+        }
+
+    def _pareto_row(self, model: str) -> dict[str, Any]:
+        r = self.pareto_table[self.pareto_table["model"] == model]
+        cols = ("quality", "latency_ms", "cost", "memory_mb")
+        return {c: (r[c].iloc[0] if not r.empty and c in r else None) for c in cols}
+
+
+def comparison_dict(c: Comparison, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
+    return {
+        "metric": c.metric, "model_a": c.model_a, "model_b": c.model_b, "paired": c.paired, "pairing": c.pairing,
+        "test": c.test.test, "statistic": _f(c.statistic), "p_value": _f(c.p_value), "p_adjusted": _f(c.p_adjusted),
+        "correction": c.correction, "significant": c.significant(alpha), "direction": c.direction, "better": c.better(alpha),
+        "n_a": c.n_a, "n_b": c.n_b, "n_pairs": c.n_pairs,
+        "difference": interval_dict(c.difference), "ratio": interval_dict(c.ratio),
+        "cohen_d": _f(c.cohen_d), "cliffs_delta": _f(c.cliffs_delta), "rank_biserial": _f(c.rank_biserial),
+        "equivalence": _jsonable(c.equivalence), "power": _jsonable(c.power),
+        "notes": list(c.notes) + ([c.test.note] if c.test.note and c.test.note not in c.notes else []),
+        "verdict": verdict(c, alpha),
+    }
+
+
+def _baseline(run_id: str, present: Sequence[str], baseline: str | None,
+              champion: str | None) -> tuple[str | None, Literal["argument", "champion", "all pairs"]]:
+    """The explicit baseline, else the champion (Models page) when it has results here."""
+    if baseline is not None:
+        if baseline not in present:
+            raise ValueError(f"baseline {baseline!r} has no successful requests in run {run_id}; "
+                             f"models: {', '.join(present) or 'none'}")
+        return baseline, "argument"
+    if champion in present:
+        return champion, "champion"
+    return None, "all pairs"
+
+
+def compare_run(
+    store: Store,
+    run_id: str,
+    *,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    baseline: str | None = None,
+    use_champion: bool = True,
+    correction: Literal["holm", "bh", "none"] = "holm",
+    margins: Mapping[str, float] | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+    test: Literal["auto", "wilcoxon", "t", "mann-whitney", "welch"] = "auto",
+    models: Sequence[str] | None = None,
+    settings: C.CostSettings | None = None,
+) -> RunComparison:
+    """Pairwise tests (all pairs, or each model vs the baseline: `baseline`, else the champion
+    when it is in the run and use_champion) with adjusted p-values, effects and verdicts;
+    the Pareto frontier; latency drift and cold start per model; sample-size advice.
+
+    metrics: aliases (latency, ttft, tokens_per_s, quality, passed, peak_rss, ...) or columns.
+    margins: equivalence margins by metric (alias or column), in the metric's unit.
+    """
+    cols = list(dict.fromkeys(resolve_metric(m) for m in metrics))
+    fetched = ["model", "item_id", "seq", "status", *dict.fromkeys(c for c in (*cols, "latency_ms") if c != "passed")]
+    data = _load(store, run_id, fetched, models, with_aggregate=True, with_run_models=True, with_champion=use_champion)
+    df = data.samples
+    ok = df[df["status"] == "ok"]
+    present = data.present(ok)
+    notes: list[str] = []
+    failed = [m for m in data.present() if m not in present]
+    if failed:
+        notes.append(f"no successful requests, left out of the comparisons: {', '.join(failed)}")
+    baseline, source = _baseline(run_id, present, baseline, data.champion)
+    usable = []
+    for c in cols:
+        if ok[c].notna().any():
+            usable.append(c)
+        else:
+            notes.append(f"{c}: no values in this run, not compared")
+    comps: tuple[Comparison, ...] = ()
+    if len(present) >= 2 and usable:
+        mg = {resolve_metric(k): v for k, v in (margins or {}).items()}
+        keep = df[df["model"].isin(present)]
+        frame = keep.assign(model=pd.Categorical(keep["model"], categories=present, ordered=True)).sort_values(["model", "seq"])
+        frame["model"] = frame["model"].astype(str)
+        comps = pairwise(frame, usable, baseline=baseline, correction=correction, test=test, margins=mg, alpha=alpha,
+                         confidence=confidence, n_resamples=n_resamples, seed=seed)
+    elif len(present) < 2:
+        notes.append("fewer than two models with samples: nothing to compare")
+    table = _pareto_table(data.aggregate, present, settings or C.CostSettings())  # type: ignore[arg-type]
+    pts = pareto_front(table) if not table.empty else ()
+    return RunComparison(
+        run_id, tuple(usable), comps, baseline, source, correction, alpha, confidence, pts, table,
+        _drifts(ok, present, alpha, confidence), _cold_starts(data.run_models, ok, present),  # type: ignore[arg-type]
+        _advice(comps, alpha), tuple(notes),
+    )
+
+
+def _pareto_table(agg: pd.DataFrame, models: Sequence[str], settings: C.CostSettings) -> pd.DataFrame:
+    """Objectives per model (point estimates): mean quality, median latency, local cost per
+    request, memory (peak accelerator memory when every model has it, else peak RSS)."""
+    agg = agg[agg["ok"] > 0]
+    rows = []
+    use_accel = not agg.empty and agg["peak_accel_mb_max"].notna().all()
+    ctx = cost_context(settings, list(agg.index))
+    for m in models:
+        if m not in agg.index:
+            continue
+        a = agg.loc[m]
+        sec = _f(a["latency_ms_mean"])
+        e, am = C.local_cost_per_request((sec or 0) / 1000, ctx.power[m][0], settings)
+        rows.append({"model": m, "quality": _f(a["quality_mean"]), "latency_ms": _f(a["latency_ms_p50"]),
+                     "cost": float(e + am) if sec is not None else None,
+                     "memory_mb": _f(a["peak_accel_mb_max"] if use_accel else a["peak_rss_mb_max"])})
+    return pd.DataFrame(rows, columns=["model", "quality", "latency_ms", "cost", "memory_mb"])
+
+
+def _drifts(ok: pd.DataFrame, models: Sequence[str], alpha: float, confidence: float) -> dict[str, Drift]:
+    out = {}
+    for m in models:
+        g = ok[ok["model"] == m].sort_values("seq")
+        out[m] = drift(g["latency_ms"].to_numpy(dtype=float, na_value=np.nan), g["seq"].to_numpy(dtype=float), alpha=alpha, confidence=confidence)
+    return out
+
+
+def _cold_starts(rm: pd.DataFrame, ok: pd.DataFrame, models: Sequence[str]) -> dict[str, ColdStartInfo]:
+    out = {}
+    for m in models:
+        g = ok[ok["model"] == m].sort_values("seq")
+        warm = _f(rm.loc[m, "cold_latency_ms"]) if m in rm.index else None
+        out[m] = ColdStartInfo(m, warm, cold_start(g["latency_ms"].to_numpy(dtype=float, na_value=np.nan)))
+    return out
+
+
+def _advice(comps: Sequence[Comparison], alpha: float) -> tuple[SampleSizeAdvice, ...]:
+    out = []
+    for c in comps:
+        p = c.power
+        if not c.paired or p is None or p.sd is None or p.n is None:
+            continue
+        info = metric_info(c.metric)
+        s, unit = info.scale, f" {info.diff_unit or info.unit}".rstrip()
+        obs = c.difference.estimate
+        sig = c.significant(alpha)
+        need = None
+        if not sig and obs and p.sd > 0:
+            need = required_sample_size(abs(obs), p.sd, alpha=alpha).n
+        mde = p.effect
+        head = f"{info.label}, {c.model_a} vs {c.model_b}: {p.n} prompts detect a mean difference of {_fmt(mde, s)}{unit} (80% power, alpha {alpha:g})"
+        if sig:
+            tail = "; the difference found is significant"
+        elif need is not None:
+            tail = f"; the observed {_fmt(abs(obs), s)}{unit} would need about {need:,} prompts" if obs else ""
+        else:
+            tail = "; no difference was observed"
+        out.append(SampleSizeAdvice(c.metric, c.model_a, c.model_b, p.n, p.sd, mde, obs, need, sig, head + tail))
+    return tuple(out)
+
+
+def _fmt(x: float | None, scale: float = 1.0) -> str:
+    if x is None:
+        return "n/a"
+    v = x * scale
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+# =========================================================================== cost
+
+
+@dataclass(frozen=True)
+class LocalCost:
+    """Per-request local cost of one model (means, with intervals)."""
+
+    model: str
+    n_requests: int
+    seconds_per_request: Interval
+    cost_per_request: Interval
+    cost_per_1k_output_tokens: Interval
+    energy_wh_per_request: Interval
+    energy_cost_per_request: Interval
+    amortisation_per_request: Interval
+    power_watts: float
+    power_source: str  # measured | assumed
+    power_profile: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CloudLine:
+    """One model's token counts priced on one cloud model, with the projection at the volume."""
+
+    model: str
+    cloud_model: str
+    cost_per_request: Interval
+    input_tokens_per_request: float | None
+    output_tokens_per_request: float | None
+    projection: C.Projection
+
+
+@dataclass(frozen=True)
+class CostReport:
+    run_id: str
+    settings: C.CostSettings
+    local: tuple[LocalCost, ...]
+    cloud: tuple[CloudLine, ...]
+    prices: Mapping[str, C.CloudPrice]
+    price_snapshot: str
+    assumptions: tuple[str, ...]
+    methods: str = C.COST_METHODS
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        help_ = C.settings_help()
+        return {
+            "schema": "llm-eval/cost/v1",
+            "run_id": self.run_id,
+            "currency": self.settings.currency,
+            "settings": {k: {"value": v, "unit": help_[k][0], "help": help_[k][1]} for k, v in settings_dict(self.settings).items()},
+            "price_snapshot": self.price_snapshot,
+            "prices": {k: _jsonable(v) for k, v in self.prices.items()},
+            "local": [_jsonable(x) for x in self.local],
+            "cloud": [_cloud_dict(x) for x in self.cloud],
+            "assumptions": list(self.assumptions),
+            "methods": self.methods,
+            "notes": list(self.notes),
+        }
+
+
+def _cloud_dict(x: CloudLine) -> dict[str, Any]:
+    p = x.projection
+    return {
+        "model": x.model, "cloud_model": x.cloud_model, "cost_per_request": interval_dict(x.cost_per_request),
+        "input_tokens_per_request": _f(x.input_tokens_per_request), "output_tokens_per_request": _f(x.output_tokens_per_request),
+        "volume_per_month": p.volume_per_month,
+        **{k: interval_dict(getattr(p, k)) for k in ("local_monthly", "local_annual", "cloud_monthly", "cloud_annual",
+                                                     "savings_pct", "break_even_per_month", "capacity_per_month")},
+        "machines": p.machines, "power_source": p.power_source, "note": p.note,
+    }
+
+
+def cost_report(
+    store: Store,
+    run_id: str,
+    settings: C.CostSettings | None = None,
+    *,
+    models: Sequence[str] | None = None,
+    measured_watts: Mapping[str, float] | None = None,
+    overrides: C.PricingOverrides | None = None,
+    at: Any = None,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+) -> CostReport:
+    """Local cost per request and per 1,000 output tokens, cloud cost of the same token counts,
+    monthly/annual projections at settings.volume_per_month, savings and break-even.
+
+    Intervals resample prompts (with their repeats) once per model; every quantity of that
+    model comes from the same resamples. Raises LookupError for an unknown cloud model.
+    """
+    settings = settings or C.CostSettings()
+    data = _load(store, run_id, ["model", "item_id", "status", "latency_ms", "input_tokens", "output_tokens"], models)
+    df = data.samples
+    present = data.present()
+    ctx = cost_context(settings, present, measured_watts=measured_watts, overrides=overrides, at=at, strict=True)
+    ok = df[df["status"] == "ok"]
+    local, cloud = [], []
+    for m in present:
+        g = ok[ok["model"] == m]
+        lat, inp, out = (g[c].to_numpy(dtype=float, na_value=np.nan) for c in ("latency_ms", "input_tokens", "output_tokens"))
+        keep = np.isfinite(lat) & np.isfinite(inp) & np.isfinite(out)
+        bm = bootstrap_means({"cost_s": np.where(keep, lat / 1000, np.nan), "cost_in": np.where(keep, inp, np.nan),
+                              "cost_out": np.where(keep, out, np.nan)}, g["item_id"].astype(str).to_numpy(),
+                             n_resamples=n_resamples, seed=seed)
+        ivs = cost_intervals(bm, m, ctx, confidence)
+        watts, source, profile = ctx.power[m]
+        sec, bsec = bm.mean("cost_s")
+        n = int(keep.sum())
+        local.append(LocalCost(
+            m, n, bm.interval(sec, bsec, confidence=confidence, n=n) if n else Interval(None, None, None, bm.method, confidence, 0, note="no successful requests"),
+            ivs["local_cost_per_request"], ivs["local_cost_per_1k_output_tokens"], ivs["energy_wh_per_request"],
+            ivs["energy_cost_per_request"], ivs["amortisation_per_request"], watts, source, profile,
+            "" if n else "no successful requests",
+        ))
+        for cm, price in ctx.prices.items():
+            assert isinstance(price, C.CloudPrice)  # strict=True raised otherwise
+            cloud.append(CloudLine(m, cm, ivs[f"cloud_cost_per_request@{cm}"], bm.mean("cost_in")[0], bm.mean("cost_out")[0],
+                                   _projection(bm, m, price, watts, source, settings, confidence)))
+    prices = {k: v for k, v in ctx.prices.items() if isinstance(v, C.CloudPrice)}
+    return CostReport(run_id, settings, tuple(local), tuple(cloud), prices, C.price_snapshot(), _assumptions(settings, ctx))
+
+
+def _projection(bm: Any, model: str, price: C.CloudPrice, watts: float, source: str, s: C.CostSettings,
+                confidence: float) -> C.Projection:
+    """core.cost.project's quantities on this model's joint resamples (cluster-aware)."""
+    vol = s.volume_per_month
+    sec, bsec = bm.mean("cost_s")
+    if sec is None:
+        empty = Interval(None, None, None, bm.method, confidence, 0, note="no successful requests")
+        return C.Projection(model, price.model, vol, *([empty] * 7), 0, source, price, s.currency, "no successful requests")  # type: ignore[arg-type]
+    inp, binp = bm.mean("cost_in")
+    out, bout = bm.mean("cost_out")
+    point = C._projection_quantities(C._Means(np.array([sec]), np.array([inp]), np.array([out])), watts, price, s, vol)  # noqa: SLF001
+    boot = C._projection_quantities(C._Means(bsec, binp, bout), watts, price, s, vol)  # noqa: SLF001
+    n = bm.count("cost_s")[0]
+
+    def iv(key: str, what: str = "", scale: float = 1.0) -> Interval:
+        r = C._interval(float(point[key][0]) * scale, boot[key] * scale, confidence, n, bm.n_resamples, bm.seed, what)  # noqa: SLF001
+        return dataclasses.replace(r, method=bm.method)
+
+    machines = int(point["machines"][0])
+    notes = [C.TOKENIZER_NOTE] + ([f"the volume needs {machines} machines serving one request at a time"] if machines > 1 else [])
+    return C.Projection(model, price.model, vol, iv("local"), iv("local", scale=12), iv("cloud"), iv("cloud", scale=12),
+                        iv("savings"), iv("break_even", "break-even"), iv("capacity"), machines, source, price,  # type: ignore[arg-type]
+                        s.currency, "; ".join(notes))
+
+
+def _assumptions(s: C.CostSettings, ctx: Any) -> tuple[str, ...]:
+    powers = sorted({f"{w:g} W ({src}: {prof})" for w, src, prof in ctx.power.values()})
+    return (
+        f"electricity {s.electricity_price_per_kwh:g} {s.currency}/kWh; hardware {s.hardware_price_usd:,.0f} {s.currency} "
+        f"written off over {s.lifetime_years:g} years at {s.utilisation:.0%} utilisation",
+        f"power draw while generating: {', '.join(powers) or 'n/a'} (idle power and the rest of the host not counted)",
+        f"volume {s.volume_per_month:,} requests/month; one request at a time per machine",
+        f"cloud prices: {C.price_snapshot()} unless overridden in data/pricing.yaml; {C.TOKENIZER_NOTE}",
+        "only successful requests are counted",
+    )
+
+
+# =========================================================================== sample size
+
+
+@dataclass(frozen=True)
+class SampleSizeRow:
+    model_a: str
+    model_b: str | None
+    n_prompts: int
+    sd_difference: float | None
+    prompts_needed: int | None
+    detectable_now: float | None  # mean difference detectable at the current n
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SampleSizeReport:
+    run_id: str
+    metric: str
+    effect: float  # metric units (pass rate: a fraction)
+    alpha: float
+    power: float
+    rows: tuple[SampleSizeRow, ...]
+    prompts_needed: int | None  # the most any pair needs
+    sentence: str
+    method: str = "paired t test on per-prompt differences (noncentral t), repeats averaged per prompt"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": "llm-eval/sample-size/v1", **_jsonable(self), "unit": metric_info(self.metric).unit}
+
+
+def sample_size(
+    store: Store,
+    run_id: str,
+    metric: str,
+    effect: float,
+    *,
+    baseline: str | None = None,
+    models: Sequence[str] | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    power: float = 0.8,
+) -> SampleSizeReport:
+    """Prompts needed to detect a mean difference `effect` (metric units) between models, from
+    the SD of their per-prompt differences in this run (each model vs `baseline`, else all
+    pairs). With one model, the SD of differences is approximated as sqrt(2) x its SD."""
+    col = resolve_metric(metric)
+    if not effect or not math.isfinite(effect):
+        raise ValueError("--effect must be a non-zero number in the metric's unit (e.g. 50 for 50 ms, 0.05 for 5 points of pass rate)")
+    data = _load(store, run_id, ["model", "item_id", "status"] + ([] if col == "passed" else [col]), models)
+    df, order = data.samples, data.order
+    ok = df[(df["status"] == "ok") & df[col].notna()]
+    means = ok.assign(v=ok[col].astype(float)).groupby(["item_id", "model"])["v"].mean().unstack("model")
+    present = [m for m in order if m in means.columns] + sorted(set(means.columns) - set(order))
+    if baseline is not None and baseline not in present:
+        raise ValueError(f"baseline {baseline!r} has no {col} values in run {run_id}; models: {', '.join(present) or 'none'}")
+    pairs = [(m, baseline) for m in present if m != baseline] if baseline else [
+        (a, b) for i, a in enumerate(present) for b in present[i + 1:]]
+    rows = []
+    for a, b in pairs:
+        d = (means[a] - means[b]).dropna().to_numpy(float)
+        rows.append(_ss_row(a, b, d, effect, alpha, power, ""))
+    if len(present) == 1:
+        x = means[present[0]].dropna().to_numpy(float)
+        rows.append(_ss_row(present[0], None, x, effect, alpha, power, "one model: SD of differences taken as sqrt(2) x the SD of its per-prompt values", single=True))
+    needed = [r.prompts_needed for r in rows if r.prompts_needed is not None]
+    most = max(needed) if needed else None
+    info = metric_info(col)
+    eff = f"{_fmt(abs(effect), info.scale)} {info.diff_unit or info.unit}".rstrip()
+    sentence = (f"to detect a mean difference of {eff} in {info.label} with {power:.0%} power at alpha {alpha:g}, "
+                f"run about {most:,} prompts per model" if most else
+                f"not computable for {info.label}: {rows[0].note if rows else 'no values in this run'}")
+    return SampleSizeReport(run_id, col, float(effect), alpha, power, tuple(rows), most, sentence)
+
+
+def _ss_row(a: str, b: str | None, d: np.ndarray, effect: float, alpha: float, power: float, note: str,
+            single: bool = False) -> SampleSizeRow:
+    n = int(d.size)
+    if n < 2:
+        return SampleSizeRow(a, b, n, None, None, None, "fewer than 2 prompts with values: no SD")
+    sd = float(np.std(d, ddof=1)) * (math.sqrt(2) if single else 1.0)
+    if sd <= 0:
+        return SampleSizeRow(a, b, n, sd, None, None, "no spread in the per-prompt differences: any real difference shows at once")
+    need = required_sample_size(effect, sd, alpha=alpha, power=power)
+    now = minimum_detectable_effect(sd, n, alpha=alpha, power=power)
+    return SampleSizeRow(a, b, n, sd, need.n, now.effect, note or need.note)
+
+
+# =========================================================================== recommendation
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    run_id: str
+    model: str | None
+    why: str
+    rule: str
+    efficient: tuple[str, ...]  # Pareto-efficient models (quality, latency, cost, memory)
+    considered: tuple[str, ...]  # efficient models whose quality is not significantly below the best
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": "llm-eval/recommendation/v1", **_jsonable(self)}
+
+
+_CORRECTION = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+RECOMMEND_RULE = (
+    "among the Pareto-efficient models (quality up; latency, cost and memory down), take the best mean "
+    "quality; any efficient model whose quality is not significantly lower (quality comparison, adjusted "
+    "p >= alpha) counts as tied, and the tie goes to the lowest median latency. Without quality scores: "
+    "the lowest median latency."
+)
+
+
+def recommend(
+    store: Store,
+    run_id: str,
+    *,
+    comparison: RunComparison | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    settings: C.CostSettings | None = None,
+) -> Recommendation:
+    """The model to ship, with a plain-language why (rule: RECOMMEND_RULE)."""
+    comp = comparison or compare_run(store, run_id, metrics=("quality",), use_champion=False, alpha=alpha, settings=settings)
+    t = comp.pareto_table.set_index("model")
+    efficient = tuple(p.model for p in comp.pareto if p.efficient)
+    if not efficient:
+        return Recommendation(run_id, None, "no model completed a request in this run, so none can be recommended",
+                              RECOMMEND_RULE, (), ())
+    lat = {m: t.loc[m, "latency_ms"] if _f(t.loc[m, "latency_ms"]) is not None else math.inf for m in efficient}
+    scored = [m for m in efficient if _f(t.loc[m, "quality"]) is not None]
+    if not scored:
+        pick = min(efficient, key=lambda m: lat[m])
+        return Recommendation(run_id, pick, f"{pick}: no quality scores in this run; it has the lowest median latency "
+                              f"({_fmt(lat[pick])} ms) among the Pareto-efficient models", RECOMMEND_RULE, efficient, (pick,))
+    best = max(scored, key=lambda m: (t.loc[m, "quality"], -lat[m]))
+    tied = []
+    for m in scored:
+        c = comp.find("quality", best, m) if m != best else None
+        if c is not None and not c.significant(alpha):
+            tied.append((m, c))
+    pick = min([best, *(m for m, _ in tied)], key=lambda m: lat[m])
+    q = t["quality"]
+    if pick == best:
+        why = (f"{best} has the best mean quality ({q[best]:.2f}/10) among the Pareto-efficient models "
+               f"({', '.join(efficient)}), at a median latency of {_fmt(lat[best])} ms")
+        faster = [m for m in scored if lat[m] < lat[best]]
+        if faster:
+            why += "; every faster efficient model scores significantly lower" if all(
+                (c := comp.find("quality", best, m)) is not None and c.significant(alpha) for m in faster
+            ) else "; faster models were not compared on quality with it"
+    else:
+        c = dict(tied)[pick]
+        p = c.p_final
+        why = (f"{pick}: its quality ({q[pick]:.2f}/10) is not significantly below the best, {best} ({q[best]:.2f}/10; "
+               f"p = {p:.2g}{' after ' + _CORRECTION.get(c.correction, c.correction) + ' correction' if c.correction else ''}), and it is faster "
+               f"({_fmt(lat[pick])} ms vs {_fmt(lat[best])} ms median latency)")
+    return Recommendation(run_id, pick, why, RECOMMEND_RULE, efficient, tuple([best, *(m for m, _ in tied)]))

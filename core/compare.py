@@ -1,0 +1,444 @@
+"""Model comparisons: two models on one metric, all pairs with adjusted p-values, verdicts.
+
+Split out of core.stats (which still re-exports every name here). Builds on the intervals,
+tests, effect sizes, multiplicity, equivalence and power of core.stats; `core.stats.METHODS`
+describes the methods of both modules.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from core.stats import (
+    DEFAULT_ALPHA,
+    DEFAULT_CONFIDENCE,
+    DEFAULT_SEED,
+    Equivalence,
+    Interval,
+    MetricInfo,
+    Power,
+    TestResult,
+    _BootCache,
+    _clean,
+    _fmt,
+    _num,
+    _ok_rows,
+    _pairs,
+    adjust_pvalues,
+    cliffs_delta,
+    cohens_d,
+    cohens_dz,
+    fisher_test,
+    mcnemar_test,
+    mean_difference_ci,
+    metric_info,
+    minimum_detectable_effect,
+    newcombe_diff_ci,
+    paired_test,
+    rank_biserial_paired,
+    ratio_of_medians_ci,
+    tost_paired,
+    tost_unpaired,
+    unpaired_test,
+)
+
+# =========================================================================== model comparisons
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Model a against model b on one metric. Effects are a - b (difference) and a / b (ratio)."""
+
+    metric: str
+    model_a: str
+    model_b: str
+    paired: bool
+    pairing: str  # why paired or not
+    test: TestResult
+    n_a: int  # prompts with a value for a
+    n_b: int
+    n_pairs: int | None  # prompts compared pairwise (paired only)
+    difference: Interval  # mean(a) - mean(b), per-prompt means
+    ratio: Interval | None  # median(a) / median(b)
+    cohen_d: float | None  # dz (paired) or pooled d
+    cliffs_delta: float | None
+    rank_biserial: float | None
+    equivalence: Equivalence | None
+    power: Power | None
+    direction: Literal["a_higher", "b_higher", "equal", "unknown"]
+    p_adjusted: float | None = None  # filled by pairwise()
+    correction: str | None = None
+    confidence: float = DEFAULT_CONFIDENCE
+    notes: tuple[str, ...] = ()
+
+    @property
+    def p_value(self) -> float | None:
+        return self.test.p_value
+
+    @property
+    def statistic(self) -> float | None:
+        return self.test.statistic
+
+    @property
+    def p_final(self) -> float | None:
+        """The adjusted p-value when there is one, else the raw p-value."""
+        return self.p_adjusted if self.p_adjusted is not None else self.test.p_value
+
+    def significant(self, alpha: float = DEFAULT_ALPHA) -> bool:
+        return self.p_final is not None and self.p_final < alpha
+
+    def better(self, alpha: float = DEFAULT_ALPHA) -> str | None:
+        """The model that is significantly better, if the metric has a direction."""
+        info = metric_info(self.metric)
+        if info.lower_is_better is None or not self.significant(alpha) or not _effect_excludes_null(self):
+            return None
+        a_higher = self.direction == "a_higher"
+        if self.direction not in ("a_higher", "b_higher"):
+            return None
+        return self.model_b if a_higher == info.lower_is_better else self.model_a
+
+
+def _primary_effect(c: Comparison) -> tuple[Interval | None, float]:
+    """The effect the verdict reports and its no-difference value."""
+    r = c.ratio
+    if metric_info(c.metric).effect == "ratio" and r is not None and r.estimate is not None and r.estimate > 0:
+        if not r.is_defined or r.low > 0:  # type: ignore[operator]
+            return r, 1.0
+    return c.difference, 0.0  # no usable ratio (zero or undefined medians): report the difference
+
+
+def _effect_excludes_null(c: Comparison) -> bool:
+    eff, null = _primary_effect(c)
+    return eff is not None and eff.is_defined and not (eff.low <= null <= eff.high)  # type: ignore[operator]
+
+
+def _direction(eff: Interval | None, null: float) -> Literal["a_higher", "b_higher", "equal", "unknown"]:
+    if eff is None or eff.estimate is None:
+        return "unknown"
+    if eff.estimate > null:
+        return "a_higher"
+    return "b_higher" if eff.estimate < null else "equal"
+
+
+def compare_arrays(
+    a: object,
+    b: object,
+    *,
+    paired: bool,
+    metric: str = "value",
+    model_a: str = "a",
+    model_b: str = "b",
+    pairing: str = "",
+    test: Literal["auto", "wilcoxon", "t", "mcnemar", "mann-whitney", "welch", "fisher"] = "auto",
+    margin: float | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+    single_runs: bool = True,
+    _cache: _BootCache | None = None,
+) -> Comparison:
+    """Compare per-prompt values of two models (aligned by prompt when paired).
+
+    single_runs: every prompt has one run per model (so 0/1 values are pass/fail, not rates).
+    """
+    info = metric_info(metric)
+    margin = info.margin if margin is None else margin
+    if paired:
+        x, y = _pairs(a, b)
+        n_a = n_b = x.size
+    else:
+        x, y = _clean(a), _clean(b)
+        n_a, n_b = x.size, y.size
+    binary = info.binary and single_runs and bool(np.isin(np.concatenate([x, y]), (0.0, 1.0)).all())
+    chosen = _choose_test(test, paired, binary)
+    notes: list[str] = []
+    if paired:
+        if chosen == "mcnemar":
+            result = mcnemar_test(x, y)
+        else:
+            result = paired_test(x, y, "t" if chosen == "t" else "wilcoxon")
+        diff = mean_difference_ci(x, y, paired=True, confidence=confidence)
+        d_sd = float(np.std(x - y, ddof=1)) if x.size > 1 else None
+        pw = minimum_detectable_effect(d_sd, x.size, alpha=alpha) if x.size > 1 else None
+        eff_d, rb = cohens_dz(x, y), rank_biserial_paired(x, y)
+        eq = tost_paired(x, y, margin, alpha) if margin else None
+    else:
+        if chosen == "fisher":
+            ka, kb = int(x.sum()), int(y.sum())
+            result = fisher_test(ka, x.size, kb, y.size)
+            diff = newcombe_diff_ci(ka, x.size, kb, y.size, confidence)
+        else:
+            result = unpaired_test(x, y, "welch" if chosen == "welch" else "mann-whitney")
+            diff = mean_difference_ci(x, y, paired=False, confidence=confidence)
+        pw = None
+        eff_d, rb = cohens_d(x, y), cliffs_delta(x, y)
+        eq = tost_unpaired(x, y, margin, alpha) if margin else None
+    ratio = None
+    if info.effect == "ratio":
+        ka = (model_a, metric, "paired") if paired else None
+        kb = (model_b, metric, "paired") if paired else None
+        keys = (ka, kb) if _cache is not None and paired else None
+        ratio = ratio_of_medians_ci(x, y, paired=paired, confidence=confidence, n_resamples=n_resamples, seed=seed, _cache=_cache, _keys=keys)
+        if ratio.note:
+            notes.append(f"ratio: {ratio.note}")
+    if result.note:
+        notes.append(result.note)
+    c = Comparison(
+        metric, model_a, model_b, paired, pairing, result, n_a, n_b, x.size if paired else None,
+        diff, ratio, eff_d, cliffs_delta(x, y), rb, eq, pw, "unknown", confidence=confidence, notes=tuple(notes),
+    )
+    return replace(c, direction=_direction(*_primary_effect(c)))
+
+
+_SAME_FAMILY = {  # the requested test's counterpart when the data turn out (un)paired
+    True: {"welch": "t", "mann-whitney": "wilcoxon", "fisher": "mcnemar"},
+    False: {"t": "welch", "wilcoxon": "mann-whitney", "mcnemar": "fisher"},
+}
+
+
+def _choose_test(test: str, paired: bool, binary: bool) -> str:
+    """auto: McNemar / Fisher for single-run pass/fail, else Wilcoxon / Mann-Whitney.
+    An explicit test is kept within its family (t <-> Welch, Wilcoxon <-> Mann-Whitney)."""
+    if test == "auto":
+        if binary:
+            return "mcnemar" if paired else "fisher"
+        return "wilcoxon" if paired else "mann-whitney"
+    chosen = _SAME_FAMILY[paired].get(test, test)
+    valid = {"wilcoxon", "t", "mcnemar"} if paired else {"mann-whitney", "welch", "fisher"}
+    if chosen not in valid:
+        raise ValueError(f"unknown test {test!r}; use auto, t, wilcoxon, mcnemar, welch, mann-whitney or fisher")
+    if chosen in ("mcnemar", "fisher") and not binary:
+        raise ValueError(f"{test} needs pass/fail values with one run per prompt; use auto, t or wilcoxon")
+    return chosen
+
+
+# --------------------------------------------------------------------------- from the samples table
+
+
+@dataclass(frozen=True)
+class _ItemTable:
+    means: pd.DataFrame  # item_id x model: per-prompt mean over repeats
+    counts: pd.DataFrame  # item_id x model: runs per prompt
+
+    def __post_init__(self) -> None:  # numpy views: pairing runs once per pair of models
+        object.__setattr__(self, "_values", self.means.to_numpy(dtype=float, na_value=np.nan))
+        object.__setattr__(self, "_col", {str(m): i for i, m in enumerate(self.means.columns)})
+        object.__setattr__(self, "_single", {str(m): bool((self.counts[m] <= 1).all()) for m in self.counts.columns})
+
+    def column(self, model: str) -> np.ndarray:
+        i = self._col.get(model)  # type: ignore[attr-defined]
+        return self._values[:, i] if i is not None else np.full(self._values.shape[0], np.nan)  # type: ignore[attr-defined]
+
+    def single_run(self, model: str) -> bool:
+        """Every prompt has at most one run of the model."""
+        return self._single.get(model, True)  # type: ignore[attr-defined]
+
+
+def _item_table(df: pd.DataFrame, metric: str) -> _ItemTable:
+    ok = _ok_rows(df, metric)
+    if "item_id" not in ok.columns:
+        ok = ok.assign(item_id=np.arange(len(ok)).astype(str))
+    g = ok.groupby(["item_id", "model"], sort=False)["_value"].agg(["mean", "count"])
+    return _ItemTable(g["mean"].unstack("model"), g["count"].unstack("model").fillna(0))
+
+
+def _pairing(t: _ItemTable, a: str, b: str, min_overlap: float) -> tuple[bool, str, np.ndarray, np.ndarray]:
+    """Decide pairing; returns (paired, reason, values_a, values_b)."""
+    col_a, col_b = t.column(a), t.column(b)
+    has_a, has_b = ~np.isnan(col_a), ~np.isnan(col_b)
+    both = has_a & has_b
+    na, nb, nc = int(has_a.sum()), int(has_b.sum()), int(both.sum())
+    need = max(3, math.ceil(min_overlap * max(na, nb)))
+    if nc >= need:
+        dropped = max(na, nb) - nc
+        why = f"paired by prompt on {nc} shared prompts"
+        if dropped:
+            why += f" ({na - nc} of {a}'s and {nb - nc} of {b}'s prompts have no counterpart and are left out)"
+        return True, why, col_a[both], col_b[both]
+    why = (
+        f"unpaired: only {nc} of {max(na, nb)} prompts are shared (pairing needs at least {need}); "
+        "differences in prompt difficulty are not controlled"
+    )
+    return False, why, col_a[has_a], col_b[has_b]
+
+
+def compare_models(
+    df: pd.DataFrame,
+    metric: str,
+    model_a: str,
+    model_b: str,
+    *,
+    test: Literal["auto", "wilcoxon", "t", "mcnemar", "mann-whitney", "welch", "fisher"] = "auto",
+    margin: float | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+    min_overlap: float = 0.5,
+) -> Comparison:
+    """Compare two models on one metric from the samples table (ok rows; prompt = unit)."""
+    known = set(map(str, pd.unique(df["model"])))
+    for m in (model_a, model_b):
+        if m not in known:
+            raise ValueError(f"model {m!r} is not in the samples; models: {', '.join(sorted(known))}")
+    return _compare_from_table(_item_table(df, metric), metric, model_a, model_b, test, margin, alpha, confidence, n_resamples, seed, min_overlap, None)
+
+
+def _compare_from_table(
+    t: _ItemTable, metric: str, a: str, b: str, test: str, margin: float | None, alpha: float,
+    confidence: float, n_resamples: int | None, seed: int, min_overlap: float, cache: _BootCache | None,
+) -> Comparison:
+    paired, why, x, y = _pairing(t, a, b, min_overlap)
+    single = t.single_run(a) and t.single_run(b)
+    if paired and cache is not None:
+        # bootstrap medians can be shared only between comparisons on the very same prompts
+        both = ~np.isnan(t.column(a)) & ~np.isnan(t.column(b))
+        cache_k: _BootCache | None = _KeyedCache(cache, both.tobytes())
+    else:
+        cache_k = None
+    return compare_arrays(
+        x, y, paired=paired, metric=metric, model_a=a, model_b=b, pairing=why, test=test,  # type: ignore[arg-type]
+        margin=margin, alpha=alpha, confidence=confidence, n_resamples=n_resamples, seed=seed,
+        single_runs=single, _cache=cache_k,
+    )
+
+
+class _KeyedCache(_BootCache):
+    """A view of a _BootCache whose keys also carry the prompt set."""
+
+    def __init__(self, base: _BootCache, prompts_key: bytes) -> None:
+        self._base, self._key = base, prompts_key
+
+    def medians(self, key: tuple | None, x: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:  # noqa: D102
+        return self._base.medians(None if key is None else (*key, self._key), x, n_resamples, seed)
+
+
+def pairwise(
+    df: pd.DataFrame,
+    metrics: Sequence[str] = ("latency_ms",),
+    *,
+    baseline: str | None = None,
+    correction: Literal["holm", "bh", "none"] = "holm",
+    family: Literal["metric", "all"] = "metric",
+    test: Literal["auto", "wilcoxon", "t", "mann-whitney", "welch"] = "auto",
+    margins: Mapping[str, float] | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+    min_overlap: float = 0.5,
+) -> tuple[Comparison, ...]:
+    """All pairs of models (or each model vs `baseline`) per metric, p-values adjusted.
+
+    family='metric' (default) adjusts within each metric; 'all' across every comparison.
+    """
+    models = [str(m) for m in pd.unique(df["model"])]
+    if baseline is not None and baseline not in models:
+        raise ValueError(f"baseline {baseline!r} is not among the models: {', '.join(models)}")
+    pairs = [(m, baseline) for m in models if m != baseline] if baseline else [
+        (models[i], models[j]) for i in range(len(models)) for j in range(i + 1, len(models))
+    ]
+    cache = _BootCache()
+    out: list[Comparison] = []
+    groups: list[list[int]] = []
+    for metric in metrics:
+        table = _item_table(df, metric)
+        margin = (margins or {}).get(metric)
+        start = len(out)
+        for a, b in pairs:
+            out.append(_compare_from_table(table, metric, a, b, test, margin, alpha, confidence, n_resamples, seed, min_overlap, cache))
+        groups.append(list(range(start, len(out))))
+    if family == "all":
+        groups = [list(range(len(out)))]
+    for idx in groups:
+        adj = adjust_pvalues([out[i].p_value for i in idx], correction)
+        for i, p in zip(idx, adj):
+            out[i] = replace(out[i], p_adjusted=_num(p), correction=None if correction == "none" else correction)
+    return tuple(out)
+
+
+def comparisons_frame(comparisons: Sequence[Comparison]) -> pd.DataFrame:
+    """One row per comparison, for tables and exports."""
+    rows = []
+    for c in comparisons:
+        rows.append({
+            "metric": c.metric, "model_a": c.model_a, "model_b": c.model_b, "paired": c.paired,
+            "test": c.test.test, "n_a": c.n_a, "n_b": c.n_b, "statistic": c.statistic, "p": c.p_value,
+            "p_adjusted": c.p_adjusted, "correction": c.correction,
+            "difference": c.difference.estimate, "difference_low": c.difference.low, "difference_high": c.difference.high,
+            "ratio": c.ratio.estimate if c.ratio else None, "ratio_low": c.ratio.low if c.ratio else None,
+            "ratio_high": c.ratio.high if c.ratio else None, "cohen_d": c.cohen_d, "cliffs_delta": c.cliffs_delta,
+            "direction": c.direction, "verdict": verdict(c),
+        })
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- verdicts
+
+_CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+
+
+def _p_text(c: Comparison) -> str:
+    p = c.p_final
+    if p is None:
+        return "no p-value"
+    text = "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+    if c.p_adjusted is not None and c.correction:
+        text += f" after {_CORRECTION_NAMES.get(c.correction, c.correction)} correction"
+    return text
+
+
+def _factor(f: float) -> str:
+    return f"{f:.2f}" if f < 1.5 else f"{f:.1f}"
+
+
+def verdict(c: Comparison, alpha: float = DEFAULT_ALPHA) -> str:
+    """A plain-language sentence from the numbers; claims a difference only when supported."""
+    info = metric_info(c.metric)
+    conf = f"{c.confidence * 100:g}% CI"
+    if c.p_final is None:
+        return f"{c.model_a} vs {c.model_b}: not enough data to compare {info.label} ({c.test.note or 'no test'})"
+    eff, null = _primary_effect(c)
+    if not c.significant(alpha):
+        eq = c.equivalence
+        if eq is not None and eq.equivalent and eq.p_value is not None:
+            unit = f" {info.diff_unit}" if info.diff_unit else ""
+            m = _fmt(eq.margin * info.scale)
+            tp = "p < 0.001" if eq.p_value < 0.001 else f"p = {eq.p_value:.2g}"
+            return f"no meaningful difference in {info.label} between {c.model_a} and {c.model_b} (within ±{m}{unit}, TOST {tp})"
+        return f"no significant difference in {info.label} between {c.model_a} and {c.model_b} ({_p_text(c)})"
+    if not _effect_excludes_null(c):
+        return (
+            f"a difference in {info.label} between {c.model_a} and {c.model_b} is detected ({_p_text(c)}), "
+            f"but its size is uncertain: {_effect_text(c, eff, null, info, conf)}"
+        )
+    return _claim(c, eff, null, info, conf)  # type: ignore[arg-type]
+
+
+def _effect_text(c: Comparison, eff: Interval | None, null: float, info: MetricInfo, conf: str) -> str:
+    if eff is None or not eff.is_defined:
+        return "no interval"
+    if null == 1.0:
+        return f"{c.model_a}/{c.model_b} ratio {_factor(eff.estimate)}x ({conf} {_factor(eff.low)}x-{_factor(eff.high)}x)"  # type: ignore[arg-type]
+    s = info.scale
+    return f"{c.model_a} - {c.model_b} = {_fmt(eff.estimate * s)} ({conf} {_fmt(eff.low * s)} to {_fmt(eff.high * s)})"  # type: ignore[operator]
+
+
+def _claim(c: Comparison, eff: Interval, null: float, info: MetricInfo, conf: str) -> str:
+    a_high = eff.estimate > null  # type: ignore[operator]
+    x, y = (c.model_a, c.model_b) if a_high else (c.model_b, c.model_a)
+    if null == 1.0:
+        f, lo, hi = (eff.estimate, eff.low, eff.high) if a_high else (1 / eff.estimate, 1 / eff.high, 1 / eff.low)  # type: ignore[operator]
+        head = info.phrase.format(x=x, y=y, f=_factor(f), label=info.label, d="")
+        return f"{head} ({conf} {_factor(lo)}x-{_factor(hi)}x, {_p_text(c)})"
+    s = info.scale
+    d, lo, hi = (eff.estimate * s, eff.low * s, eff.high * s) if a_high else (-eff.estimate * s, -eff.high * s, -eff.low * s)  # type: ignore[operator]
+    phrase = info.phrase if info.effect == "difference" else "{x} has {d} " + info.unit + " higher {label} than {y}"
+    head = phrase.format(x=x, y=y, d=_fmt(d), f="", label=info.label)
+    return f"{head} ({conf} {_fmt(lo)}-{_fmt(hi)}, {_p_text(c)})"

@@ -1,0 +1,702 @@
+"""The KPI table of a run: one row per model (and category) and KPI, each with its interval.
+
+Counts, means, percentiles and totals come from one DuckDB aggregate (fast on millions of
+rows). Intervals come from core.stats on per-model arrays fetched once with only the
+needed columns: latency and TTFT percentiles from `summarize` (BCa bootstrap, or a cluster
+bootstrap over prompts when prompts repeat); every other mean, ratio and cost from one
+joint resample of prompts per model (`bootstrap_means`); proportions from `proportion_ci`
+(Wilson, or the cluster bootstrap). Use it through core.analysis.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from core import cost as C
+from core.schemas import ERROR_KINDS
+from core.stats import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_SEED,
+    BootstrapMeans,
+    Interval,
+    bootstrap_means,
+    mean_ci,
+    summarize,
+    wilson_ci,
+)
+from core.store import Store
+
+ALL = None  # the category of a model's overall rows
+_STATUS = ("ok", "error", "timeout", "skipped", "cancelled")
+
+
+# =========================================================================== definitions
+
+
+@dataclass(frozen=True)
+class KpiDef:
+    name: str
+    section: str
+    unit: str
+    description: str
+
+
+def _defs(section: str, rows: Sequence[tuple[str, str, str]]) -> list[KpiDef]:
+    return [KpiDef(n, section, u, d) for n, u, d in rows]
+
+
+def _dist(prefix: str, label: str) -> list[tuple[str, str, str]]:
+    return [
+        (f"{prefix}_mean", "ms", f"mean {label} of successful requests"),
+        (f"{prefix}_p50", "ms", f"median {label}"),
+        (f"{prefix}_p90", "ms", f"90th percentile {label}"),
+        (f"{prefix}_p95", "ms", f"95th percentile {label}"),
+        (f"{prefix}_p99", "ms", f"99th percentile {label}"),
+        (f"{prefix}_std", "ms", f"standard deviation of {label}"),
+        (f"{prefix}_cv", "ratio", f"coefficient of variation of {label} (std / mean)"),
+        (f"{prefix}_min", "ms", f"fastest {label}"),
+        (f"{prefix}_max", "ms", f"slowest {label}"),
+    ]
+
+
+BASE_DEFS: tuple[KpiDef, ...] = tuple(
+    _defs("counts", [
+        ("samples", "count", "rows stored for the model (every status)"),
+        ("ok", "count", "successful requests"),
+        ("errors", "count", "requests that failed with an error"),
+        ("timeouts", "count", "requests stopped at the per-sample time limit"),
+        ("skipped", "count", "requests not attempted (circuit breaker, model unavailable)"),
+        ("cancelled", "count", "requests cancelled by the user"),
+        ("error_rate", "fraction", "share of attempted requests (ok, error, timeout) that did not succeed"),
+    ])
+    + _defs("counts", [(f"errors_{k}", "count", f"non-ok rows with error kind '{k}'") for k in ERROR_KINDS])
+    + _defs("latency", _dist("latency_ms", "end-to-end latency"))
+    + _defs("ttft", _dist("ttft_ms", "time to first token"))
+    + _defs("throughput", [
+        ("tokens_per_s", "tok/s", "aggregate: total output tokens / total request time"),
+        ("decode_tps_aggregate", "tok/s", "aggregate decode rate: total (tokens - 1) / total (latency - TTFT)"),
+        ("decode_tps_mean", "tok/s", "per-request decode rate (tokens - 1) / (latency - TTFT), mean"),
+        ("decode_tps_p50", "tok/s", "per-request decode rate, median"),
+    ])
+    + _defs("tokens", [
+        ("input_tokens_mean", "tokens", "input (prompt) tokens per request"),
+        ("output_tokens_mean", "tokens", "output tokens per request"),
+        ("input_tokens_total", "tokens", "input tokens of all successful requests"),
+        ("output_tokens_total", "tokens", "output tokens of all successful requests"),
+    ])
+    + _defs("memory", [
+        ("peak_rss_mb_max", "MB", "highest process RSS seen during any request"),
+        ("peak_rss_mb_mean", "MB", "peak process RSS per request, mean"),
+        ("peak_accel_mb_max", "MB", "highest accelerator memory seen (null on CPU)"),
+        ("weights_mb", "MB", "size of the weights on disk"),
+        ("params", "count", "parameters of the model"),
+        ("load_time_s", "s", "time to load the model"),
+        ("load_rss_mb", "MB", "RSS the load added"),
+    ])
+    + _defs("warm_cold", [
+        ("cold_latency_ms", "ms", "latency of the untimed warm-up request after loading"),
+        ("warm_latency_ms", "ms", "median latency of the timed (warm) requests"),
+        ("cold_warm_ratio", "ratio", "cold latency / warm median"),
+        ("cold_excess_ms", "ms", "cold latency - warm median"),
+        ("first_latency_ms", "ms", "latency of the first timed request"),
+    ])
+    + _defs("quality", [
+        ("quality_mean", "points 0-10", "composite quality score, mean"),
+        ("quality_p50", "points 0-10", "composite quality score, median"),
+        ("scored", "count", "successful requests with a quality score"),
+        ("pass_rate", "fraction", "share of scored requests that passed (quality >= 5)"),
+        ("passed", "count", "scored requests that passed"),
+    ])
+    + _defs("cost", [
+        ("power_watts", "W", "power draw used for energy (measured or assumed; see power_source)"),
+        ("energy_wh_per_request", "Wh", "energy per request"),
+        ("energy_cost_per_request", "USD", "electricity cost per request"),
+        ("amortisation_per_request", "USD", "hardware write-off per request at the utilisation setting"),
+        ("local_cost_per_request", "USD", "energy + amortisation per request"),
+        ("local_cost_per_1k_output_tokens", "USD", "local cost per 1,000 output tokens"),
+    ])
+)
+
+SERVING_DEFS: tuple[KpiDef, ...] = tuple(_defs("serving", [
+    ("requests_per_s", "req/s", "HTTP serving throughput at the run's concurrency"),
+    ("output_tps_serving", "tok/s", "HTTP serving output tokens per second"),
+    ("goodput", "fraction", "share of requests within the goodput limits"),
+]))
+
+
+def scorer_def(name: str) -> KpiDef:
+    return KpiDef(f"score_{name}_mean", "quality", "fraction 0-1", f"mean of the {name} scorer (0-1)")
+
+
+def cloud_defs(cloud_model: str) -> tuple[KpiDef, KpiDef]:
+    return (
+        KpiDef(f"cloud_cost_per_request@{cloud_model}", "cloud", "USD", f"what the same token counts cost on {cloud_model}, per request"),
+        KpiDef(f"savings_pct@{cloud_model}", "cloud", "%", f"(cloud - local) / cloud at the monthly volume, vs {cloud_model}"),
+    )
+
+
+# =========================================================================== result
+
+
+@dataclass(frozen=True, eq=False)
+class KpiTable:
+    """KPIs of a run in long form, with the interval metadata beside every value.
+
+    `frame` columns: model, category (None: all categories), kpi, section, value, low, high,
+    unit, method, confidence, n, n_resamples, seed, note. `wide()` gives one row per model.
+    """
+
+    run_id: str
+    frame: pd.DataFrame
+    models: tuple[str, ...]
+    categories: tuple[str, ...]
+    by_category: bool
+    definitions: Mapping[str, KpiDef]
+    settings: C.CostSettings
+    power: Mapping[str, Mapping[str, Any]]  # model -> watts, source, profile
+    confidence: float = DEFAULT_CONFIDENCE
+    seed: int = DEFAULT_SEED
+    n_resamples: int | None = None
+    intervals: bool = True
+    notes: tuple[str, ...] = ()
+
+    @property
+    def kpi_names(self) -> tuple[str, ...]:
+        return tuple(self.definitions)
+
+    def rows(self, model: str, category: str | None = ALL) -> pd.DataFrame:
+        f = self.frame
+        cat = f["category"].isna() if category is ALL else f["category"] == category
+        return f[(f["model"] == model) & cat]
+
+    def value(self, model: str, kpi: str, category: str | None = ALL) -> float | None:
+        r = self.rows(model, category)
+        r = r[r["kpi"] == kpi]
+        return None if r.empty else _num(r["value"].iloc[0])
+
+    def interval(self, model: str, kpi: str, category: str | None = ALL) -> Interval | None:
+        r = self.rows(model, category)
+        r = r[r["kpi"] == kpi]
+        if r.empty or r["method"].iloc[0] is None:
+            return None
+        x = r.iloc[0]
+        return Interval(_num(x["value"]), _num(x["low"]), _num(x["high"]), x["method"], float(x["confidence"]),
+                        int(x["n"] or 0), _int(x["n_resamples"]), _int(x["seed"]), x["note"] or "")
+
+    def wide(self) -> pd.DataFrame:
+        """One row per model (and category): `kpi`, `kpi_low`, `kpi_high` columns."""
+        f = self.frame.assign(category=self.frame["category"].astype(object).where(self.frame["category"].notna(), "(all)"))
+        keys = ["model", "category"]
+        parts = []
+        for col, suffix in (("value", ""), ("low", "_low"), ("high", "_high")):
+            p = f.pivot(index=keys, columns="kpi", values=col)
+            p.columns = [f"{c}{suffix}" for c in p.columns]
+            parts.append(p)
+        wide = pd.concat(parts, axis=1)
+        order = [c for k in self.kpi_names for c in (k, f"{k}_low", f"{k}_high") if c in wide.columns]
+        wide = wide[order].reset_index()
+        cat_order = ["(all)", *self.categories]
+        wide["_m"] = wide["model"].map({m: i for i, m in enumerate(self.models)})
+        wide["_c"] = wide["category"].map({c: i for i, c in enumerate(cat_order)})
+        return wide.sort_values(["_m", "_c"]).drop(columns=["_m", "_c"]).reset_index(drop=True)
+
+    def methods(self) -> list[str]:
+        """The interval methods behind the defined intervals, e.g. 'cluster bootstrap over
+        prompts (1000 resamples, seed 0)'."""
+        f = self.frame[self.frame["low"].notna() & self.frame["method"].notna()]
+        labels = []
+        for m, g in f.groupby("method", sort=True):
+            runs = g[g["n_resamples"].notna()][["n_resamples", "seed"]].drop_duplicates()
+            name = _METHOD_LABEL.get(str(m), str(m))
+            if runs.empty:  # analytic, or intervals without spread
+                labels.append(name)
+            labels += [f"{name} ({int(b)} resamples, seed {int(sd)})" for b, sd in runs.itertuples(index=False)]
+        return [f"{self.confidence * 100:g}% intervals", *labels] if labels else []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "llm-eval/summary/v1",
+            "run_id": self.run_id,
+            "by_category": self.by_category,
+            "models": list(self.models),
+            "categories": list(self.categories),
+            "confidence": self.confidence,
+            "seed": self.seed,
+            "n_resamples": self.n_resamples,
+            "intervals": self.intervals,
+            "cost_settings": settings_dict(self.settings),
+            "power": {m: dict(v) for m, v in self.power.items()},
+            "kpis": [_json_row(r) for r in self.frame.to_dict("records")],
+            "definitions": {k: {"section": d.section, "unit": d.unit, "description": d.description} for k, d in self.definitions.items()},
+            "methods": self.methods(),
+            "notes": list(self.notes),
+        }
+
+
+_METHOD_LABEL = {
+    "bca-bootstrap": "BCa bootstrap", "percentile-bootstrap": "percentile bootstrap", "cluster-bootstrap": "cluster bootstrap over prompts",
+    "t": "t interval", "wilson": "Wilson score",
+}
+FRAME_COLUMNS = ("model", "category", "kpi", "section", "value", "low", "high", "unit", "method", "confidence", "n", "n_resamples", "seed", "note")
+
+
+def settings_dict(s: C.CostSettings) -> dict[str, Any]:
+    return {f: (list(v) if isinstance(v, tuple) else v) for f, v in vars(s).items()}
+
+
+def _num(x: object) -> float | None:
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _int(x: object) -> int | None:
+    v = _num(x)
+    return None if v is None else int(v)
+
+
+def _json_row(r: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k in FRAME_COLUMNS:
+        v = r.get(k)
+        if k in ("value", "low", "high", "confidence"):
+            v = _num(v)
+        elif k in ("n", "n_resamples", "seed"):
+            v = _int(v)
+        elif isinstance(v, float) and not math.isfinite(v):
+            v = None
+        out[k] = v
+    return out
+
+
+def interval_dict(iv: Interval | None) -> dict[str, Any] | None:
+    """An Interval as JSON (the shape every `--format json` output uses)."""
+    if iv is None:
+        return None
+    return {"estimate": iv.estimate, "low": iv.low, "high": iv.high, "method": iv.method, "confidence": iv.confidence,
+            "n": iv.n, "n_resamples": iv.n_resamples, "seed": iv.seed, "note": iv.note}
+
+
+# =========================================================================== SQL
+
+
+def _sql_dist(col: str, prefix: str) -> str:
+    f = "FILTER (WHERE status = 'ok')"
+    return f"""
+        avg({col}) {f} AS {prefix}_mean, quantile_cont({col}, 0.5) {f} AS {prefix}_p50,
+        quantile_cont({col}, 0.9) {f} AS {prefix}_p90, quantile_cont({col}, 0.95) {f} AS {prefix}_p95,
+        quantile_cont({col}, 0.99) {f} AS {prefix}_p99, stddev_samp({col}) {f} AS {prefix}_std,
+        min({col}) {f} AS {prefix}_min, max({col}) {f} AS {prefix}_max"""
+
+
+def score_path(scorer: str) -> str:
+    return '$."' + scorer.replace('"', "") + '"'
+
+
+def _aggregate_sql(by_category: bool, n_models: int, scorers: Sequence[str]) -> str:
+    ok = "FILTER (WHERE status = 'ok')"
+    kinds = ",\n".join(f"count(*) FILTER (WHERE status <> 'ok' AND error_kind = '{k}') AS errors_{k}" for k in ERROR_KINDS)
+    score_cols = "".join(
+        f",\n avg(CASE WHEN json_valid(scores) THEN TRY_CAST(json_extract_string(scores, ?) AS DOUBLE) END) {ok} AS \"score_{s}_mean\""
+        for s in scorers
+    )
+    cat = "CASE WHEN grouping(category) = 1 THEN NULL ELSE coalesce(category, '') END" if by_category else "NULL"
+    group = "GROUPING SETS ((model), (model, category))" if by_category else "model"
+    where = f" AND model IN ({', '.join('?' * n_models)})" if n_models else ""
+    return f"""
+    SELECT model, {cat} AS category,
+        count(*) AS samples,
+        count(*) {ok} AS ok,
+        count(*) FILTER (WHERE status = 'error') AS errors,
+        count(*) FILTER (WHERE status = 'timeout') AS timeouts,
+        count(*) FILTER (WHERE status = 'skipped') AS skipped,
+        count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+        count(*) FILTER (WHERE status IN ('ok', 'error', 'timeout')) AS attempted,
+        {kinds},
+        {_sql_dist("latency_ms", "latency_ms")},
+        {_sql_dist("ttft_ms", "ttft_ms")},
+        sum(output_tokens) FILTER (WHERE status = 'ok' AND latency_ms IS NOT NULL)
+            / nullif(sum(latency_ms) FILTER (WHERE status = 'ok' AND output_tokens IS NOT NULL) / 1000.0, 0) AS tokens_per_s,
+        sum(output_tokens - 1) FILTER (WHERE status = 'ok' AND decode_tps IS NOT NULL)
+            / nullif(sum(latency_ms - ttft_ms) FILTER (WHERE status = 'ok' AND decode_tps IS NOT NULL) / 1000.0, 0)
+            AS decode_tps_aggregate,
+        avg(decode_tps) {ok} AS decode_tps_mean,
+        quantile_cont(decode_tps, 0.5) {ok} AS decode_tps_p50,
+        avg(input_tokens) {ok} AS input_tokens_mean,
+        avg(output_tokens) {ok} AS output_tokens_mean,
+        sum(input_tokens) {ok} AS input_tokens_total,
+        sum(output_tokens) {ok} AS output_tokens_total,
+        max(peak_rss_mb) AS peak_rss_mb_max,
+        avg(peak_rss_mb) {ok} AS peak_rss_mb_mean,
+        max(peak_accel_mb) AS peak_accel_mb_max,
+        arg_min(latency_ms, seq) {ok} AS first_latency_ms,
+        avg(quality) {ok} AS quality_mean,
+        quantile_cont(quality, 0.5) {ok} AS quality_p50,
+        count(quality) {ok} AS scored_quality,
+        count(passed) {ok} AS scored,
+        count(*) FILTER (WHERE status = 'ok' AND passed) AS passed{score_cols}
+    FROM samples WHERE run_id = ?{where}
+    GROUP BY {group}
+    """
+
+
+Source = Store | duckdb.DuckDBPyConnection  # an open connection saves ~10-20 ms per query
+
+
+def query(source: Source, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    if isinstance(source, Store):
+        return source.query_df(sql, params)
+    return source.execute(sql, list(params)).df()
+
+
+def run_models_order(source: Source, run_id: str) -> list[str]:
+    """The models of a run in the order of its spec; KeyError when there is no such run."""
+    df = query(source, "SELECT spec FROM runs WHERE run_id = ?", [run_id])
+    if df.empty:
+        where = f" in {source.path}" if isinstance(source, Store) else ""
+        raise KeyError(f"no run {run_id!r}{where}; list runs with `python -m core runs`")
+    return list(json.loads(df["spec"].iloc[0]).get("models", []))
+
+
+def run_models(source: Source, run_id: str) -> pd.DataFrame:
+    """The run_models rows (load time, weights, warm-up latency, ...), indexed by model."""
+    return query(source, "SELECT * FROM run_models WHERE run_id = ? ORDER BY model", [run_id]).set_index("model")
+
+
+def run_scorers(store: Source, run_id: str) -> list[str]:
+    """Scorer names found in the run's `scores` JSON (keys starting with '_' are notes)."""
+    df = query(store, 
+        "SELECT DISTINCT unnest(json_keys(scores)) AS k FROM samples"
+        " WHERE run_id = ? AND status = 'ok' AND scores IS NOT NULL AND json_valid(scores) AND json_type(scores) = 'OBJECT'",
+        [run_id],
+    )
+    return sorted(k for k in df["k"] if isinstance(k, str) and not k.startswith("_"))
+
+
+def aggregate(store: Source, run_id: str, *, by_category: bool = False, models: Sequence[str] | None = None,
+              scorers: Sequence[str] = ()) -> pd.DataFrame:
+    """The SQL aggregate: one row per model (and per model x category)."""
+    params: list[Any] = [score_path(s) for s in scorers] + [run_id] + list(models or [])
+    return query(store, _aggregate_sql(by_category, len(models or []), scorers), params)
+
+
+_FETCH = ("model", "category", "item_id", "seq", "status", "latency_ms", "ttft_ms", "decode_tps",
+          "input_tokens", "output_tokens", "peak_rss_mb", "quality")
+
+
+def fetch(store: Source, run_id: str, *, models: Sequence[str] | None = None, scorers: Sequence[str] = (),
+          columns: Sequence[str] = _FETCH) -> pd.DataFrame:
+    """Per-sample arrays with only the needed columns (passed as 0/1/NULL, scorer values as columns)."""
+    cols = [f'"{c}"' for c in columns] + ["CAST(passed AS DOUBLE) AS passed"]
+    cols += [f'CASE WHEN json_valid(scores) THEN TRY_CAST(json_extract_string(scores, ?) AS DOUBLE) END AS "score_{s}"' for s in scorers]
+    params: list[Any] = [score_path(s) for s in scorers] + [run_id]
+    sql = f"SELECT {', '.join(cols)} FROM samples WHERE run_id = ?"
+    if models:
+        sql += f" AND model IN ({', '.join('?' * len(models))})"
+        params += list(models)
+    return query(store, sql + " ORDER BY model, seq", params)
+
+
+# =========================================================================== intervals per group
+
+
+@dataclass(frozen=True)
+class CostContext:
+    """Cost inputs resolved once per table: settings, power per model, cloud prices."""
+
+    settings: C.CostSettings
+    power: Mapping[str, tuple[float, str, str]]  # model -> (watts, source, profile)
+    prices: Mapping[str, C.CloudPrice | str]  # cloud model -> price, or why there is none
+
+
+def cost_context(settings: C.CostSettings, models: Sequence[str], *, measured_watts: Mapping[str, float] | None = None,
+                 overrides: C.PricingOverrides | None = None, at: Any = None, strict: bool = False) -> CostContext:
+    """Resolve power and cloud prices. strict: an unknown cloud model raises LookupError."""
+    overrides = C.load_pricing() if overrides is None else overrides
+    power = {}
+    for m in models:
+        w = (measured_watts or {}).get(m)
+        if w is not None and math.isfinite(w) and w >= 0:
+            power[m] = (float(w), "measured", "measured")
+        else:
+            prof = C.assumed_power(settings, overrides)
+            power[m] = (float(prof.watts), "assumed", prof.name)
+    prices: dict[str, C.CloudPrice | str] = {}
+    for cm in settings.cloud_models:
+        try:
+            prices[cm] = C.cloud_price(cm, overrides, at)
+        except LookupError as exc:
+            if strict:
+                raise
+            prices[cm] = str(exc.args[0] if exc.args else exc)
+    return CostContext(settings, power, prices)
+
+
+def _boot(done: pd.DataFrame, scorers: Sequence[str], n_resamples: int | None, seed: int) -> BootstrapMeans:
+    """One joint resample of prompts over the attempted rows; metrics count successful rows only."""
+    is_ok = (done["status"] == "ok").to_numpy()
+
+    def col(name: str) -> np.ndarray:
+        return np.where(is_ok, done[name].to_numpy(dtype=float, na_value=np.nan), np.nan)
+
+    lat, ttft, dec = col("latency_ms"), col("ttft_ms"), col("decode_tps")
+    inp, out = col("input_tokens"), col("output_tokens")
+    cols: dict[str, np.ndarray] = {"error": (~is_ok).astype(float), "passed": col("passed")}
+    for name, x in (("lat", lat), ("ttft", ttft)):
+        centre = np.nanmean(x) if np.isfinite(x).any() else 0.0
+        cols[f"{name}_c"], cols[f"{name}_c2"] = x - centre, (x - centre) ** 2
+    cols.update(decode_tps=dec, input_tokens=inp, output_tokens=out, peak_rss_mb=col("peak_rss_mb"), quality=col("quality"))
+    both = np.isfinite(lat) & np.isfinite(out)
+    cols["tp_out"], cols["tp_s"] = np.where(both, out, np.nan), np.where(both, lat / 1000, np.nan)
+    dmask = np.isfinite(dec) & np.isfinite(lat) & np.isfinite(ttft) & np.isfinite(out)
+    cols["dec_tok"], cols["dec_s"] = np.where(dmask, out - 1, np.nan), np.where(dmask, (lat - ttft) / 1000, np.nan)
+    cmask = np.isfinite(lat) & np.isfinite(inp) & np.isfinite(out)
+    cols["cost_s"], cols["cost_in"], cols["cost_out"] = (np.where(cmask, v, np.nan) for v in (lat / 1000, inp, out))
+    for s in scorers:
+        cols[f"score_{s}"] = col(f"score_{s}")
+    return bootstrap_means(cols, done["item_id"].astype(str).to_numpy(), n_resamples=n_resamples, seed=seed)
+
+
+def _spread(bm: BootstrapMeans, name: str, centre: float, confidence: float) -> tuple[Interval, Interval]:
+    """Std and CV intervals from centred sums and sums of squares (shift-invariant)."""
+    n, bn = bm.count(f"{name}_c")
+    m1, b1 = bm.mean(f"{name}_c")
+    m2, b2 = bm.mean(f"{name}_c2")
+    if n < 2 or m1 is None or m2 is None:
+        undefined = Interval(None, None, None, bm.method, confidence, n, note="fewer than 2 values: no spread")
+        return undefined, undefined
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = math.sqrt(max(m2 - m1 * m1, 0.0) * n / (n - 1))
+        bstd = np.sqrt(np.maximum(b2 - b1 * b1, 0.0) * bn / np.where(bn > 1, bn - 1, np.nan))
+        mean = m1 + centre
+        cv, bcv = (std / mean if mean else None), bstd / (b1 + centre)
+    return bm.interval(std, bstd, confidence=confidence, n=n), bm.interval(cv, bcv, confidence=confidence, n=n)
+
+
+def group_intervals(df: pd.DataFrame, model: str, scorers: Sequence[str], ctx: CostContext | None, *,
+                    confidence: float, n_resamples: int | None, seed: int) -> dict[str, Interval]:
+    """Every KPI interval of one model (or one model's category) from its sample rows."""
+    ok = df[df["status"] == "ok"]
+    done = df[df["status"].isin(["ok", "error", "timeout"])]
+    clusters = ok["item_id"].astype(str).to_numpy()
+    out: dict[str, Interval] = {}
+    kw = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
+    bm = _boot(done, scorers, n_resamples, seed)
+
+    def mean_of(col: str, values: np.ndarray) -> Interval:
+        if bm.clustered:
+            return bm.interval(*bm.mean(col), confidence=confidence, n=int(np.isfinite(values).sum()))
+        return mean_ci(values, confidence)
+
+    def rate(col: str) -> Interval:
+        n, _ = bm.count(col)
+        if bm.clustered:
+            return bm.interval(*bm.mean(col), confidence=confidence, n=n)
+        return wilson_ci(int(round(bm.totals[bm.names.index(col)])), n, confidence)
+
+    for name, prefix in (("lat", "latency_ms"), ("ttft", "ttft_ms")):
+        x = ok[prefix].to_numpy(dtype=float, na_value=np.nan)
+        s = summarize(x, clusters, **kw)
+        out.update({f"{prefix}_mean": s.mean, f"{prefix}_p50": s.p50, f"{prefix}_p90": s.p90,  # type: ignore[dict-item]
+                    f"{prefix}_p95": s.p95, f"{prefix}_p99": s.p99})
+        centre = float(np.nanmean(x)) if np.isfinite(x).any() else 0.0
+        out[f"{prefix}_std"], out[f"{prefix}_cv"] = _spread(bm, name, centre, confidence)
+    out["tokens_per_s"] = bm.interval(*bm.ratio("tp_out", "tp_s"), confidence=confidence, n=bm.count("tp_s")[0])
+    out["decode_tps_aggregate"] = bm.interval(*bm.ratio("dec_tok", "dec_s"), confidence=confidence, n=bm.count("dec_s")[0])
+    for col, kpi in (("decode_tps", "decode_tps_mean"), ("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens_mean"),
+                     ("peak_rss_mb", "peak_rss_mb_mean"), ("quality", "quality_mean")):
+        out[kpi] = mean_of(col, ok[col].to_numpy(dtype=float, na_value=np.nan))
+    for s in scorers:
+        out[f"score_{s}_mean"] = mean_of(f"score_{s}", ok[f"score_{s}"].to_numpy(dtype=float, na_value=np.nan))
+    out["pass_rate"], out["error_rate"] = rate("passed"), rate("error")
+    if ctx is not None:
+        out.update(cost_intervals(bm, model, ctx, confidence))
+    return out
+
+
+def cost_intervals(bm: BootstrapMeans, model: str, ctx: CostContext, confidence: float) -> dict[str, Interval]:
+    """Local cost, energy and cloud cost per request (and savings at the volume) from the
+    resampled mean seconds and token counts; the cost formulas are core.cost's."""
+    s = ctx.settings
+    watts = ctx.power[model][0]
+    n = bm.count("cost_s")[0]
+    sec, bsec = bm.mean("cost_s")
+    inp, binp = bm.mean("cost_in")
+    outp, bout = bm.mean("cost_out")
+    res: dict[str, Interval] = {}
+
+    def iv(est: float | None, boot: np.ndarray) -> Interval:
+        if sec is None:
+            return Interval(None, None, None, bm.method, confidence, 0, note="no successful requests")
+        return bm.interval(_num(est), boot, confidence=confidence, n=n)
+
+    e, a = C.local_cost_per_request(sec if sec is not None else np.nan, watts, s)
+    be, ba = C.local_cost_per_request(bsec, watts, s)
+    local, blocal = float(e + a), be + ba
+    res["energy_wh_per_request"] = iv(watts * (sec or 0) / 3600, watts * bsec / 3600)
+    res["energy_cost_per_request"] = iv(float(e), be)
+    res["amortisation_per_request"] = iv(float(a), ba)
+    res["local_cost_per_request"] = iv(local, blocal)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res["local_cost_per_1k_output_tokens"] = iv(local / outp * 1000 if outp else None, blocal / bout * 1000)
+    for cm, price in ctx.prices.items():
+        k_cost, k_sav = (d.name for d in cloud_defs(cm))
+        if isinstance(price, str):
+            none = Interval(None, None, None, bm.method, confidence, n, note=price)
+            res[k_cost] = res[k_sav] = none
+            continue
+        cloud, bcloud = C.cloud_cost_per_request(inp or 0, outp or 0, price), C.cloud_cost_per_request(binp, bout, price)
+        res[k_cost] = iv(float(cloud), bcloud)
+        res[k_sav] = _savings(sec, inp, outp, bsec, binp, bout, watts, price, s, bm, confidence, n)
+    return res
+
+
+def _savings(sec, inp, outp, bsec, binp, bout, watts, price, s, bm, confidence, n) -> Interval:  # noqa: ANN001
+    if sec is None:
+        return Interval(None, None, None, bm.method, confidence, 0, note="no successful requests")
+    vol = s.volume_per_month
+    point = C._projection_quantities(C._Means(np.array([sec]), np.array([inp]), np.array([outp])), watts, price, s, vol)  # noqa: SLF001
+    boot = C._projection_quantities(C._Means(bsec, binp, bout), watts, price, s, vol)  # noqa: SLF001
+    est = _num(point["savings"][0])
+    if est is None:
+        return Interval(None, None, None, bm.method, confidence, n, note="the cloud cost is zero for these token counts")
+    return bm.interval(est, boot["savings"], confidence=confidence, n=n)
+
+
+# =========================================================================== the table
+
+
+def kpi_table(
+    store: Store,
+    run_id: str,
+    *,
+    by_category: bool = False,
+    settings: C.CostSettings | None = None,
+    models: Sequence[str] | None = None,
+    intervals: bool = True,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+    measured_watts: Mapping[str, float] | None = None,
+    overrides: C.PricingOverrides | None = None,
+) -> KpiTable:
+    """KPIs per model (and category) of a stored run; see core.analysis for the contract."""
+    settings = settings or C.CostSettings()
+    with store.connect() as con:  # every query up front, on one connection; computing needs no lock
+        spec_models = run_models_order(con, run_id)
+        scorers = run_scorers(con, run_id)
+        agg = aggregate(con, run_id, by_category=by_category, models=models, scorers=scorers)
+        rm = run_models(con, run_id)
+        df = fetch(con, run_id, models=models, scorers=scorers) if intervals and not agg.empty else None
+    order = [m for m in spec_models if (not models or m in models)]
+    present = [str(m) for m in agg["model"]] + [str(m) for m in rm.index if not models or m in models]
+    order += sorted({m for m in present if m not in order})
+    ctx = cost_context(settings, order, measured_watts=measured_watts, overrides=overrides)
+    groups: dict[tuple[str, str | None], dict[str, Interval]] = {}
+    if df is not None:
+        kw = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
+        for m, g in df.groupby("model", sort=False):
+            groups[(str(m), ALL)] = group_intervals(g, str(m), scorers, ctx, **kw)
+            if by_category:
+                for c, gc in g.groupby(g["category"].fillna(""), sort=True):
+                    groups[(str(m), str(c))] = group_intervals(gc, str(m), scorers, ctx, **kw)
+    defs = _definitions(scorers, settings.cloud_models, rm)
+    rows: list[dict[str, Any]] = []
+    agg_rows = {(str(r["model"]), r["category"] if isinstance(r["category"], str) else ALL): r for r in agg.to_dict("records")}
+    for m in order:
+        keys = [k for k in agg_rows if k[0] == m] or [(m, ALL)]
+        for key in sorted(keys, key=lambda k: (k[1] is not ALL, k[1] or "")):
+            values = _values(agg_rows.get(key, {}), rm.loc[m] if m in rm.index and key[1] is ALL else None, ctx, m, scorers)
+            ivs = groups.get(key, {})
+            note = _model_note(rm, m, agg_rows.get(key))
+            for d in defs.values():
+                if key[1] is not ALL and (d.section == "serving" or d.name in _MODEL_LEVEL):
+                    continue
+                rows.append(_kpi_row(m, key[1], d, values.get(d.name), ivs.get(d.name), intervals, confidence, note))
+    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+    cats = sorted({k[1] for k in agg_rows if k[1] is not ALL})
+    power = {m: {"watts": w, "source": src, "profile": prof} for m, (w, src, prof) in ctx.power.items()}
+    notes = tuple(f"no price for {cm}: {p}" for cm, p in ctx.prices.items() if isinstance(p, str))
+    return KpiTable(run_id, frame, tuple(order), tuple(cats), by_category, defs, settings, power, confidence, seed,
+                    n_resamples, intervals, notes)
+
+
+_MODEL_LEVEL = {"weights_mb", "params", "load_time_s", "load_rss_mb", "cold_latency_ms", "cold_warm_ratio", "cold_excess_ms"}
+
+
+def _definitions(scorers: Sequence[str], cloud_models: Sequence[str], rm: pd.DataFrame) -> dict[str, KpiDef]:
+    defs = list(BASE_DEFS)
+    at = next(i for i, d in enumerate(defs) if d.name == "pass_rate")
+    defs[at:at] = [scorer_def(s) for s in scorers]
+    for cm in cloud_models:
+        defs.extend(cloud_defs(cm))
+    if "requests_per_s" in rm.columns and rm["requests_per_s"].notna().any():
+        defs.extend(SERVING_DEFS)
+    return {d.name: d for d in defs}
+
+
+def _values(a: Mapping[str, Any], rm: pd.Series | None, ctx: CostContext, model: str, scorers: Sequence[str]) -> dict[str, Any]:
+    """Point values: the SQL aggregate, run_models and derived ratios."""
+    v: dict[str, Any] = {k: _num(x) for k, x in a.items() if k not in ("model", "category")}
+    for p in ("latency_ms", "ttft_ms"):
+        mean, std = v.get(f"{p}_mean"), v.get(f"{p}_std")
+        v[f"{p}_cv"] = std / mean if mean and std is not None else None
+    att = v.get("attempted") or 0
+    v["error_rate"] = (att - (v.get("ok") or 0)) / att if att else None
+    v["pass_rate"] = v["passed"] / v["scored"] if v.get("scored") else None
+    v["warm_latency_ms"] = v.get("latency_ms_p50")
+    if rm is not None:
+        for k in ("weights_mb", "params", "load_time_s", "load_rss_mb", "cold_latency_ms", "requests_per_s", "goodput"):
+            v[k] = _num(rm.get(k))
+        v["output_tps_serving"] = _num(rm.get("output_tps"))
+        cold, warm = v.get("cold_latency_ms"), v.get("warm_latency_ms")
+        v["cold_warm_ratio"] = cold / warm if cold is not None and warm else None
+        v["cold_excess_ms"] = cold - warm if cold is not None and warm is not None else None
+    v["power_watts"] = ctx.power[model][0]
+    return v
+
+
+def _model_note(rm: pd.DataFrame, model: str, agg_row: Mapping[str, Any] | None) -> str:
+    if agg_row is None or not agg_row.get("ok"):
+        msg = rm.loc[model, "message"] if model in rm.index and "message" in rm.columns else None
+        base = "no successful requests" if agg_row is not None else "no samples stored"
+        return f"{base}: {msg}" if isinstance(msg, str) and msg else base
+    return ""
+
+
+def _kpi_row(model: str, category: str | None, d: KpiDef, value: Any, iv: Interval | None, intervals: bool,
+             confidence: float, group_note: str) -> dict[str, Any]:
+    value = _num(value)
+    if iv is not None and intervals:
+        note = iv.note
+        if value is None and iv.estimate is not None:
+            value = iv.estimate
+        return {"model": model, "category": category, "kpi": d.name, "section": d.section, "value": value,
+                "low": iv.low if value is not None else None, "high": iv.high if value is not None else None,
+                "unit": d.unit, "method": iv.method, "confidence": iv.confidence, "n": iv.n,
+                "n_resamples": iv.n_resamples, "seed": iv.seed, "note": (group_note or note) if value is None else note}
+    note = "" if value is not None else (group_note or _why_missing(d))
+    return {"model": model, "category": category, "kpi": d.name, "section": d.section, "value": value, "low": None,
+            "high": None, "unit": d.unit, "method": None, "confidence": None, "n": None, "n_resamples": None,
+            "seed": None, "note": note}
+
+
+def _why_missing(d: KpiDef) -> str:
+    if d.name.startswith("peak_accel"):
+        return "not measured on this device (CPU)"
+    if d.section == "ttft" or d.name.startswith("decode"):
+        return "no TTFT measured (non-streaming backend or single-token outputs)"
+    if d.section == "warm_cold" or d.section == "memory":
+        return "not recorded for this model"
+    if d.section == "quality":
+        return "no scorer applied (items without a reference or scorers)"
+    return "not available"

@@ -1,0 +1,174 @@
+"""Browser tests: Debian's chromium (Playwright) against a real `streamlit run` server.
+
+Few and focused: every page opens without an error (a screenshot of each is saved under
+artifacts/screenshots/), a small run started in the browser finishes even though its tab
+is closed, plotly charts render, and hostile prompt text shows as text and runs nothing.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from core import prompts
+from tests.dashboard_support import prepare
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "screenshots"
+XSS_IMG = "<img src=x onerror=alert(1)>"
+XSS_SCRIPT = "<script>window.__xss = 1; alert(2)</script>"
+PAGES = {"overview": "", "run": "run", "prompt-sets": "prompt_sets", "models": "models"}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium; .ci/run does it)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright python package")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    db = tmp / "browser.duckdb"
+    setup = prepare(db)
+    xss = tmp / "xss.jsonl"
+    xss.write_text(
+        '{"id": "x1", "prompt": "%s %s", "reference": "%s"}\n' % (XSS_IMG, XSS_SCRIPT, XSS_IMG)
+    )
+    prompts.import_set(setup.store, xss, "xss-set")
+    port = _free_port()
+    env = {**os.environ, "LLM_EVAL_DB": str(db)}
+    log = (tmp / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("streamlit did not start:\n" + (tmp / "server.log").read_text()[-3000:])
+        time.sleep(0.2)
+    yield url, setup
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.dialogs = []  # any alert() would land here
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    yield pg
+    context.close()
+
+
+def _open(page, url: str, path: str, title: str) -> None:
+    page.goto(f"{url}/{path}")
+    page.get_by_role("heading", name=title, exact=True).wait_for(timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    _wait_idle(page)
+
+
+def _wait_idle(page) -> None:
+    """Until the script run ends (Streamlit shows a 'running' widget while it works)."""
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+
+
+def _no_exception(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.get_by_role("dialog").count() == 0  # e.g. Streamlit's "Page not found"
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_small_run_finishes_after_its_tab_is_closed(server, browser, page):
+    url, setup = server
+    _open(page, url, "run", "Run")  # the first request of the server is a deep link: app.py still routes it
+    nav = page.locator("[data-testid='stSidebarNav']").inner_text().split()
+    assert "Overview" in nav and "Prompt" in nav and "app" not in nav
+    _no_exception(page)
+    limit = page.get_by_label("Items per set (0 = all)")
+    limit.fill("3")
+    limit.press("Enter")
+    _wait_idle(page)
+    page.get_by_role("button", name="Start run").click()
+    page.get_by_text("Running", exact=True).or_(page.get_by_text("Completed", exact=True)).first.wait_for(timeout=60_000)
+    page.close()  # the run belongs to the server, not to the tab
+
+    fresh = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _open(fresh, url, "run", "Run")
+    fresh.get_by_text("Completed", exact=True).wait_for(timeout=120_000)
+    fresh.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)  # the latency trace
+    _no_exception(fresh)
+    _shot(fresh, "run")
+    runs = setup.store.runs_df()
+    assert list(runs["status"]) == ["completed"] and int(runs["done"].iloc[0]) == 3
+    fresh.close()
+
+
+@pytest.mark.parametrize("name", ["overview", "prompt-sets", "models"])
+def test_every_page_opens_and_its_charts_render(server, page, name):
+    url, _ = server
+    title = {"overview": "Overview", "prompt-sets": "Prompt sets", "models": "Models"}[name]
+    _open(page, url, PAGES[name], title)
+    _no_exception(page)
+    if name in ("overview", "models"):  # KPI bars (after the run above, or the demo path) / memory gauge
+        charts = page.locator(".js-plotly-plot .main-svg")
+        if name == "models" or page.get_by_text("Headline numbers").count():
+            charts.first.wait_for(timeout=30_000)
+    _shot(page, name)
+
+
+def test_hostile_prompt_text_is_shown_as_text_and_runs_nothing(server, page):
+    url, _ = server
+    _open(page, url, PAGES["prompt-sets"], "Prompt sets")
+    preview = page.get_by_label("Preview")
+    preview.click()
+    page.get_by_role("option", name="xss-set").click()
+    _wait_idle(page)
+    page.get_by_text(XSS_IMG, exact=False).first.wait_for(timeout=30_000)
+    code = page.locator("[data-testid='stCode']").filter(has_text=XSS_SCRIPT)
+    assert code.count() >= 1  # the prompt, literally
+    assert page.locator("img[src='x']").count() == 0
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.dialogs == []
+    _shot(page, "prompt-sets-hostile-text")

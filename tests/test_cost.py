@@ -1,0 +1,234 @@
+"""core.cost: arithmetic by hand, offline price lookup, overrides, power metering, projections."""
+from __future__ import annotations
+
+import math
+import socket
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import cost as C
+from core.config import PRICING_FILE
+
+PRICES = C.PricingOverrides(
+    cloud={"acme-1": C.CloudPrice("acme-1", 1.0, 3.0, None, "pricing.yaml", "test")},
+)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+# --------------------------------------------------------------------------- per request, by hand
+
+
+def test_local_cost_by_hand():
+    # 36 s at 100 W = 0.001 kWh x 0.20 USD = 0.0002 USD energy.
+    # 8766 USD over 1 year (8766 h) at 50% utilisation = 2 USD per busy hour -> 36 s = 0.02 USD.
+    s = C.CostSettings(electricity_price_per_kwh=0.20, hardware_price_usd=8766, lifetime_years=1, utilisation=0.5, power_watts=100)
+    row = C.local_cost([36_000.0, 36_000.0], s, model="m")
+    assert row.energy_kwh_per_request == pytest.approx(0.001)
+    assert row.energy_cost_per_request == pytest.approx(0.0002)
+    assert row.amortisation_per_request == pytest.approx(0.02)
+    assert row.cost_per_request == pytest.approx(0.0202)
+    assert row.cost_per_1k_requests == pytest.approx(20.2)
+    assert row.power_source == "assumed" and row.power_watts == 100 and row.n_requests == 2
+
+
+def test_measured_power_wins_and_is_labelled():
+    row = C.local_cost([1000.0], C.CostSettings(), measured_watts=36.0)
+    assert row.power_source == "measured" and row.power_watts == 36.0
+    assert row.energy_kwh_per_request == pytest.approx(36 * 1 / 3.6e6)
+
+
+def test_cloud_cost_by_hand_with_override():
+    # 1000 input x 1 USD/M + 500 output x 3 USD/M = 0.001 + 0.0015
+    row = C.cloud_cost([1000], [500], "acme-1", overrides=PRICES)
+    assert row.cost_per_request == pytest.approx(0.0025)
+    assert row.price.source == "pricing.yaml"
+    assert "approximate" in row.note
+
+
+def test_no_successful_requests_is_explained():
+    assert C.local_cost([], C.CostSettings()).note == "no successful requests"
+    assert C.cloud_cost([np.nan], [1], "acme-1", overrides=PRICES).cost_per_request is None
+
+
+# --------------------------------------------------------------------------- prices
+
+
+def test_genai_prices_lookup_is_offline(no_network):
+    p = C.cloud_price("gpt-4o-mini")
+    assert p.source == "genai-prices" and p.provider == "openai"
+    assert (p.input_per_mtok, p.output_per_mtok) == pytest.approx((0.15, 0.60))
+    assert p.snapshot.startswith("genai-prices 0.2.3") and p.price_date
+    for model in C.CostSettings().cloud_models:
+        assert C.cloud_price(model).input_per_mtok > 0
+
+
+def test_unknown_cloud_model_says_how_to_fix(no_network):
+    with pytest.raises(LookupError, match="pricing.yaml"):
+        C.cloud_price("no-such-model-xyz")
+
+
+def test_shipped_pricing_file_loads_and_is_empty():
+    o = C.load_pricing(PRICING_FILE)
+    assert o.path == str(PRICING_FILE) and dict(o.cloud) == {} and dict(o.power_profiles) == {}
+    assert C.load_pricing(Path("/nonexistent/pricing.yaml")) == C.PricingOverrides()
+
+
+def test_pricing_yaml_overrides_win(tmp_path, no_network):
+    f = tmp_path / "pricing.yaml"
+    f.write_text(
+        "cloud_prices:\n  gpt-4o-mini:\n    input_per_mtok: 0.1\n    output_per_mtok: 0.2\n"
+        "power_profiles:\n  my-box: 123\n  generic-cpu: 80\n"
+    )
+    o = C.load_pricing(f)
+    p = C.cloud_price("gpt-4o-mini", o)
+    assert (p.input_per_mtok, p.output_per_mtok, p.source) == (0.1, 0.2, "pricing.yaml")
+    assert C.assumed_power(C.CostSettings(power_profile="my-box"), o).watts == 123
+    assert C.assumed_power(C.CostSettings(), o).watts == 80  # replaces the shipped 65 W
+    assert C.assumed_power(C.CostSettings(power_watts=10), o).watts == 10  # explicit watts win
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("cloud_prices:\n  x:\n    input_per_mtok: -1\n    output_per_mtok: 1\n", "non-negative"),
+        ("cloud_prices:\n  x:\n    input_per_mtok: 1\n", "exactly input_per_mtok and output_per_mtok"),
+        ("power_profiles:\n  x: fast\n", "non-negative number"),
+        ("prices: {}\n", "unknown keys"),
+    ],
+)
+def test_pricing_yaml_errors_name_the_problem(tmp_path, text, match):
+    f = tmp_path / "pricing.yaml"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        C.load_pricing(f)
+
+
+def test_power_profiles_and_settings():
+    for name in ("apple-m1", "apple-m4-max", "nvidia-a100", "nvidia-h100", "nvidia-rtx-4090", "nvidia-rtx-3090",
+                 "nvidia-t4", "nvidia-l4", "generic-cpu", "generic-laptop"):
+        assert C.POWER_PROFILES[name].watts > 0
+    assert C.assumed_power(C.CostSettings()).watts == 65
+    with pytest.raises(ValueError, match="unknown power profile"):
+        C.assumed_power(C.CostSettings(power_profile="toaster"))
+    with pytest.raises(ValueError, match="utilisation"):
+        C.CostSettings(utilisation=0)
+    with pytest.raises(ValueError, match="USD"):
+        C.CostSettings(currency="EUR")
+    units = C.settings_help()
+    assert units["electricity_price_per_kwh"][0] == "USD/kWh" and units["volume_per_month"][0] == "requests/month"
+
+
+# --------------------------------------------------------------------------- power meter
+
+
+def test_rapl_meter_reads_energy_and_handles_wraparound(tmp_path):
+    energy = tmp_path / "energy_uj"
+    (tmp_path / "max_energy_range_uj").write_text("10000000\n")
+    energy.write_text("1000000\n")
+    m = C.PowerMeter(rapl_path=energy)
+    assert m.source == "rapl" and m.available
+    m.start()
+    energy.write_text("3500000\n")
+    assert m.stop() == pytest.approx(2.5)
+    energy.write_text("9000000\n")
+    m.start()
+    energy.write_text("1000000\n")  # wrapped: 1 J to the top + 1 J after
+    assert m.stop() == pytest.approx(2.0)
+
+
+def test_meter_without_a_source_returns_none(tmp_path):
+    m = C.PowerMeter(rapl_path=tmp_path / "missing")
+    if m.source is None:  # no NVML on this machine
+        m.start()
+        assert m.stop() is None and not m.available
+
+
+# --------------------------------------------------------------------------- projections
+
+
+def _constant_inputs(n=50):
+    return np.full(n, 1000.0), np.full(n, 1000.0), np.full(n, 1000.0)
+
+
+def test_projection_by_hand():
+    # 1 s per request at 100 W, 0.15 USD/kWh -> energy 100/3.6e6 x 0.15 = 4.1667e-6 USD/request.
+    # Hardware 3600 USD over 3 years -> 100 USD/month. Cloud: 1000 x 1/M + 1000 x 3/M = 0.004 USD.
+    s = C.CostSettings(hardware_price_usd=3600, power_watts=100, volume_per_month=100_000)
+    p = C.project(*_constant_inputs(), "acme-1", s, overrides=PRICES, n_resamples=200)
+    energy = 100 / 3.6e6 * 0.15
+    assert p.cloud_monthly.estimate == pytest.approx(400.0)
+    assert p.local_monthly.estimate == pytest.approx(100 + 100_000 * energy)
+    assert p.local_annual.estimate == pytest.approx(12 * (100 + 100_000 * energy))
+    assert p.savings_pct.estimate == pytest.approx((400 - 100 - 100_000 * energy) / 400 * 100)
+    assert p.break_even_per_month.estimate == pytest.approx(100 / (0.004 - energy))
+    assert p.capacity_per_month.estimate == pytest.approx(365.25 * 24 / 12 * 3600)
+    assert p.machines == 1 and p.power_source == "assumed"
+    # no spread in the inputs -> intervals collapse onto the estimates
+    assert p.cloud_monthly.low == pytest.approx(400.0) and p.cloud_monthly.high == pytest.approx(400.0)
+
+
+def test_no_break_even_when_cloud_is_cheaper():
+    cheap = C.PricingOverrides(cloud={"free": C.CloudPrice("free", 0.0, 0.0, None, "pricing.yaml", "t")})
+    p = C.project(*_constant_inputs(), "free", C.CostSettings(), overrides=cheap, n_resamples=100)
+    assert p.break_even_per_month.estimate is None and "never" in p.break_even_per_month.note
+    assert p.savings_pct.estimate is None  # no cloud cost to save against
+
+
+def test_break_even_beyond_one_machine_is_none():
+    # 0.004 USD per cloud request; hardware 1e9 USD -> break-even volume far above capacity
+    s = C.CostSettings(hardware_price_usd=1e9, power_watts=100)
+    p = C.project(*_constant_inputs(), "acme-1", s, overrides=PRICES, n_resamples=100)
+    assert p.break_even_per_month.estimate is None
+
+
+def test_large_volume_needs_more_machines():
+    s = C.CostSettings(hardware_price_usd=3600, power_watts=100)
+    cap = 365.25 * 24 / 12 * 3600
+    p = C.project(*_constant_inputs(), "acme-1", s, overrides=PRICES, volume_per_month=int(2.5 * cap), n_resamples=100)
+    assert p.machines == 3 and "3 machines" in p.note
+
+
+def test_projection_intervals_are_seeded_and_contain_estimates():
+    rng = np.random.default_rng(0)
+    lat, i, o = rng.lognormal(6, 0.4, 400), rng.integers(50, 500, 400), rng.integers(10, 200, 400)
+    a = C.project(lat, i, o, "gpt-4o-mini", C.CostSettings(), n_resamples=500, seed=3)
+    b = C.project(lat, i, o, "gpt-4o-mini", C.CostSettings(), n_resamples=500, seed=3)
+    assert a == b
+    for iv in (a.local_monthly, a.cloud_monthly, a.savings_pct, a.break_even_per_month):
+        assert iv.is_defined and iv.low <= iv.estimate <= iv.high and iv.low < iv.high
+        assert iv.n_resamples == 500 and iv.seed == 3 and iv.method == "percentile-bootstrap"
+    assert a.price.snapshot.startswith("genai-prices")
+
+
+def test_tables_from_samples():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({
+        "model": ["tiny"] * 30 + ["base"] * 30,
+        "status": ["ok"] * 29 + ["error"] + ["ok"] * 30,
+        "latency_ms": rng.lognormal(5, 0.3, 60),
+        "input_tokens": rng.integers(10, 100, 60),
+        "output_tokens": rng.integers(5, 50, 60),
+    })
+    s = C.CostSettings(cloud_models=("acme-1",))
+    rows = C.cost_table(df, s, measured_watts={"base": 40.0})
+    assert [(r.model, r.n_requests, r.power_source) for r in rows] == [("tiny", 29, "assumed"), ("base", 30, "measured")]
+    clouds = C.cloud_table(df, s, overrides=PRICES)
+    assert [(r.model, r.cloud_model) for r in clouds] == [("tiny", "acme-1"), ("base", "acme-1")]
+    projs = C.projections(df, s, overrides=PRICES, n_resamples=100)
+    assert len(projs) == 2 and all(math.isfinite(p.cloud_monthly.estimate) for p in projs)
+
+
+def test_methods_text_states_formulas():
+    for phrase in ("3.6e6", "lifetime hours x utilisation", "break-even", "tokenizer", "bootstrap"):
+        assert phrase in C.COST_METHODS

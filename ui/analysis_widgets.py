@@ -1,0 +1,273 @@
+"""Render helpers for the Results, Compare and Costs pages (Streamlit; statistics from core.analysis).
+
+User text (prompts, references, outputs) goes to st.dataframe or st.code only.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from core import cost as C
+from core.stats import Interval
+from ui import analysis_figures as af
+from ui import format as fmt
+from ui import state
+
+
+@dataclass(frozen=True)
+class ResultMetric:
+    label: str
+    column: str  # samples column the distribution draws ("cost" is derived from latency)
+    kpi: str  # KPI whose interval is drawn as whiskers
+    stat: str  # what that KPI is (median / mean)
+
+
+RESULT_METRICS = {
+    m.label: m
+    for m in (
+        ResultMetric("Latency (ms)", "latency_ms", "latency_ms_p50", "median"),
+        ResultMetric("Time to first token (ms)", "ttft_ms", "ttft_ms_p50", "median"),
+        ResultMetric("Decode speed (tokens/s)", "decode_tps", "decode_tps_mean", "mean"),
+        ResultMetric("Peak memory, RSS (MB)", "peak_rss_mb", "peak_rss_mb_mean", "mean"),
+        ResultMetric("Local cost per request (USD)", "cost", "local_cost_per_request", "mean"),
+        ResultMetric("Quality (0-10)", "quality", "quality_mean", "mean"),
+    )
+}
+
+# KPI table columns: (kpi, header, format); intervals shown for the first group
+KPI_COLUMNS = (
+    ("ok", "OK", "%d"),
+    ("error_rate", "Error rate", "percent"),
+    ("latency_ms_p50", "Median latency (ms)", "%.1f"),
+    ("latency_ms_p90", "p90 latency (ms)", "%.1f"),
+    ("ttft_ms_p50", "Median TTFT (ms)", "%.1f"),
+    ("tokens_per_s", "Throughput (tokens/s)", "%.1f"),
+    ("peak_rss_mb_max", "Peak RSS (MB)", "%.0f"),
+    ("quality_mean", "Mean quality (0-10)", "%.2f"),
+    ("pass_rate", "Pass rate", "percent"),
+    ("local_cost_per_request", "Local cost / request (USD)", "%.6f"),
+)
+WITH_INTERVALS = {"latency_ms_p50", "quality_mean", "pass_rate", "tokens_per_s", "local_cost_per_request"}
+
+
+# --------------------------------------------------------------------------- pickers
+
+
+def finished_runs() -> pd.DataFrame:
+    df = state.runs()
+    return df[df["done"] > 0] if not df.empty else df
+
+
+def run_label(r: pd.Series) -> str:
+    return f"{r['run_id']} · {r['prompt_set']} · {r['status']} · {int(r['done']):,} samples"
+
+
+def pick_runs(df: pd.DataFrame, key: str, multi: bool) -> list[str]:
+    labels = {r["run_id"]: run_label(r) for _, r in df.iterrows()}
+    if multi:
+        return st.multiselect("Runs", list(labels), default=list(labels)[:1], format_func=labels.get, key=key)
+    return [st.selectbox("Run", list(labels), format_func=labels.get, key=key)]
+
+
+def run_models(df: pd.DataFrame, run_ids: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for rid in run_ids:
+        out += list(state.kpis(rid, intervals=False).models)
+    return list(dict.fromkeys(out))
+
+
+def interval_toggle(n_samples: int, key: str) -> bool:
+    """Bootstrap intervals: on by default; opt-in above HEAVY_SAMPLES (they take a while there)."""
+    heavy = n_samples > state.HEAVY_SAMPLES
+    on = st.toggle("Confidence intervals", value=not heavy, key=key,
+                   help="Bootstrap intervals over prompts; the method is shown under each chart.")
+    if heavy and not on:
+        st.caption(f"{n_samples:,} samples: intervals are off by default here because bootstrapping this many "
+                   "takes from seconds to minutes; switch them on to compute them (the result is cached).")
+    return on
+
+
+def methods_caption(tables: Sequence) -> None:
+    methods = list(dict.fromkeys(m for t in tables for m in t.methods()))
+    if methods:
+        st.caption("Intervals: " + "; ".join(methods) + ".")
+    else:
+        st.caption("No intervals shown (switched off, or not enough data).")
+
+
+# --------------------------------------------------------------------------- results
+
+
+def distribution(run_ids: Sequence[str], models: Sequence[str], metric: ResultMetric, kind: str, with_ci: bool,
+                 colors: dict[str, str]) -> None:
+    column = "latency_ms" if metric.column == "cost" else metric.column
+    values = state.values(tuple(run_ids), tuple(models), column)
+    if values.empty:
+        st.info(f"No successful samples with {metric.label.lower()} for this selection.")
+        return
+    tables = {r: state.kpis(r, tuple(models), intervals=with_ci) for r in run_ids}
+    if metric.column == "cost":
+        values = values.assign(value=[_cost(v, m, tables[r]) for v, m, r in zip(values["value"], values["model"], values["run_id"], strict=True)])
+    multi = len(run_ids) > 1
+    values = values.assign(series=values["model"] + (" · " + values["run_id"] if multi else ""))
+    ivs: dict[str, Interval | None] = {}
+    if with_ci:
+        for (r, m), _ in values.groupby(["run_id", "model"], sort=False):
+            ivs[m + (f" · {r}" if multi else "")] = tables[r].interval(m, metric.kpi)
+    st.plotly_chart(af.distribution(values, kind.lower(), metric.label, colors, intervals=ivs or None, stat=metric.stat),
+                    key="results.dist")
+    n_total = sum(int(t.value(m, "ok") or 0) for r, t in tables.items() for m in models if m in t.models)
+    shown = len(values)
+    st.caption(f"{shown:,} of {n_total:,} successful samples drawn" + (" (a seeded random subset per model)" if shown < n_total else "")
+               + (f"; whiskers: {metric.stat} with its interval." if ivs else "."))
+    methods_caption(list(tables.values()))
+
+
+def _cost(latency_ms: float, model: str, table) -> float:  # noqa: ANN001 - KpiTable
+    watts = table.power.get(model, {}).get("watts", 0.0)
+    e, a = C.local_cost_per_request(latency_ms / 1000.0, watts, table.settings)
+    return float(e + a)
+
+
+def kpi_table(tables: dict[str, object], with_ci: bool) -> None:
+    frames = []
+    for rid, t in tables.items():
+        w = t.wide()
+        w = w[w["category"] == "(all)"].drop(columns=["category"])
+        w.insert(0, "run", rid)
+        frames.append(w)
+    wide = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    cols, config = ["run", "model"], {"run": "Run", "model": "Model"}
+    for kpi, header, f in KPI_COLUMNS:
+        if kpi not in wide:
+            continue
+        cols.append(kpi)
+        config[kpi] = st.column_config.NumberColumn(header, format=f)
+        if with_ci and kpi in WITH_INTERVALS and f"{kpi}_low" in wide:
+            cols += [f"{kpi}_low", f"{kpi}_high"]
+            config[f"{kpi}_low"] = st.column_config.NumberColumn("low", format=f)
+            config[f"{kpi}_high"] = st.column_config.NumberColumn("high", format=f)
+    st.dataframe(wide[cols], hide_index=True, column_config=config)
+    long = pd.concat([t.frame.assign(run_id=rid) for rid, t in tables.items()], ignore_index=True)
+    st.download_button("Download every KPI (CSV, with intervals and methods)", long.to_csv(index=False).encode(),
+                       file_name="kpis.csv", mime="text/csv", icon=":material/download:", key="results.csv")
+
+
+def by_category(run_id: str, models: Sequence[str], with_ci: bool, colors: dict[str, str]) -> None:
+    t = state.kpis(run_id, tuple(models), by_category=True, intervals=with_ci)
+    if not t.categories or len(t.categories) < 2:
+        st.caption("This run's prompts have a single category.")
+        return
+    options = {"Mean quality (0-10)": "quality_mean", "Pass rate": "pass_rate", "Median latency (ms)": "latency_ms_p50",
+               "Error rate": "error_rate", "Throughput (tokens/s)": "tokens_per_s"}
+    label = st.selectbox("KPI by category", list(options), key="results.cat_kpi")
+    st.plotly_chart(af.category_bars(t.wide(), options[label], label, colors), key="results.cat")
+
+
+def explorer(run_id: str, models: Sequence[str]) -> None:
+    cats = state.categories(run_id)
+    c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+    category = c1.selectbox("Category", ["(all)", *cats], key="results.x_cat")
+    failures = c2.checkbox("Failures only", key="results.x_fail")
+    disagree = c3.checkbox("Models disagree", key="results.x_disagree",
+                           help="Pass/fail differs, one failed while another succeeded, or scores span 2+ points.")
+    page_size = 25
+    rows, total = state.explorer(run_id, tuple(models), None if category == "(all)" else category, failures, disagree,
+                                 page_size, 0)
+    pages = max(1, -(-total // page_size))
+    page = c4.number_input("Page", 1, pages, 1, key="results.x_page") if pages > 1 else 1
+    if page > 1:
+        rows, total = state.explorer(run_id, tuple(models), None if category == "(all)" else category, failures,
+                                     disagree, page_size, (page - 1) * page_size)
+    if rows.empty:
+        st.info("No prompt matches these filters.")
+        return
+    st.caption(f"{total:,} prompts match; page {page} of {pages} (first repeat of each prompt).")
+    items = state.prompt_items(run_id)
+    grid = _grid(rows, items, models)
+    st.dataframe(grid, hide_index=True, height=min(600, 38 + 35 * len(grid)))
+    chosen = st.selectbox("Compare one prompt side by side", list(grid["item"]), key="results.x_item")
+    prompt, reference = items.get(chosen, ("(prompt text unavailable: the prompt set changed or was deleted)", None))
+    c1, c2 = st.columns(2)
+    c1.caption("Prompt")
+    c1.code(prompt, language=None, wrap_lines=True)
+    c2.caption("Reference")
+    c2.code(reference or "(none)", language=None, wrap_lines=True)
+    cols = st.columns(max(1, len(models)))
+    sub = rows[rows["item_id"] == chosen].set_index("model")
+    for col, m in zip(cols, models, strict=False):
+        col.caption(m)
+        if m not in sub.index:
+            col.text("(no sample)")
+            continue
+        r = sub.loc[m]
+        col.code(r["output_text"] if isinstance(r["output_text"], str) else f"({r['status']}: {r['error_message']})",
+                 language=None, wrap_lines=True)
+        col.text(f"quality {fmt.quality(r['quality'])} · {fmt.ms(r['latency_ms'])} · {r['status']}")
+
+
+def _grid(rows: pd.DataFrame, items: dict[str, tuple[str, str | None]], models: Sequence[str]) -> pd.DataFrame:
+    base = rows.groupby("item_id", sort=True)["category"].first().reset_index()
+    out = pd.DataFrame({
+        "item": base["item_id"],
+        "category": base["category"],
+        "prompt": [items.get(i, ("", None))[0] for i in base["item_id"]],
+        "reference": [items.get(i, ("", None))[1] or "" for i in base["item_id"]],
+    })
+    for m in models:
+        sub = rows[rows["model"] == m].set_index("item_id")
+        out[f"{m}: output"] = [(_text(sub.loc[i]) if i in sub.index else "") for i in base["item_id"]]
+        out[f"{m}: quality"] = [(sub.loc[i, "quality"] if i in sub.index else None) for i in base["item_id"]]
+    return out
+
+
+def _text(r: pd.Series) -> str:
+    if r["status"] == "ok":
+        return r["output_text"] if isinstance(r["output_text"], str) else ""
+    return f"[{r['status']}: {r['error_kind'] or ''}]"
+
+
+# --------------------------------------------------------------------------- costs
+
+
+def cost_assumptions() -> C.CostSettings:
+    """The assumptions panel; every change updates every chart on the Costs (and Results) page."""
+    cur = state.cost_settings()
+    profiles = C.power_profiles(C.load_pricing())
+    with st.expander("Assumptions", expanded=True, icon=":material/tune:"):
+        c1, c2, c3, c4 = st.columns(4)
+        kwh = c1.number_input("Electricity (USD per kWh)", 0.0, 5.0, float(cur.electricity_price_per_kwh), 0.01, key="costs.kwh")
+        hw = c2.number_input("Hardware price (USD)", 0.0, 1e7, float(cur.hardware_price_usd), 100.0, key="costs.hw")
+        life = c3.number_input("Lifetime (years)", 0.25, 20.0, float(cur.lifetime_years), 0.25, key="costs.life")
+        util = c4.slider("Utilisation", 0.05, 1.0, float(cur.utilisation), 0.05, key="costs.util",
+                         help="Share of its lifetime the hardware is busy serving requests.")
+        c1, c2, c3 = st.columns([1, 1, 2])
+        names = sorted(profiles)
+        profile = c1.selectbox("Power profile", names, index=names.index(cur.power_profile) if cur.power_profile in names else 0,
+                               format_func=lambda n: f"{n} ({profiles[n].watts:g} W)", key="costs.profile")
+        watts = c2.number_input("Or power draw (W, 0 = profile)", 0.0, 5000.0, float(cur.power_watts or 0.0), 5.0, key="costs.watts")
+        cloud = c3.multiselect("Cloud models", sorted({*CLOUD_CHOICES, *cur.cloud_models}), default=list(cur.cloud_models),
+                               key="costs.cloud", help="Prices from the genai-prices snapshot, or data/pricing.yaml.")
+    volume = st.select_slider("Requests per month", VOLUMES, value=cur.volume_per_month if cur.volume_per_month in VOLUMES else 100_000,
+                              format_func=lambda v: f"{v:,}", key="costs.volume")
+    settings = C.CostSettings(kwh, hw, life, util, profile, watts or None, tuple(cloud), int(volume))
+    st.session_state[state.Keys.cost_settings] = settings
+    return settings
+
+
+CLOUD_CHOICES = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1", "o3-mini", "claude-3-5-haiku", "claude-3-5-sonnet",
+                 "claude-3-7-sonnet", "gemini-1.5-flash", "gemini-2.0-flash")
+VOLUMES = (1_000, 5_000, 10_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000, 10_000_000)
+
+
+def iv_text(iv: Interval | None, money: bool = False, pct: bool = False) -> str:
+    """'$12.30 (95% CI $11.90 to $12.80)' in plain words."""
+    if iv is None or iv.estimate is None:
+        return "n/a" + (f" ({iv.note})" if iv is not None and iv.note else "")
+    f = fmt.usd if money else ((lambda v: f"{v:.1f}%") if pct else (lambda v: f"{v:,.3g}"))
+    if not iv.is_defined:
+        return f(iv.estimate)
+    return f"{f(iv.estimate)} ({iv.confidence:.0%} CI {f(iv.low)} to {f(iv.high)})"
