@@ -6,6 +6,9 @@ st.set_page_config(page_title="LLM Eval", page_icon=":material/speed:", layout="
 pages = [
     st.Page("pages/1_overview.py", title="Overview", icon=":material/home:", default=True),
     st.Page("pages/2_run.py", title="Run", icon=":material/play_circle:"),
+    st.Page("pages/3_results.py", title="Results", icon=":material/bar_chart:"),
+    st.Page("pages/4_compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/5_costs.py", title="Costs", icon=":material/payments:"),
     st.Page("pages/6_prompt_sets.py", title="Prompt sets", icon=":material/list_alt:"),
     st.Page("pages/7_models.py", title="Models", icon=":material/memory:"),
 ]

@@ -481,30 +481,39 @@ def cost_report(
     present = data.present()
     ctx = cost_context(settings, present, measured_watts=measured_watts, overrides=overrides, at=at, strict=True)
     ok = df[df["status"] == "ok"]
-    local, cloud = [], []
+    local: list[LocalCost] = []
+    cloud: list[CloudLine] = []
     for m in present:
-        g = ok[ok["model"] == m]
-        lat, inp, out = (g[c].to_numpy(dtype=float, na_value=np.nan) for c in ("latency_ms", "input_tokens", "output_tokens"))
-        keep = np.isfinite(lat) & np.isfinite(inp) & np.isfinite(out)
-        bm = bootstrap_means({"cost_s": np.where(keep, lat / 1000, np.nan), "cost_in": np.where(keep, inp, np.nan),
-                              "cost_out": np.where(keep, out, np.nan)}, g["item_id"].astype(str).to_numpy(),
-                             n_resamples=n_resamples, seed=seed)
-        ivs = cost_intervals(bm, m, ctx, confidence)
-        watts, source, profile = ctx.power[m]
-        sec, bsec = bm.mean("cost_s")
-        n = int(keep.sum())
-        local.append(LocalCost(
-            m, n, bm.interval(sec, bsec, confidence=confidence, n=n) if n else Interval(None, None, None, bm.method, confidence, 0, note="no successful requests"),
-            ivs["local_cost_per_request"], ivs["local_cost_per_1k_output_tokens"], ivs["energy_wh_per_request"],
-            ivs["energy_cost_per_request"], ivs["amortisation_per_request"], watts, source, profile,
-            "" if n else "no successful requests",
-        ))
-        for cm, price in ctx.prices.items():
-            assert isinstance(price, C.CloudPrice)  # strict=True raised otherwise
-            cloud.append(CloudLine(m, cm, ivs[f"cloud_cost_per_request@{cm}"], bm.mean("cost_in")[0], bm.mean("cost_out")[0],
-                                   _projection(bm, m, price, watts, source, settings, confidence)))
+        line, lines = _model_costs(ok[ok["model"] == m], m, ctx, confidence, n_resamples, seed)
+        local.append(line)
+        cloud.extend(lines)
     prices = {k: v for k, v in ctx.prices.items() if isinstance(v, C.CloudPrice)}
     return CostReport(run_id, settings, tuple(local), tuple(cloud), prices, C.price_snapshot(), _assumptions(settings, ctx))
+
+
+def _model_costs(g: pd.DataFrame, model: str, ctx: Any, confidence: float, n_resamples: int | None,
+                 seed: int) -> tuple[LocalCost, list[CloudLine]]:
+    """One model's local cost and cloud lines, all from one resample of its prompts."""
+    lat, inp, out = (g[c].to_numpy(dtype=float, na_value=np.nan) for c in ("latency_ms", "input_tokens", "output_tokens"))
+    keep = np.isfinite(lat) & np.isfinite(inp) & np.isfinite(out)
+    columns = {"cost_s": lat / 1000, "cost_in": inp, "cost_out": out}
+    bm = bootstrap_means({k: np.where(keep, v, np.nan) for k, v in columns.items()}, g["item_id"].astype(str).to_numpy(),
+                         n_resamples=n_resamples, seed=seed)
+    ivs = cost_intervals(bm, model, ctx, confidence)
+    watts, source, profile = ctx.power[model]
+    n = int(keep.sum())
+    line = LocalCost(
+        model, n, bm.interval(*bm.mean("cost_s"), confidence=confidence, n=n), ivs["local_cost_per_request"],
+        ivs["local_cost_per_1k_output_tokens"], ivs["energy_wh_per_request"], ivs["energy_cost_per_request"],
+        ivs["amortisation_per_request"], watts, source, profile, "" if n else "no successful requests",
+    )
+    lines = [
+        CloudLine(model, cm, ivs[f"cloud_cost_per_request@{cm}"], bm.mean("cost_in")[0], bm.mean("cost_out")[0],
+                  _projection(bm, model, price, watts, source, ctx.settings, confidence))
+        for cm, price in ctx.prices.items()
+        if isinstance(price, C.CloudPrice)  # cost_context(strict=True) raised for any other
+    ]
+    return line, lines
 
 
 def _projection(bm: Any, model: str, price: C.CloudPrice, watts: float, source: str, s: C.CostSettings,
@@ -522,7 +531,11 @@ def _projection(bm: Any, model: str, price: C.CloudPrice, watts: float, source: 
     n = bm.count("cost_s")[0]
 
     def iv(key: str, what: str = "", scale: float = 1.0) -> Interval:
-        r = C._interval(float(point[key][0]) * scale, boot[key] * scale, confidence, n, bm.n_resamples, bm.seed, what)  # noqa: SLF001
+        est = float(point[key][0]) * scale
+        if bm.n_clusters < 2 and math.isfinite(est):
+            return Interval(est, None, None, bm.method, confidence, n, note="fewer than 2 prompts: no interval")
+        draws = boot[key] * scale if bm.n_clusters >= 2 else np.array([np.nan])
+        r = C._interval(est, draws, confidence, n, bm.n_resamples, bm.seed, what)  # noqa: SLF001
         return dataclasses.replace(r, method=bm.method)
 
     machines = int(point["machines"][0])
@@ -680,7 +693,7 @@ def recommend(
     tied = []
     for m in scored:
         c = comp.find("quality", best, m) if m != best else None
-        if c is not None and not c.significant(alpha):
+        if c is not None and c.p_final is not None and not c.significant(alpha):
             tied.append((m, c))
     pick = min([best, *(m for m, _ in tied)], key=lambda m: lat[m])
     q = t["quality"]
@@ -688,10 +701,10 @@ def recommend(
         why = (f"{best} has the best mean quality ({q[best]:.2f}/10) among the Pareto-efficient models "
                f"({', '.join(efficient)}), at a median latency of {_fmt(lat[best])} ms")
         faster = [m for m in scored if lat[m] < lat[best]]
+        compared = [c for m in faster if (c := comp.find("quality", best, m)) is not None and c.p_final is not None]
         if faster:
-            why += "; every faster efficient model scores significantly lower" if all(
-                (c := comp.find("quality", best, m)) is not None and c.significant(alpha) for m in faster
-            ) else "; faster models were not compared on quality with it"
+            why += ("; every faster efficient model scores significantly lower" if len(compared) == len(faster)
+                    else "; faster efficient models could not be compared with it on quality (too little data)")
     else:
         c = dict(tied)[pick]
         p = c.p_final

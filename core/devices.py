@@ -106,6 +106,9 @@ def default_budget(device: str, fraction: float = 0.6, explicit_gb: float | None
         if explicit_gb <= 0:
             raise ValueError("--memory-budget must be a positive number of GB")
         return Budget(int(explicit_gb * 1e9), f"configured {explicit_gb:g} GB")
+    if device == "cpu":
+        total = psutil.virtual_memory().total
+        return Budget(int(total * fraction), f"{fraction:.0%} of system memory")
     torch = _torch()
     if device == "mps":
         rec = torch.mps.recommended_max_memory()

@@ -12,15 +12,13 @@ ThreadSafeStore (see there why). Pure Python; no streamlit.
 """
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from core.loader import ModelLoader
@@ -38,22 +36,8 @@ RESUMABLE = ("interrupted", "cancelled", "failed", "queued")
 _RUN_SLOT = threading.Lock()
 
 
-class ThreadSafeStore(Store):
-    """A Store whose connections are serialised across the threads of this process.
-
-    DuckDB refuses to open a file in one thread while another thread of the same process
-    is closing its last connection to it ("Unique file handle conflict"), and Store opens
-    a short-lived connection per operation. The dashboard reads from session threads
-    while the run worker writes, so every connection of the process takes this lock
-    (operations are short; other processes are still handled by Store's lock retries).
-    """
-
-    _connect_lock = threading.RLock()
-
-    @contextlib.contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with ThreadSafeStore._connect_lock, super().connect() as con:
-            yield con
+# Store itself now serialises the connections of a process; the name stays for callers.
+ThreadSafeStore = Store
 
 
 class RunBusyError(RuntimeError):

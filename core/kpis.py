@@ -47,6 +47,11 @@ class KpiDef:
     unit: str
     description: str
 
+    @property
+    def has_interval(self) -> bool:
+        """Whether the KPI gets a confidence interval (counts, extremes and totals do not)."""
+        return self.name in _WITH_INTERVAL or self.section == "cloud" or self.name.startswith("score_")
+
 
 def _defs(section: str, rows: Sequence[tuple[str, str, str]]) -> list[KpiDef]:
     return [KpiDef(n, section, u, d) for n, u, d in rows]
@@ -131,6 +136,14 @@ SERVING_DEFS: tuple[KpiDef, ...] = tuple(_defs("serving", [
 ]))
 
 
+_WITH_INTERVAL = frozenset(
+    [f"{p}_{s}" for p in ("latency_ms", "ttft_ms") for s in ("mean", "p50", "p90", "p95", "p99", "std", "cv")]
+    + ["error_rate", "tokens_per_s", "decode_tps_aggregate", "decode_tps_mean", "input_tokens_mean", "output_tokens_mean",
+       "peak_rss_mb_mean", "quality_mean", "pass_rate", "energy_wh_per_request", "energy_cost_per_request",
+       "amortisation_per_request", "local_cost_per_request", "local_cost_per_1k_output_tokens"]
+)
+
+
 def scorer_def(name: str) -> KpiDef:
     return KpiDef(f"score_{name}_mean", "quality", "fraction 0-1", f"mean of the {name} scorer (0-1)")
 
@@ -191,7 +204,8 @@ class KpiTable:
                         int(x["n"] or 0), _int(x["n_resamples"]), _int(x["seed"]), x["note"] or "")
 
     def wide(self) -> pd.DataFrame:
-        """One row per model (and category): `kpi`, `kpi_low`, `kpi_high` columns."""
+        """One row per model (and category): `kpi` columns, with `kpi_low` and `kpi_high` for
+        the KPIs that have intervals; counts as integers."""
         f = self.frame.assign(category=self.frame["category"].astype(object).where(self.frame["category"].notna(), "(all)"))
         keys = ["model", "category"]
         parts = []
@@ -200,8 +214,13 @@ class KpiTable:
             p.columns = [f"{c}{suffix}" for c in p.columns]
             parts.append(p)
         wide = pd.concat(parts, axis=1)
-        order = [c for k in self.kpi_names for c in (k, f"{k}_low", f"{k}_high") if c in wide.columns]
-        wide = wide[order].reset_index()
+        order = [c for k, d in self.definitions.items() for c in ((k, f"{k}_low", f"{k}_high") if d.has_interval else (k,))
+                 if c in wide.columns]
+        wide = wide[order]
+        for k, d in self.definitions.items():
+            if d.unit == "count" and k in wide.columns:
+                wide[k] = wide[k].round().astype("Int64")
+        wide = wide.reset_index()
         cat_order = ["(all)", *self.categories]
         wide["_m"] = wide["model"].map({m: i for i, m in enumerate(self.models)})
         wide["_c"] = wide["category"].map({c: i for i, c in enumerate(cat_order)})
@@ -234,7 +253,8 @@ class KpiTable:
             "cost_settings": settings_dict(self.settings),
             "power": {m: dict(v) for m, v in self.power.items()},
             "kpis": [_json_row(r) for r in self.frame.to_dict("records")],
-            "definitions": {k: {"section": d.section, "unit": d.unit, "description": d.description} for k, d in self.definitions.items()},
+            "definitions": {k: {"section": d.section, "unit": d.unit, "description": d.description, "interval": d.has_interval}
+                            for k, d in self.definitions.items()},
             "methods": self.methods(),
             "notes": list(self.notes),
         }
@@ -487,7 +507,7 @@ def group_intervals(df: pd.DataFrame, model: str, scorers: Sequence[str], ctx: C
     """Every KPI interval of one model (or one model's category) from its sample rows."""
     ok = df[df["status"] == "ok"]
     done = df[df["status"].isin(["ok", "error", "timeout"])]
-    clusters = ok["item_id"].astype(str).to_numpy()
+    clusters = pd.factorize(ok["item_id"])[0]  # integer prompt codes: cheaper to group than strings
     out: dict[str, Interval] = {}
     kw = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
     bm = _boot(done, scorers, n_resamples, seed)
@@ -523,53 +543,45 @@ def group_intervals(df: pd.DataFrame, model: str, scorers: Sequence[str], ctx: C
     return out
 
 
-def cost_intervals(bm: BootstrapMeans, model: str, ctx: CostContext, confidence: float) -> dict[str, Interval]:
-    """Local cost, energy and cloud cost per request (and savings at the volume) from the
-    resampled mean seconds and token counts; the cost formulas are core.cost's."""
+def cost_quantities(seconds: object, input_tokens: object, output_tokens: object, watts: float,
+                    ctx: CostContext) -> dict[str, np.ndarray]:
+    """Cost KPIs from mean seconds and token counts per request (scalars or arrays of
+    resampled means); the formulas are core.cost's. Cloud models without a price are left out."""
     s = ctx.settings
+    sec, inp, out = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (seconds, input_tokens, output_tokens))
+    energy, amort = C.local_cost_per_request(sec, watts, s)
+    local = energy + amort
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = {"energy_wh_per_request": watts * sec / 3600, "energy_cost_per_request": energy, "amortisation_per_request": amort,
+             "local_cost_per_request": local, "local_cost_per_1k_output_tokens": np.where(out > 0, local / out * 1000, np.nan)}
+        for cm, price in ctx.prices.items():
+            if isinstance(price, C.CloudPrice):
+                k_cost, k_sav = (d.name for d in cloud_defs(cm))
+                q[k_cost] = C.cloud_cost_per_request(inp, out, price)
+                means = C._Means(sec, inp, out)  # noqa: SLF001 - core.cost's own projection formulas
+                q[k_sav] = C._projection_quantities(means, watts, price, s, s.volume_per_month)["savings"]  # noqa: SLF001
+    return q
+
+
+def cost_intervals(bm: BootstrapMeans, model: str, ctx: CostContext, confidence: float) -> dict[str, Interval]:
+    """Cost KPIs with intervals from the model's resampled mean seconds and token counts."""
     watts = ctx.power[model][0]
     n = bm.count("cost_s")[0]
-    sec, bsec = bm.mean("cost_s")
-    inp, binp = bm.mean("cost_in")
-    outp, bout = bm.mean("cost_out")
-    res: dict[str, Interval] = {}
-
-    def iv(est: float | None, boot: np.ndarray) -> Interval:
-        if sec is None:
-            return Interval(None, None, None, bm.method, confidence, 0, note="no successful requests")
-        return bm.interval(_num(est), boot, confidence=confidence, n=n)
-
-    e, a = C.local_cost_per_request(sec if sec is not None else np.nan, watts, s)
-    be, ba = C.local_cost_per_request(bsec, watts, s)
-    local, blocal = float(e + a), be + ba
-    res["energy_wh_per_request"] = iv(watts * (sec or 0) / 3600, watts * bsec / 3600)
-    res["energy_cost_per_request"] = iv(float(e), be)
-    res["amortisation_per_request"] = iv(float(a), ba)
-    res["local_cost_per_request"] = iv(local, blocal)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        res["local_cost_per_1k_output_tokens"] = iv(local / outp * 1000 if outp else None, blocal / bout * 1000)
-    for cm, price in ctx.prices.items():
-        k_cost, k_sav = (d.name for d in cloud_defs(cm))
-        if isinstance(price, str):
-            none = Interval(None, None, None, bm.method, confidence, n, note=price)
-            res[k_cost] = res[k_sav] = none
-            continue
-        cloud, bcloud = C.cloud_cost_per_request(inp or 0, outp or 0, price), C.cloud_cost_per_request(binp, bout, price)
-        res[k_cost] = iv(float(cloud), bcloud)
-        res[k_sav] = _savings(sec, inp, outp, bsec, binp, bout, watts, price, s, bm, confidence, n)
-    return res
-
-
-def _savings(sec, inp, outp, bsec, binp, bout, watts, price, s, bm, confidence, n) -> Interval:  # noqa: ANN001
+    (sec, bsec), (inp, binp), (out, bout) = (bm.mean(c) for c in ("cost_s", "cost_in", "cost_out"))
+    names = [d.name for d in BASE_DEFS if d.section == "cost" and d.name != "power_watts"]
+    names += [d.name for cm in ctx.prices for d in cloud_defs(cm)]
     if sec is None:
-        return Interval(None, None, None, bm.method, confidence, 0, note="no successful requests")
-    vol = s.volume_per_month
-    point = C._projection_quantities(C._Means(np.array([sec]), np.array([inp]), np.array([outp])), watts, price, s, vol)  # noqa: SLF001
-    boot = C._projection_quantities(C._Means(bsec, binp, bout), watts, price, s, vol)  # noqa: SLF001
-    est = _num(point["savings"][0])
-    if est is None:
-        return Interval(None, None, None, bm.method, confidence, n, note="the cloud cost is zero for these token counts")
-    return bm.interval(est, boot["savings"], confidence=confidence, n=n)
+        return {k: Interval(None, None, None, bm.method, confidence, 0, note="no successful requests") for k in names}
+    point = cost_quantities(sec, inp, out, watts, ctx)
+    boot = cost_quantities(bsec, binp, bout, watts, ctx)
+    res = {}
+    for k in names:
+        if k not in point:  # a cloud model without a price
+            why = ctx.prices[k.split("@", 1)[1]]
+            res[k] = Interval(None, None, None, bm.method, confidence, n, note=str(why))
+        else:
+            res[k] = bm.interval(_num(point[k][0]), boot[k], confidence=confidence, n=n)
+    return res
 
 
 # =========================================================================== the table
@@ -610,24 +622,31 @@ def kpi_table(
                 for c, gc in g.groupby(g["category"].fillna(""), sort=True):
                     groups[(str(m), str(c))] = group_intervals(gc, str(m), scorers, ctx, **kw)
     defs = _definitions(scorers, settings.cloud_models, rm)
-    rows: list[dict[str, Any]] = []
     agg_rows = {(str(r["model"]), r["category"] if isinstance(r["category"], str) else ALL): r for r in agg.to_dict("records")}
-    for m in order:
-        keys = [k for k in agg_rows if k[0] == m] or [(m, ALL)]
-        for key in sorted(keys, key=lambda k: (k[1] is not ALL, k[1] or "")):
-            values = _values(agg_rows.get(key, {}), rm.loc[m] if m in rm.index and key[1] is ALL else None, ctx, m, scorers)
-            ivs = groups.get(key, {})
-            note = _model_note(rm, m, agg_rows.get(key))
-            for d in defs.values():
-                if key[1] is not ALL and (d.section == "serving" or d.name in _MODEL_LEVEL):
-                    continue
-                rows.append(_kpi_row(m, key[1], d, values.get(d.name), ivs.get(d.name), intervals, confidence, note))
-    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+    frame = pd.DataFrame(_rows(order, agg_rows, rm, groups, defs, ctx, intervals), columns=list(FRAME_COLUMNS))
     cats = sorted({k[1] for k in agg_rows if k[1] is not ALL})
     power = {m: {"watts": w, "source": src, "profile": prof} for m, (w, src, prof) in ctx.power.items()}
     notes = tuple(f"no price for {cm}: {p}" for cm, p in ctx.prices.items() if isinstance(p, str))
     return KpiTable(run_id, frame, tuple(order), tuple(cats), by_category, defs, settings, power, confidence, seed,
                     n_resamples, intervals, notes)
+
+
+def _rows(order: Sequence[str], agg_rows: Mapping[tuple[str, str | None], Mapping[str, Any]], rm: pd.DataFrame,
+          groups: Mapping[tuple[str, str | None], Mapping[str, Interval]], defs: Mapping[str, KpiDef], ctx: CostContext,
+          intervals: bool) -> list[dict[str, Any]]:
+    """Long-form rows: per model, its overall group first, then its categories."""
+    rows = []
+    for m in order:
+        keys = [k for k in agg_rows if k[0] == m] or [(m, ALL)]
+        for key in sorted(keys, key=lambda k: (k[1] is not ALL, k[1] or "")):
+            overall = key[1] is ALL
+            values = _values(agg_rows.get(key, {}), rm.loc[m] if m in rm.index and overall else None, ctx, m)
+            ivs = groups.get(key, {})
+            note = _model_note(rm, m, agg_rows.get(key))
+            for d in defs.values():
+                if overall or (d.section != "serving" and d.name not in _MODEL_LEVEL):
+                    rows.append(_kpi_row(m, key[1], d, values.get(d.name), ivs.get(d.name), intervals, note))
+    return rows
 
 
 _MODEL_LEVEL = {"weights_mb", "params", "load_time_s", "load_rss_mb", "cold_latency_ms", "cold_warm_ratio", "cold_excess_ms"}
@@ -644,7 +663,7 @@ def _definitions(scorers: Sequence[str], cloud_models: Sequence[str], rm: pd.Dat
     return {d.name: d for d in defs}
 
 
-def _values(a: Mapping[str, Any], rm: pd.Series | None, ctx: CostContext, model: str, scorers: Sequence[str]) -> dict[str, Any]:
+def _values(a: Mapping[str, Any], rm: pd.Series | None, ctx: CostContext, model: str) -> dict[str, Any]:
     """Point values: the SQL aggregate, run_models and derived ratios."""
     v: dict[str, Any] = {k: _num(x) for k, x in a.items() if k not in ("model", "category")}
     for p in ("latency_ms", "ttft_ms"):
@@ -662,6 +681,9 @@ def _values(a: Mapping[str, Any], rm: pd.Series | None, ctx: CostContext, model:
         v["cold_warm_ratio"] = cold / warm if cold is not None and warm else None
         v["cold_excess_ms"] = cold - warm if cold is not None and warm is not None else None
     v["power_watts"] = ctx.power[model][0]
+    sec, inp, out = v.get("latency_ms_mean"), v.get("input_tokens_mean"), v.get("output_tokens_mean")
+    if sec is not None and inp is not None and out is not None:
+        v.update({k: _num(x[0]) for k, x in cost_quantities(sec / 1000, inp, out, v["power_watts"], ctx).items()})
     return v
 
 
@@ -674,7 +696,7 @@ def _model_note(rm: pd.DataFrame, model: str, agg_row: Mapping[str, Any] | None)
 
 
 def _kpi_row(model: str, category: str | None, d: KpiDef, value: Any, iv: Interval | None, intervals: bool,
-             confidence: float, group_note: str) -> dict[str, Any]:
+             group_note: str) -> dict[str, Any]:
     value = _num(value)
     if iv is not None and intervals:
         note = iv.note
@@ -692,7 +714,7 @@ def _kpi_row(model: str, category: str | None, d: KpiDef, value: Any, iv: Interv
 
 def _why_missing(d: KpiDef) -> str:
     if d.name.startswith("peak_accel"):
-        return "not measured on this device (CPU)"
+        return "not measured (no accelerator: CPU run)"
     if d.section == "ttft" or d.name.startswith("decode"):
         return "no TTFT measured (non-streaming backend or single-token outputs)"
     if d.section == "warm_cold" or d.section == "memory":

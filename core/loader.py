@@ -59,6 +59,11 @@ class ModelLoader:
     def budget(self, device: str | None = None) -> devices.Budget:
         return devices.default_budget(device or devices.resolve_device(self._device_pref), explicit_gb=self._budget_gb)
 
+    @property
+    def budget_gb(self) -> float | None:
+        """The configured budget in GB (None: the device default)."""
+        return self._budget_gb
+
     def set_budget(self, memory_budget_gb: float | None) -> None:
         with self._lock:
             self._budget_gb = memory_budget_gb

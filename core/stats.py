@@ -15,7 +15,7 @@ import functools
 import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -229,7 +229,7 @@ def mean_ci(values: object, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
     if np.ptp(x) == 0:
         return _constant("t", confidence, n, x[0])
     m = float(x.mean())
-    se = float(sps.sem(x))
+    se = float(np.std(x, ddof=1) / np.sqrt(n))  # scipy.stats.sem, without its per-call overhead
     if not se > 0:  # spread below floating-point resolution
         return _constant("t", confidence, n, m, "no measurable spread")
     with warnings.catch_warnings():
@@ -534,7 +534,7 @@ def _equal_cluster_stats(
     return np.stack(res)
 
 
-_WEIGHT_BLOCK = 32  # sorted values per block when locating weighted order statistics
+_WEIGHT_BLOCK = 64  # sorted values per block when locating weighted order statistics
 
 
 def _weighted_cluster_stats(
@@ -543,7 +543,9 @@ def _weighted_cluster_stats(
     """Unequal clusters: each value weighted by how often its cluster was drawn; weighted
     order statistics located by cumulative weights (same interpolation as numpy.percentile)."""
     rows, k = idx.shape
-    counts = np.bincount((idx + (np.arange(rows) * k)[:, None]).ravel(), minlength=rows * k).reshape(rows, k)
+    # one spare all-zero column: _weighted_position reads it for positions past the last value
+    padded = np.bincount((idx + (np.arange(rows) * (k + 1))[:, None]).ravel(), minlength=rows * (k + 1)).reshape(rows, k + 1)
+    counts = padded[:, :k]
     weights = counts.astype(float)  # exact: small integers; float for BLAS products
     res: list[np.ndarray | None] = []
     quantiles = [q for q in stats_q if q is not None]
@@ -553,7 +555,7 @@ def _weighted_cluster_stats(
         h = (total - 1) * np.asarray(quantiles)[:, None]  # (quantiles, rows)
         lo = np.floor(h).astype(np.int64)
         hi = np.minimum(lo + 1, total - 1)
-        at = _weighted_position(counts, cs, blocks, np.concatenate([lo, hi]))
+        at = _weighted_position(padded, cs, blocks, np.concatenate([lo, hi]))
         at_lo, at_hi = at[: len(quantiles)], at[len(quantiles):]
         values = iter(_lerp(xs[at_lo], xs[at_hi], h - lo))
     for q in stats_q:
@@ -576,17 +578,20 @@ def _block_weights(weights: np.ndarray, cs: np.ndarray) -> np.ndarray:
     return np.rint(np.cumsum(weights @ member, axis=1)).astype(np.int64)
 
 
-def _weighted_position(counts: np.ndarray, cs: np.ndarray, blocks: np.ndarray, target: np.ndarray) -> np.ndarray:
+def _weighted_position(padded: np.ndarray, cs: np.ndarray, blocks: np.ndarray, target: np.ndarray) -> np.ndarray:
     """For each target (T x rows) of each resample, the first sorted position whose cumulative
     weight exceeds it (searchsorted side='right' on the cumulative weights): find the block,
-    then the place in it."""
-    rows, k = counts.shape
+    then the place in it. `padded`: the counts with a trailing all-zero column."""
+    rows, width = padded.shape
     n = cs.size
-    r = np.broadcast_to(np.arange(rows), target.shape)
-    blk = (blocks[None, :, :] > target[:, :, None]).argmax(axis=2)
+    blk = (blocks[None, :, :] > target[:, :, None]).argmax(axis=2).astype(np.int32)
+    r = np.arange(rows, dtype=np.int32)
     before = np.where(blk > 0, blocks[r, np.maximum(blk - 1, 0)], 0)
-    cols = blk[..., None] * _WEIGHT_BLOCK + np.arange(_WEIGHT_BLOCK)
-    w = np.where(cols < n, counts.ravel()[(r * k)[..., None] + cs[np.minimum(cols, n - 1)]], 0)
+    cs_padded = np.concatenate([cs, np.full(_WEIGHT_BLOCK, width - 1)]).astype(np.int32)  # past the end: zero weight
+    cols = blk[..., None] * np.int32(_WEIGHT_BLOCK) + np.arange(_WEIGHT_BLOCK, dtype=np.int32)
+    idx = cs_padded[cols]
+    idx += (r * np.int32(width))[:, None]  # int32 is enough: a block holds at most _MAX_BLOCK (+ rows) counts
+    w = padded.ravel()[idx]
     within = (before[..., None] + np.cumsum(w, axis=-1) > target[..., None]).argmax(axis=-1)
     return blk * _WEIGHT_BLOCK + within
 

@@ -196,8 +196,18 @@ class Store:
             self._migrate()
 
     # ------------------------------------------------------------------ plumbing
+    # DuckDB refuses to open a file in one thread while another thread of the same process
+    # closes its last connection to it ("Unique file handle conflict"), so connections of
+    # this process are serialised (they are short); other processes are handled by retries.
+    _connect_lock = threading.RLock()
+
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with Store._connect_lock, self._open() as con:
+            yield con
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
         deadline = time.monotonic() + self.lock_timeout_s
         delay = 0.005
         while True:

@@ -342,10 +342,11 @@ class ModelPlan:
 
 
 PLANS = [
-    # Step budgets grow with model size (compute-proportional, as in scaling-law practice).
-    ModelPlan("demo-tiny", 96, 2, 4, 256, 300, 32, 2e-3, "Smallest demo model: fast, often wrong."),
-    ModelPlan("demo-small", 192, 4, 4, 512, 700, 32, 1e-3, "Mid-size demo model."),
-    ModelPlan("demo-base", 384, 4, 6, 1024, 1200, 32, 1e-3, "Largest demo model: the most accurate on demo-qa."),
+    # Every model can master this corpus given enough steps; step budgets grow with size
+    # (compute grows with size, as in scaling-law practice) so quality differs as intended.
+    ModelPlan("demo-tiny", 96, 2, 4, 256, 450, 32, 2e-3, "Smallest demo model: fast, often wrong."),
+    ModelPlan("demo-small", 192, 4, 4, 512, 600, 32, 1e-3, "Mid-size demo model."),
+    ModelPlan("demo-base", 384, 4, 6, 1024, 1000, 32, 1e-3, "Largest demo model: the most accurate on demo-qa."),
 ]
 
 
@@ -492,7 +493,7 @@ question-answer corpus by `scripts/train_demo_models.py`; it knows nothing beyon
 | Training data | {n_train:,} synthetic `Question: ...\\nAnswer: ...` pairs from 8 task families (capitals, opposites, plurals, past tense, single-digit addition, next letter, unit conversion, next number), 5 phrasings each |
 | Objective | next-token cross-entropy on the answer tokens and the closing `</s>` |
 | Optimiser | AdamW (lr {plan.lr:g}, betas 0.9/0.98, weight decay 0.1), 5% warm-up, cosine decay, grad clip 1.0 |
-| Steps / batch size | {plan.steps} steps x {plan.batch_size} sequences |
+| Steps / batch size | {plan.steps} steps x {plan.batch_size} sequences ({plan.steps * plan.batch_size / n_train:.1f} epochs); the three demo models get step budgets that grow with size |
 | Seed | {SEED} (deterministic algorithms, {THREADS} CPU threads) |
 | Training time | {train_s:.0f} s on {THREADS} CPU cores |
 | demo-qa exact match | **{acc:.1%}** ({round(acc * n_test)}/{n_test}, greedy, max {MAX_NEW_TOKENS} new tokens) |
@@ -586,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(folder)
             folder.parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(staged, folder)
+        for f in folder.iterdir():
+            f.chmod(0o644)
         size_mb = (folder / "model.safetensors").stat().st_size / 1e6
         results[plan.name] = (n_params, acc, train_s, size_mb)
         print(f"{plan.name}: {n_params:,} params, demo-qa exact match {acc:.1%}, trained in {train_s:.0f}s, "

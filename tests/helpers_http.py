@@ -60,7 +60,10 @@ class ServeProcess:
         return str(self.model_dir)  # the server is pinned to this name
 
     def start(self) -> ServeProcess:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+        # one intra-op thread: beside other busy processes on few cores, OpenMP oversubscription
+        # turns a 20 ms request into a 500 ms one (measured on the 2-core development machine)
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+               "OMP_NUM_THREADS": os.environ.get("LLM_EVAL_SERVE_THREADS", "1")}
         cmd = [_transformers_cli(), "serve", str(self.model_dir), "--host", "127.0.0.1", "--port", str(self.port),
                "--device", "cpu", "--dtype", "float32", "--log-level", "warning", *self.extra_args]
         with self.log.open("ab") as fh:

@@ -14,7 +14,9 @@ from tests.dashboard_support import DEMO_MODELS, demo_models_trained, populate, 
 pytestmark = pytest.mark.timeout(600)
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
-PAGES = ("pages/1_overview.py", "pages/2_run.py", "pages/6_prompt_sets.py", "pages/7_models.py")
+PAGES = ("pages/1_overview.py", "pages/2_run.py", "pages/3_results.py", "pages/4_compare.py", "pages/5_costs.py",
+         "pages/6_prompt_sets.py", "pages/7_models.py")
+ANALYSIS_PAGES = {"pages/3_results.py": 1, "pages/4_compare.py": 3, "pages/5_costs.py": 2}  # plotly charts when populated
 XSS = '<img src=x onerror=alert(1)><script>window.__xss = 1</script>'
 
 
@@ -61,6 +63,8 @@ def test_every_page_renders_on_an_empty_database(tmp_path, monkeypatch, page):
         assert "No run in progress" in _texts(at)
     if page.endswith("models.py"):
         assert set(DEMO_MODELS) <= set(at.dataframe[0].value["name"])
+    if page in ANALYSIS_PAGES:  # an explanation instead of an error or an empty chart
+        assert at.info and not at.get("plotly_chart")
 
 
 def test_importing_the_app_loads_no_torch(tmp_path):
@@ -102,6 +106,59 @@ def test_every_page_renders_on_a_populated_database(populated, monkeypatch, page
     if page.endswith("models.py"):
         assert set(setup.models) <= set(at.dataframe[0].value["name"])
         assert len(at.get("plotly_chart")) == 1  # memory gauge
+    if page in ANALYSIS_PAGES:
+        assert len(at.get("plotly_chart")) == ANALYSIS_PAGES[page]
+
+
+def test_results_page_charts_filters_and_export(populated, monkeypatch):
+    db, setup, run_id = populated
+    at = _open(_app(db, monkeypatch), "pages/3_results.py")
+    assert "Intervals: 95% intervals" in _texts(at)  # the interval method is shown
+    kpis = at.dataframe[0].value
+    assert list(kpis["model"]) == list(setup.models[:2]) and "latency_ms_p50_low" in kpis
+    for kind in ("Violin", "ECDF", "Histogram"):
+        at.segmented_control(key="results.kind").set_value(kind).run()
+        assert not at.exception and len(at.get("plotly_chart")) == 1
+    for metric in ("Local cost per request (USD)", "Quality (0-10)", "Time to first token (ms)"):
+        at.selectbox(key="results.metric").set_value(metric).run()
+        assert not at.exception, [e.value for e in at.exception]
+    grid = at.dataframe[-1].value
+    assert {f"{m}: output" for m in setup.models[:2]} <= set(grid.columns) and len(grid) == 4
+    assert grid["prompt"].str.startswith("Question:").all()
+    at.checkbox(key="results.x_fail").check().run()
+    assert "No prompt matches these filters." in _texts(at)
+    assert at.get("download_button")
+
+
+def test_compare_page_uses_the_champion_as_baseline(populated, monkeypatch):
+    db, setup, run_id = populated
+    Store(db).set_setting("champion", setup.models[1])
+    try:
+        at = _open(_app(db, monkeypatch), "pages/4_compare.py")
+        assert at.selectbox(key="compare.baseline").value == setup.models[1]
+        verdicts = [m.value for m in at.markdown if m.value.startswith("- ")]
+        assert verdicts and all(setup.models[1].replace("-", "\\-") in v for v in verdicts)
+        at.selectbox(key="compare.baseline").set_value("(every pair)").run()
+        assert not at.exception and len(at.get("plotly_chart")) == 3
+    finally:
+        Store(db).set_setting("champion", None)
+
+
+def test_costs_page_follows_the_assumptions(populated, monkeypatch):
+    db, setup, run_id = populated
+    at = _open(_app(db, monkeypatch), "pages/5_costs.py")
+
+    def monthly() -> str:
+        return next(m.value for m in at.metric if m.label.startswith("Per month"))
+
+    before = monthly()
+    at.select_slider(key="costs.volume").set_value(1_000_000).run()
+    assert not at.exception and monthly() != before
+    at.number_input(key="costs.hw").set_value(50_000.0).run()
+    after_hw = monthly()
+    assert after_hw != before
+    at.multiselect(key="costs.cloud").set_value(["gpt-4o-mini"]).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2
 
 
 def test_champion_is_stored(populated, monkeypatch):

@@ -17,14 +17,18 @@ from pathlib import Path
 import pytest
 
 from core import prompts
-from tests.dashboard_support import prepare
+from tests.dashboard_support import populate, prepare
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
 XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS_SCRIPT = "<script>window.__xss = 1; alert(2)</script>"
-PAGES = {"overview": "", "run": "run", "prompt-sets": "prompt_sets", "models": "models"}
+PAGES = {"overview": "", "run": "run", "results": "results", "compare": "compare", "costs": "costs",
+         "prompt-sets": "prompt_sets", "models": "models"}
+TITLES = {"overview": "Overview", "run": "Run", "results": "Results", "compare": "Compare", "costs": "Costs",
+          "prompt-sets": "Prompt sets", "models": "Models"}
+CHARTS = {"overview": 1, "results": 1, "compare": 3, "costs": 2, "models": 1}  # plotly charts each page draws
 
 pytestmark = [
     pytest.mark.browser,
@@ -50,6 +54,7 @@ def server(tmp_path_factory):
         '{"id": "x1", "prompt": "%s %s", "reference": "%s"}\n' % (XSS_IMG, XSS_SCRIPT, XSS_IMG)
     )
     prompts.import_set(setup.store, xss, "xss-set")
+    populate(setup)  # a completed two-model run for Results, Compare and Costs
     port = _free_port()
     env = {**os.environ, "LLM_EVAL_DB": str(db)}
     log = (tmp / "server.log").open("w")
@@ -140,21 +145,21 @@ def test_a_small_run_finishes_after_its_tab_is_closed(server, browser, page):
     fresh.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)  # the latency trace
     _no_exception(fresh)
     _shot(fresh, "run")
-    runs = setup.store.runs_df()
-    assert list(runs["status"]) == ["completed"] and int(runs["done"].iloc[0]) == 3
+    latest = setup.store.runs_df().iloc[0]
+    assert latest["status"] == "completed" and int(latest["done"]) == 3
     fresh.close()
 
 
-@pytest.mark.parametrize("name", ["overview", "prompt-sets", "models"])
+@pytest.mark.parametrize("name", ["overview", "results", "compare", "costs", "prompt-sets", "models"])
 def test_every_page_opens_and_its_charts_render(server, page, name):
     url, _ = server
-    title = {"overview": "Overview", "prompt-sets": "Prompt sets", "models": "Models"}[name]
-    _open(page, url, PAGES[name], title)
+    _open(page, url, PAGES[name], TITLES[name])
     _no_exception(page)
-    if name in ("overview", "models"):  # KPI bars (after the run above, or the demo path) / memory gauge
-        charts = page.locator(".js-plotly-plot .main-svg")
-        if name == "models" or page.get_by_text("Headline numbers").count():
-            charts.first.wait_for(timeout=30_000)
+    charts = page.locator(".js-plotly-plot .main-svg")
+    if name in CHARTS:
+        charts.nth(0).wait_for(timeout=60_000)
+        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {CHARTS[name]}", timeout=60_000)
+        assert page.locator(".js-plotly-plot .gtitle").count() >= CHARTS[name]  # every chart is titled
     _shot(page, name)
 
 

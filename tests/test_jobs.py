@@ -50,7 +50,7 @@ def test_run_completes_with_live_progress(setup, manager):
 
 
 def test_second_start_is_refused_while_running(setup, manager):
-    manager.start(small_spec(setup, limit=20, repeats=3))
+    manager.start(small_spec(setup, limit=20, repeats=20))  # long enough to still run when cancelled below
     with pytest.raises(RunBusyError, match="in progress"):
         manager.start(small_spec(setup, limit=1))
     with pytest.raises(RunBusyError):  # the slot is process-wide, not per manager
@@ -62,7 +62,7 @@ def test_second_start_is_refused_while_running(setup, manager):
 
 
 def test_cancel_stops_within_one_generation_keeps_samples_and_resumes(setup, manager):
-    (run_id,) = manager.start(small_spec(setup, limit=20, repeats=5))
+    (run_id,) = manager.start(small_spec(setup, limit=20, repeats=10))
     _wait_for(lambda: manager.snapshot().done >= 2)
     t0 = time.monotonic()
     assert manager.cancel()
@@ -71,16 +71,16 @@ def test_cancel_stops_within_one_generation_keeps_samples_and_resumes(setup, man
     assert snap.state == "cancelled"
     row = setup.store.get_run(run_id)
     assert row.status == "cancelled"
-    assert 2 <= row.done < row.planned == 100  # what was measured is kept
+    assert 2 <= row.done < row.planned == 200  # what was measured is kept
     assert run_id in set(manager.resumable_runs()["run_id"])
 
     manager.resume(run_id)
     snap = manager.wait(180)
     assert snap.state == "completed", snap.error
     row = setup.store.get_run(run_id)
-    assert (row.status, row.done) == ("completed", 100)
+    assert (row.status, row.done) == ("completed", 200)
     samples = setup.store.samples_df(run_id, columns=["result_key", "status"])
-    assert len(samples) == 100 and set(samples["status"]) == {"ok"}  # no duplicates, cancelled rows re-run
+    assert len(samples) == 200 and set(samples["status"]) == {"ok"}  # no duplicates, cancelled rows re-run
 
 
 def test_several_prompt_sets_run_in_sequence(setup, manager, tmp_path):

@@ -15,6 +15,8 @@ import plotly.graph_objects as go
 from core.stats import Interval
 
 LAYOUT = dict(margin=dict(l=60, r=20, t=60, b=50), hovermode="closest")
+CLOUD_GREYS = ("#333333", "#666666", "#999999", "#4d4d4d", "#808080")  # cloud options: neutral, never a model's colour
+CLOUD_DASHES = ("dot", "dash", "dashdot", "longdash", "longdashdot")
 POINTS_LIMIT = 3_000  # above this many values in a box/violin, only outliers are drawn as points
 
 
@@ -243,8 +245,9 @@ def break_even(model: str, hardware_per_month: float, energy_per_request: float,
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=vols, y=local, mode="lines", name=f"{model} (local)", line=dict(color=color, width=3),
                              hovertemplate="%{x:,} requests/month<br>local $%{y:,.2f}/month<extra></extra>"))
-    for cm, per in cloud_per_request.items():
-        fig.add_trace(go.Scatter(x=vols, y=vols * per, mode="lines", name=f"cloud: {cm}", line=dict(dash="dot"),
+    for k, (cm, per) in enumerate(cloud_per_request.items()):
+        style = dict(color=CLOUD_GREYS[k % len(CLOUD_GREYS)], dash=CLOUD_DASHES[k % len(CLOUD_DASHES)])
+        fig.add_trace(go.Scatter(x=vols, y=vols * per, mode="lines", name=f"cloud: {cm}", line=style,
                                  hovertemplate=f"%{{x:,}} requests/month<br>{cm} $%{{y:,.2f}}/month<extra></extra>"))
     fig.add_vline(x=volume, line=dict(color="#888", dash="dash"), annotation_text="your volume", annotation_position="top left")
     fig.update_layout(title=f"Break-even: monthly cost of {model} locally vs in the cloud",

@@ -4,6 +4,7 @@ User text (prompts, references, outputs) goes to st.dataframe or st.code only.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -65,17 +66,23 @@ def run_label(r: pd.Series) -> str:
     return f"{r['run_id']} · {r['prompt_set']} · {r['status']} · {int(r['done']):,} samples"
 
 
-def pick_runs(df: pd.DataFrame, key: str, multi: bool) -> list[str]:
+def pick_runs(df: pd.DataFrame, key: str, multi: bool, prefer_several_models: bool = False) -> list[str]:
+    """Run picker; the newest run is the default (with prefer_several_models: the newest with 2+ models)."""
     labels = {r["run_id"]: run_label(r) for _, r in df.iterrows()}
+    ids = list(labels)
+    first = 0
+    if prefer_several_models:
+        first = next((i for i, rid in enumerate(ids) if len(run_models(df, [rid])) > 1), 0)
     if multi:
-        return st.multiselect("Runs", list(labels), default=list(labels)[:1], format_func=labels.get, key=key)
-    return [st.selectbox("Run", list(labels), format_func=labels.get, key=key)]
+        return st.multiselect("Runs", ids, default=ids[first:first + 1], format_func=labels.get, key=key)
+    return [st.selectbox("Run", ids, index=first, format_func=labels.get, key=key)]
 
 
 def run_models(df: pd.DataFrame, run_ids: Sequence[str]) -> list[str]:
+    """Models of the runs, in the order each run planned them."""
     out: list[str] = []
-    for rid in run_ids:
-        out += list(state.kpis(rid, intervals=False).models)
+    for spec in df[df["run_id"].isin(run_ids)]["spec"]:
+        out += json.loads(spec).get("models", [])
     return list(dict.fromkeys(out))
 
 
@@ -101,14 +108,33 @@ def methods_caption(tables: Sequence) -> None:
 # --------------------------------------------------------------------------- results
 
 
-def distribution(run_ids: Sequence[str], models: Sequence[str], metric: ResultMetric, kind: str, with_ci: bool,
+def kpi_tables(runs: pd.DataFrame, run_ids: Sequence[str], models: Sequence[str], with_ci: bool) -> dict[str, object]:
+    """One KPI table per run (cached). Small runs get the per-category rows in the same pass; on
+    large runs those cost another aggregate over every sample, so they are computed on request."""
+    out = {}
+    for rid in run_ids:
+        mine = run_models(runs, [rid])
+        chosen = tuple(m for m in mine if m in models)
+        out[rid] = state.kpis(rid, () if set(chosen) == set(mine) else chosen, by_category=not is_heavy(runs, rid),
+                              intervals=with_ci)
+    return out
+
+
+def is_heavy(runs: pd.DataFrame, run_id: str) -> bool:
+    row = runs[runs["run_id"] == run_id]
+    return not row.empty and int(row["done"].iloc[0]) > state.HEAVY_SAMPLES
+
+
+def distribution(tables: dict[str, object], models: Sequence[str], metric: ResultMetric, kind: str, with_ci: bool,
                  colors: dict[str, str]) -> None:
+    run_ids = list(tables)
     column = "latency_ms" if metric.column == "cost" else metric.column
     values = state.values(tuple(run_ids), tuple(models), column)
     if values.empty:
         st.info(f"No successful samples with {metric.label.lower()} for this selection.")
         return
-    tables = {r: state.kpis(r, tuple(models), intervals=with_ci) for r in run_ids}
+    order = {m: i for i, m in enumerate(models)}
+    values = values.sort_values(["run_id", "model"], key=lambda c: c.map(order) if c.name == "model" else c, kind="stable")
     if metric.column == "cost":
         values = values.assign(value=[_cost(v, m, tables[r]) for v, m, r in zip(values["value"], values["model"], values["run_id"], strict=True)])
     multi = len(run_ids) > 1
@@ -119,7 +145,7 @@ def distribution(run_ids: Sequence[str], models: Sequence[str], metric: ResultMe
             ivs[m + (f" · {r}" if multi else "")] = tables[r].interval(m, metric.kpi)
     st.plotly_chart(af.distribution(values, kind.lower(), metric.label, colors, intervals=ivs or None, stat=metric.stat),
                     key="results.dist")
-    n_total = sum(int(t.value(m, "ok") or 0) for r, t in tables.items() for m in models if m in t.models)
+    n_total = sum(int(t.value(m, "ok") or 0) for t in tables.values() for m in models if m in t.models)
     shown = len(values)
     st.caption(f"{shown:,} of {n_total:,} successful samples drawn" + (" (a seeded random subset per model)" if shown < n_total else "")
                + (f"; whiskers: {metric.stat} with its interval." if ivs else "."))
@@ -136,7 +162,7 @@ def kpi_table(tables: dict[str, object], with_ci: bool) -> None:
     frames = []
     for rid, t in tables.items():
         w = t.wide()
-        w = w[w["category"] == "(all)"].drop(columns=["category"])
+        w = w[w["category"] == "(all)"].drop(columns=["category"]).copy()
         w.insert(0, "run", rid)
         frames.append(w)
     wide = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -156,8 +182,17 @@ def kpi_table(tables: dict[str, object], with_ci: bool) -> None:
                        file_name="kpis.csv", mime="text/csv", icon=":material/download:", key="results.csv")
 
 
-def by_category(run_id: str, models: Sequence[str], with_ci: bool, colors: dict[str, str]) -> None:
-    t = state.kpis(run_id, tuple(models), by_category=True, intervals=with_ci)
+def by_category(runs: pd.DataFrame, run_id: str, table, models: Sequence[str], with_ci: bool,  # noqa: ANN001 - KpiTable
+                colors: dict[str, str]) -> None:
+    if not table.by_category:
+        n = int(runs[runs["run_id"] == run_id]["done"].iloc[0])
+        if not st.toggle("Compute the per-category breakdown", key="results.cat_go",
+                         help=f"{n:,} samples: one more pass over every sample (cached)."):
+            return
+        mine = run_models(runs, [run_id])
+        chosen = tuple(m for m in mine if m in models)
+        table = state.kpis(run_id, () if set(chosen) == set(mine) else chosen, by_category=True, intervals=with_ci)
+    t = table
     if not t.categories or len(t.categories) < 2:
         st.caption("This run's prompts have a single category.")
         return
@@ -256,6 +291,26 @@ def cost_assumptions() -> C.CostSettings:
     settings = C.CostSettings(kwh, hw, life, util, profile, watts or None, tuple(cloud), int(volume))
     st.session_state[state.Keys.cost_settings] = settings
     return settings
+
+
+def projection_table(report, models: Sequence[str]) -> None:  # noqa: ANN001 - analysis.CostReport
+    money = ("local / month", "cloud / month", "local / year", "cloud / year")
+    rows = [
+        {"model": c.model, "cloud model": c.cloud_model, "local / month": c.projection.local_monthly.estimate,
+         "cloud / month": c.projection.cloud_monthly.estimate, "local / year": c.projection.local_annual.estimate,
+         "cloud / year": c.projection.cloud_annual.estimate, "savings %": c.projection.savings_pct.estimate,
+         "savings low": c.projection.savings_pct.low, "savings high": c.projection.savings_pct.high,
+         "break-even / month": c.projection.break_even_per_month.estimate, "machines": c.projection.machines}
+        for c in report.cloud if c.model in models
+    ]
+    config = {k: st.column_config.NumberColumn(k, format="dollar") for k in money}
+    config |= {k: st.column_config.NumberColumn(k, format="%.1f") for k in ("savings %", "savings low", "savings high")}
+    config["break-even / month"] = st.column_config.NumberColumn("break-even / month", format="%d")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=config)
+    methods = sorted({c.projection.savings_pct.method for c in report.cloud})
+    resamples = sorted({c.projection.savings_pct.n_resamples for c in report.cloud if c.projection.savings_pct.n_resamples})
+    st.caption(f"Savings intervals: {', '.join(methods)}" + (f" ({', '.join(map(str, resamples))} resamples)" if resamples else "")
+               + "; empty break-even: the cloud is cheaper at any volume.")
 
 
 CLOUD_CHOICES = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1", "o3-mini", "claude-3-5-haiku", "claude-3-5-sonnet",

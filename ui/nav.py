@@ -38,3 +38,6 @@ def guard(page_file: str) -> None:
     target = st.session_state.pop(_RETURN, None)
     if target and target != page:
         st.switch_page(target)
+    from ui import state
+
+    state.warm_up()

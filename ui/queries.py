@@ -15,7 +15,7 @@ import pandas as pd
 
 from core.store import Store
 
-MAX_POINTS = 100_000  # per chart, all series together
+MAX_POINTS = 30_000  # per distribution chart, all series together (the ceiling is about 100,000)
 VALUE_COLUMNS = ("latency_ms", "ttft_ms", "decode_tps", "peak_rss_mb", "quality", "output_tokens", "input_tokens")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,18 @@ def loader() -> ModelLoader:
     return ModelLoader()
 
 
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import the statistics stack (scipy, ~1.5 s) in the background once the server has served
+    its first page, so the first visit to Results, Compare or Costs does not pay for it."""
+    def work() -> None:
+        import core.analysis  # noqa: F401
+
+    thread = threading.Thread(target=work, name="llm-eval-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def manager() -> jobs.RunManager:
     return jobs.shared(store(), loader())
 
@@ -83,7 +96,7 @@ def data_version(path: str | Path | None = None) -> tuple[int, ...]:
 def budget() -> Budget:
     """The loader's memory budget, without importing torch just to draw a page."""
     ld = loader()
-    explicit = getattr(ld, "_budget_gb", None)
+    explicit = ld.budget_gb
     if explicit is not None or "torch" in sys.modules:
         return ld.budget()
     total = psutil.virtual_memory().total
@@ -213,15 +226,21 @@ def comparison(run_id: str, metrics: tuple[str, ...], baseline: str | None, corr
                        tuple(sorted(margins.items())), alpha, cost_settings())
 
 
+HEAVY_RESAMPLES = 200  # bootstrap resamples for cost intervals above HEAVY_SAMPLES (shown with every interval)
+
+
 @st.cache_data(ttl=3600, show_spinner="Computing costs…", max_entries=32)
-def _cost_report(path: str, run_id: str, version: tuple, settings: "C.CostSettings") -> "analysis.CostReport":
+def _cost_report(path: str, run_id: str, version: tuple, settings: "C.CostSettings",
+                 n_resamples: int | None) -> "analysis.CostReport":
     from core import analysis
 
-    return analysis.cost_report(_store(path), run_id, settings)
+    return analysis.cost_report(_store(path), run_id, settings, n_resamples=n_resamples)
 
 
 def cost_report(run_id: str, settings: "C.CostSettings") -> "analysis.CostReport":
-    return _cost_report(str(db_path()), run_id, run_version(run_id), settings)
+    version = run_version(run_id)
+    heavy = len(version) > 1 and version[1] > HEAVY_SAMPLES
+    return _cost_report(str(db_path()), run_id, version, settings, HEAVY_RESAMPLES if heavy else None)
 
 
 @st.cache_data(ttl=3600, show_spinner="Computing sample sizes…", max_entries=32)

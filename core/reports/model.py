@@ -1,0 +1,656 @@
+"""The report model: one typed object assembled once from core.analysis, the store and the run
+manifest, then rendered to HTML, Markdown and PDF (the renderers only format, never compute).
+
+Every number arrives as text already formatted (the CLI's formats: "412 ms [398, 430]"),
+every chart as a core.charts spec. User text (prompts, outputs, model names) is kept raw
+here; each renderer escapes it for its own format.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import pandas as pd
+
+import core
+from core import analysis
+from core import charts as ch
+from core import cost as C
+from core.analysis_cli import fmt_interval, fmt_value
+from core.compare import verdict
+from core.stats import DEFAULT_ALPHA, DEFAULT_CONFIDENCE, DEFAULT_SEED, METHODS, Interval, metric_info
+from core.store import Store
+
+SECTIONS = {
+    "summary": "Executive summary",
+    "kpis": "KPI tables",
+    "distributions": "Distributions",
+    "comparisons": "Pairwise comparisons",
+    "costs": "Cost projections and break-even",
+    "methods": "Methods",
+    "environment": "Environment manifest",
+    "appendix": "Appendix: sample outputs",
+}
+COMPARE_METRICS = ("quality", "passed", "latency", "ttft", "tokens_per_s", "peak_rss")
+LARGE_RUN_SAMPLES = 5_000  # above this, bootstrap resamples drop to LARGE_RUN_RESAMPLES unless set
+LARGE_RUN_RESAMPLES = 500
+MAX_OUTPUT_CHARS = 1_200  # per output (and prompt) in the appendix
+
+KPI_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("Requests", (("samples", "Samples"), ("ok", "Succeeded"), ("error_rate", "Error rate"))),
+    ("Latency", (("latency_ms_p50", "Median latency"), ("latency_ms_p90", "p90 latency"), ("latency_ms_p99", "p99 latency"),
+                 ("ttft_ms_p50", "Median TTFT"))),
+    ("Throughput and memory", (("tokens_per_s", "Throughput"), ("decode_tps_mean", "Decode speed (mean)"),
+                               ("peak_rss_mb_max", "Peak RSS"), ("load_time_s", "Load time"))),
+    ("Quality", (("quality_mean", "Mean quality (0-10)"), ("pass_rate", "Pass rate"), ("scored", "Scored"))),
+    ("Cost per request", (("local_cost_per_request", "Local cost / request"),
+                          ("local_cost_per_1k_output_tokens", "Local cost / 1k output tokens"),
+                          ("energy_wh_per_request", "Energy / request"))),
+)
+DISTRIBUTIONS = (  # column, label, KPI whose interval is marked, what it estimates
+    ("latency_ms", "Latency (ms)", "latency_ms_p50", "median"),
+    ("ttft_ms", "Time to first token (ms)", "ttft_ms_p50", "median"),
+    ("decode_tps", "Decode speed (tokens/s)", "decode_tps_mean", "mean"),
+    ("quality", "Quality (0-10)", "quality_mean", "mean"),
+)
+
+
+# =========================================================================== the model
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    title: str = ""
+    note: str = ""
+    numeric: tuple[bool, ...] = ()  # right-aligned columns
+
+    def __post_init__(self) -> None:
+        if not self.numeric:
+            object.__setattr__(self, "numeric", tuple(False for _ in self.columns))
+
+
+@dataclass(frozen=True)
+class Output:
+    model: str
+    status: str
+    facts: str  # "412 ms, quality 7.5/10, passed"
+    text: str  # output, or the error message for a failed sample
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class AppendixItem:
+    item_id: str
+    category: str
+    prompt: str
+    reference: str | None
+    outputs: tuple[Output, ...]
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class Summary:
+    recommended: str | None
+    why: str
+    baseline: str | None
+    baseline_source: str
+    savings: tuple[str, ...]
+    verdicts: tuple[str, ...]
+    facts: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    run_id: str
+    title: str
+    generated_at: str
+    summary: Summary
+    kpi_tables: tuple[Table, ...]
+    distributions: tuple[ch.BoxChart, ...]
+    comparison: Table
+    verdicts: tuple[str, ...]
+    comparison_notes: tuple[str, ...]
+    pareto: ch.ScatterChart | None
+    cost_tables: tuple[Table, ...]
+    cost_charts: tuple[ch.Chart, ...]
+    cost_notes: tuple[str, ...]
+    methods: tuple[tuple[str, str], ...]
+    methods_text: str
+    environment: tuple[tuple[str, str], ...]
+    model_table: Table
+    appendix: tuple[AppendixItem, ...]
+    appendix_note: str
+    sections: dict[str, str] = field(default_factory=lambda: dict(SECTIONS))
+
+    def charts(self) -> list[ch.Chart]:
+        """Every chart in document order."""
+        return [*self.distributions, *([self.pareto] if self.pareto else []), *self.cost_charts]
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    baseline: str | None = None  # compare every model with this one (default: champion, else the recommended model)
+    volume: int | None = None  # requests per month for projections (default: settings')
+    settings: C.CostSettings | None = None
+    n_resamples: int | None = None  # None: analysis defaults, LARGE_RUN_RESAMPLES above LARGE_RUN_SAMPLES
+    seed: int = DEFAULT_SEED
+    confidence: float = DEFAULT_CONFIDENCE
+    alpha: float = DEFAULT_ALPHA
+    correction: str = "holm"
+    appendix_items: int = 5
+
+    def cost_settings(self) -> C.CostSettings:
+        s = self.settings or C.CostSettings()
+        return replace(s, volume_per_month=int(self.volume)) if self.volume is not None else s
+
+
+# =========================================================================== assembling
+
+
+def build_report(store: Store, run_id: str, options: ReportOptions | None = None) -> Report:
+    """Everything the report shows, computed once (raises KeyError for an unknown run,
+    ValueError for a baseline without results, LookupError for an unknown cloud model)."""
+    o = options or ReportOptions()
+    run = store.get_run(run_id)
+    settings = o.cost_settings()
+    n_samples = store.count_samples(run_id)
+    resamples = o.n_resamples or (LARGE_RUN_RESAMPLES if n_samples > LARGE_RUN_SAMPLES else None)
+    stat = dict(confidence=o.confidence, n_resamples=resamples, seed=o.seed)
+    kpi = analysis.kpi_table(store, run_id, settings=settings, **stat)
+    common = dict(use_champion=False, alpha=o.alpha, correction=o.correction, settings=settings, **stat)
+    rec = _recommend(store, run_id, kpi, common)
+    baseline, source = _baseline(store, run, o.baseline, rec.model)
+    comp = analysis.compare_run(store, run_id, metrics=COMPARE_METRICS, baseline=baseline, **common)  # type: ignore[arg-type]
+    costs = analysis.cost_report(store, run_id, settings, **stat)
+    colors = ch.model_colors(kpi.models)
+    focus = rec.model or baseline
+    facts = _facts(store, run, n_samples)
+    summary = Summary(rec.model, rec.why, baseline, source, _savings(costs, focus), _key_verdicts(comp),
+                      facts, tuple(dict.fromkeys([*kpi.notes, *comp.notes])))
+    return Report(
+        run_id=run_id,
+        title=f"Evaluation report: {run.name or run_id}",
+        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        summary=summary,
+        kpi_tables=_kpi_tables(kpi),
+        distributions=tuple(_distributions(store, run_id, kpi, colors)),
+        comparison=_comparison_table(comp),
+        verdicts=tuple(comp.verdicts()),
+        comparison_notes=tuple(comp.notes),
+        pareto=_pareto(comp, kpi, colors),
+        cost_tables=_cost_tables(costs),
+        cost_charts=_cost_charts(costs, focus, colors),
+        cost_notes=tuple([*costs.assumptions, *costs.notes]),
+        methods=_methods(run, kpi, comp, costs, o, resamples, baseline, source),
+        methods_text=f"{METHODS}\n{C.COST_METHODS}",
+        environment=_environment(run),
+        model_table=_model_table(store, run),
+        appendix=tuple(_appendix(store, run, o.appendix_items)),
+        appendix_note=(f"Up to {o.appendix_items} prompts (first repeat), prompts with a failed request first; outputs "
+                       f"longer than {MAX_OUTPUT_CHARS:,} characters are cut. Every sample is in the CSV/Parquet export."),
+    )
+
+
+def _recommend(store: Store, run_id: str, kpi: analysis.KpiTable, common: dict[str, Any]) -> analysis.Recommendation:
+    """analysis.recommend, fed the quality comparisons it reads (the best-quality model vs each
+    other) instead of every pair: 9 comparisons for 10 models rather than 45."""
+    look = _Kpis(kpi)
+    scored = [m for m in kpi.models if look.value(m, "quality_mean") is not None]
+    best = max(scored, key=lambda m: (look.value(m, "quality_mean"), -(look.value(m, "latency_ms_p50") or math.inf)),
+               default=None)
+    for _ in range(2):
+        q = analysis.compare_run(store, run_id, metrics=("quality",), baseline=best, **common)
+        rec = analysis.recommend(store, run_id, comparison=q, alpha=common["alpha"], settings=common["settings"])
+        if not rec.considered or rec.considered[0] == best:  # recommend's best is the baseline compared with
+            return rec
+        best = rec.considered[0]
+    return rec
+
+
+def _baseline(store: Store, run: Any, explicit: str | None, recommended: str | None) -> tuple[str | None, str]:
+    ok = set(store.query_df("SELECT DISTINCT model FROM samples WHERE run_id = ? AND status = 'ok'", [run.run_id])["model"])
+    if explicit is not None:
+        if explicit not in ok:
+            raise ValueError(f"baseline {explicit!r} has no successful requests in run {run.run_id}; "
+                             f"models: {', '.join(m for m in run.spec.models if m in ok) or 'none'}")
+        return explicit, "chosen with --baseline"
+    champion = store.get_setting("champion")
+    if champion in ok:
+        return champion, "the champion (Models page)"
+    if recommended in ok:
+        return recommended, "the recommended model"
+    return None, "all pairs"
+
+
+def _facts(store: Store, run: Any, n_samples: int) -> tuple[tuple[str, str], ...]:
+    c = store.query_df("SELECT count(DISTINCT item_id) AS items, count(*) FILTER (WHERE status <> 'ok') AS failed"
+                       " FROM samples WHERE run_id = ?", [run.run_id]).iloc[0]
+    created = pd.Timestamp(run.created_at).strftime("%Y-%m-%d %H:%M UTC") if run.created_at is not None else "—"
+    return (
+        ("Run", f"{run.run_id} ({run.name})" if run.name and run.name != run.run_id else run.run_id),
+        ("Status", run.status),
+        ("Prompt set", f"{run.prompt_set} (version {run.prompt_set_hash})"),
+        ("Models", ", ".join(run.spec.models)),
+        ("Prompts", f"{int(c['items']):,}" + (f" x {run.spec.repeats} repeats" if run.spec.repeats > 1 else "")),
+        ("Samples", f"{n_samples:,} stored of {run.planned:,} planned; {int(c['failed'] or 0):,} not successful"),
+        ("Created", created),
+    )
+
+
+# =========================================================================== summary
+
+
+def _savings(costs: analysis.CostReport, model: str | None) -> tuple[str, ...]:
+    out = []
+    for line in (x for x in costs.cloud if x.model == model):
+        p = line.projection
+        s = p.savings_pct
+        if s.estimate is None:
+            out.append(f"{model} vs {line.cloud_model}: savings not computable ({s.note or p.note or 'no data'})")
+            continue
+        gist = ("savings of " + _iv(s, "%")) if s.estimate >= 0 else (
+            f"savings of {_iv(s, '%')}, i.e. the local model costs more than the cloud")
+        be = p.break_even_per_month
+        be_text = (f"break-even at {fmt_value(be.estimate, 'count')} requests/month" if be.estimate is not None
+                   else f"no break-even ({be.note})" if be.note else "")
+        out.append(f"At {p.volume_per_month:,} requests/month, running {model} here costs "
+                   f"{_iv(p.local_monthly, 'USD')}/month against {_iv(p.cloud_monthly, 'USD')}/month on {line.cloud_model}: "
+                   f"{gist}" + (f"; {be_text}" if be_text else "") + ".")
+    return tuple(out)
+
+
+def _key_verdicts(comp: analysis.RunComparison, limit: int = 8) -> tuple[str, ...]:
+    """Significant differences first (quality, pass rate, latency, then the rest), at most `limit`."""
+    rank = {m: i for i, m in enumerate(("quality", "passed", "latency_ms", "ttft_ms", "decode_tps", "peak_rss_mb"))}
+    comps = sorted(comp.comparisons, key=lambda c: (not c.significant(comp.alpha), rank.get(c.metric, 99)))
+    picked = [verdict(c, comp.alpha) for c in comps if c.significant(comp.alpha)][:limit]
+    if not picked and comp.comparisons:
+        return (f"no significant differences in {len(comp.comparisons)} comparisons at alpha {comp.alpha:g}",)
+    n_sig = sum(c.significant(comp.alpha) for c in comp.comparisons)
+    if n_sig > len(picked):
+        picked.append(f"... and {n_sig - len(picked)} more significant differences (see the pairwise comparisons)")
+    return tuple(picked)
+
+
+class _Kpis:
+    """Fast lookups into a KpiTable's overall rows (one pass over the frame instead of a filter per
+    cell), with None for KPIs without an interval. (KpiTable.interval fails on those under pandas 3,
+    where the missing method reads back as NaN rather than None.)"""
+
+    def __init__(self, kpi: analysis.KpiTable) -> None:
+        f = kpi.frame
+        self.t = kpi
+        self.rows = {(r["model"], r["kpi"]): r for r in f[f["category"].isna()].to_dict("records")}
+
+    def value(self, model: str, name: str) -> float | None:
+        r = self.rows.get((model, name))
+        return None if r is None else _finite(r["value"])
+
+    def interval(self, model: str, name: str) -> Interval | None:
+        r = self.rows.get((model, name))
+        if r is None or not isinstance(r["method"], str) or not r["method"]:
+            return None
+        n, b, sd = (_finite(r[k]) for k in ("n", "n_resamples", "seed"))
+        return Interval(_finite(r["value"]), _finite(r["low"]), _finite(r["high"]), r["method"], float(r["confidence"]),
+                        int(n or 0), None if b is None else int(b), None if sd is None else int(sd),
+                        r["note"] if isinstance(r["note"], str) else "")
+
+
+def _finite(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _iv(iv: Interval | None, unit: str = "") -> str:
+    return "—" if iv is None else fmt_interval(iv.estimate, iv.low, iv.high, unit)
+
+
+# =========================================================================== KPI tables + charts
+
+
+def _kpi_tables(kpi: analysis.KpiTable) -> tuple[Table, ...]:
+    look = _Kpis(kpi)
+    tables = []
+    for title, kpis in KPI_GROUPS:
+        present = [(k, label) for k, label in kpis if k in kpi.definitions
+                   and any(look.value(m, k) is not None for m in kpi.models)]
+        if not present:
+            continue
+        rows = []
+        for m in kpi.models:
+            cells = [m]
+            for k, _ in present:
+                iv, unit = look.interval(m, k), kpi.definitions[k].unit
+                cells.append(fmt_interval(iv.estimate, iv.low, iv.high, unit) if iv is not None
+                             else fmt_value(look.value(m, k), unit))
+            rows.append(tuple(cells))
+        has_iv = any(kpi.definitions[k].has_interval for k, _ in present)
+        tables.append(Table(("Model", *(label for _, label in present)), tuple(rows), title,
+                            f"[low, high]: {kpi.confidence:.0%} confidence interval" if has_iv and kpi.intervals else "",
+                            (False, *(True for _ in present))))
+    return tuple(tables)
+
+
+_BOX_SQL = """
+WITH v AS (
+    SELECT model, CAST("{col}" AS DOUBLE) AS v FROM samples
+    WHERE run_id = ? AND status = 'ok' AND "{col}" IS NOT NULL AND isfinite(CAST("{col}" AS DOUBLE))),
+q AS (
+    SELECT model, count(*) AS n, avg(v) AS mean, quantile_cont(v, 0.25) AS q1, quantile_cont(v, 0.5) AS med,
+           quantile_cont(v, 0.75) AS q3
+    FROM v GROUP BY model)
+SELECT q.model, any_value(q.n) AS n, any_value(q.mean) AS mean, any_value(q.q1) AS q1, any_value(q.med) AS med,
+       any_value(q.q3) AS q3,
+       min(v.v) FILTER (WHERE v.v >= q.q1 - 1.5 * (q.q3 - q.q1)) AS lo,
+       max(v.v) FILTER (WHERE v.v <= q.q3 + 1.5 * (q.q3 - q.q1)) AS hi,
+       count(*) FILTER (WHERE v.v < q.q1 - 1.5 * (q.q3 - q.q1) OR v.v > q.q3 + 1.5 * (q.q3 - q.q1)) AS outliers
+FROM v JOIN q USING (model) GROUP BY q.model
+"""
+
+
+def _distributions(store: Store, run_id: str, kpi: analysis.KpiTable, colors: dict[str, str]) -> list[ch.BoxChart]:
+    """Box plots from exact quartiles and Tukey fences computed in SQL (bounded size at any n)."""
+    look = _Kpis(kpi)
+    out = []
+    for col, label, kpi_name, stat in DISTRIBUTIONS:
+        df = store.query_df(_BOX_SQL.format(col=col), [run_id]).set_index("model")
+        models = [m for m in kpi.models if m in df.index]
+        if not models:
+            continue
+        series = tuple(
+            ch.BoxSeries(m, int(r["n"]), float(r["q1"]), float(r["med"]), float(r["q3"]), float(r["lo"]), float(r["hi"]),
+                         float(r["mean"]), int(r["outliers"]), look.interval(m, kpi_name), colors.get(m))
+            for m, r in ((m, df.loc[m]) for m in models)
+        )
+        n_out = sum(s.outliers for s in series)
+        out.append(ch.BoxChart(
+            f"dist_{col}", f"{label.split(' (')[0]} per model", label, series, stat,
+            caption=(f"Boxes: quartiles of every successful sample; whiskers: the most extreme values within 1.5 IQR "
+                     f"({n_out:,} values beyond them are not drawn); diamonds: the {stat} with its "
+                     f"{kpi.confidence:.0%} confidence interval."),
+        ))
+    return out
+
+
+# =========================================================================== comparisons
+
+
+def _comparison_table(comp: analysis.RunComparison) -> Table:
+    corr = {"holm": "Holm", "bh": "BH", "none": "raw"}.get(comp.correction, comp.correction)
+    rows = []
+    for c in comp.comparisons:
+        info = metric_info(c.metric)
+        if info.effect == "ratio" and c.ratio is not None and c.ratio.estimate is not None:
+            effect = fmt_interval(c.ratio.estimate, c.ratio.low, c.ratio.high) + "x (ratio)"
+        else:
+            d, k = c.difference, info.scale
+            scaled = [None if v is None else v * k for v in (d.estimate, d.low, d.high)]
+            effect = fmt_interval(*scaled) + f" {info.diff_unit or info.unit}".rstrip() + " (diff.)"
+        rows.append((info.label, c.model_a, c.model_b, c.test.test, fmt_value(c.n_pairs if c.paired else min(c.n_a, c.n_b), "count"),
+                     _p(c.p_value), _p(c.p_final), effect, _num(c.cliffs_delta), _num(c.cohen_d), c.better(comp.alpha) or "—"))
+    how = f"each model vs {comp.baseline}" if comp.baseline else "all pairs"
+    return Table(
+        ("Metric", "A", "B", "Test", "n", "p", f"p ({corr})", "Effect A vs B [CI]", "Cliff's δ", "Cohen's d", "Better"),
+        tuple(rows), f"Pairwise tests: {how}",
+        f"{comp.confidence:.0%} intervals; p ({corr}): adjusted for multiple comparisons per metric; significant when "
+        f"below alpha = {comp.alpha:g}. Effect: ratio of medians (A / B) or difference of means (A - B).",
+        (False, False, False, False, True, True, True, True, True, True, False),
+    )
+
+
+def _p(p: float | None) -> str:
+    return "—" if p is None else "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _num(x: float | None) -> str:
+    return "—" if x is None or not math.isfinite(x) else f"{x:+.2f}"
+
+
+def _pareto(comp: analysis.RunComparison, kpi: analysis.KpiTable, colors: dict[str, str]) -> ch.ScatterChart | None:
+    t = comp.pareto_table.dropna(subset=["quality", "latency_ms"]) if not comp.pareto_table.empty else comp.pareto_table
+    if t.empty:
+        return None
+    eff = {p.model: p.efficient for p in comp.pareto}
+    look = _Kpis(kpi)
+    pts = tuple(ch.Point(str(r.model), float(r.latency_ms), float(r.quality), look.interval(str(r.model), "latency_ms_p50"),
+                         look.interval(str(r.model), "quality_mean"), colors.get(str(r.model)), eff.get(str(r.model), False))
+                for r in t.itertuples())
+    front = tuple(sorted((p.x, p.y) for p in pts if p.highlight))
+    return ch.ScatterChart("pareto", "Quality against median latency (outlined: Pareto-efficient)", "Median latency (ms)",
+                           "Mean quality (0-10)", pts, front,
+                           caption="Pareto-efficient: no other model is at least as good on quality, latency, cost and "
+                                   "memory and better on one. Whiskers: confidence intervals.")
+
+
+# =========================================================================== costs
+
+
+def _cost_tables(costs: analysis.CostReport) -> tuple[Table, ...]:
+    local = Table(
+        ("Model", "Requests", "Seconds / request", "Cost / request", "Cost / 1k output tokens", "Energy / request", "Power"),
+        tuple((x.model, fmt_value(x.n_requests, "count"), _iv(x.seconds_per_request, "s"), _iv(x.cost_per_request, "USD"),
+               _iv(x.cost_per_1k_output_tokens, "USD"), _iv(x.energy_wh_per_request, "Wh"),
+               f"{x.power_watts:g} W ({x.power_source})") for x in costs.local),
+        f"Local cost on this machine ({costs.settings.currency})", "",
+        (False, True, True, True, True, True, False),
+    )
+
+    def be(p: C.Projection) -> str:
+        b = p.break_even_per_month
+        return _iv(b, "count") if b.estimate is not None else (b.note or "—")
+
+    cloud = Table(
+        ("Model", "Cloud model", "Cloud / request", "Local / month", "Cloud / month", "Savings", "Break-even (requests/month)"),
+        tuple((x.model, x.cloud_model, _iv(x.cost_per_request, "USD"), _iv(x.projection.local_monthly, "USD"),
+               _iv(x.projection.cloud_monthly, "USD"), _iv(x.projection.savings_pct, "%"), be(x.projection))
+              for x in costs.cloud),
+        f"Projection at {costs.settings.volume_per_month:,} requests/month (same token counts in the cloud)",
+        "Savings: (cloud - local) / cloud; negative when the local model costs more.",
+        (False, False, True, True, True, True, True),
+    )
+    prices = Table(
+        ("Cloud model", "Input / 1M tokens", "Output / 1M tokens", "Source", "Snapshot", "Price date"),
+        tuple((m, fmt_value(p.input_per_mtok, "USD"), fmt_value(p.output_per_mtok, "USD"), p.source, p.snapshot,
+               p.price_date or "—") for m, p in costs.prices.items()),
+        "Cloud prices used", "", (False, True, True, False, False, False),
+    )
+    return tuple(t for t in (local, cloud, prices) if t.rows)
+
+
+def _cost_charts(costs: analysis.CostReport, focus: str | None, colors: dict[str, str]) -> tuple[ch.Chart, ...]:
+    local = [x for x in costs.local if x.n_requests > 0]
+    if not local:
+        return ()
+    models = tuple(x.model for x in local)
+    k = 1000.0
+
+    def scaled(ivs: Sequence[Interval]) -> tuple[tuple, tuple, tuple]:
+        f = [(None if v is None else v * k) for iv in ivs for v in (iv.estimate, iv.low, iv.high)]
+        return tuple(f[0::3]), tuple(f[1::3]), tuple(f[2::3])
+
+    series = [ch.BarSeries("local (this machine)", *scaled([x.cost_per_request for x in local]), tuple(colors.get(m) for m in models))]
+    for cm in dict.fromkeys(c.cloud_model for c in costs.cloud):
+        by = {c.model: c.cost_per_request for c in costs.cloud if c.cloud_model == cm}
+        empty = Interval(None, None, None, "none")
+        series.append(ch.BarSeries(f"cloud: {cm}", *scaled([by.get(m, empty) for m in models])))
+    out: list[ch.Chart] = [ch.BarChart("cost_per_1k", "Cost per 1,000 requests: local vs cloud (same token counts)",
+                                       "Local model", "USD per 1,000 requests", models, tuple(series), log_y=True,
+                                       caption="Log scale. Whiskers: confidence intervals.")]
+    mine = next((x for x in local if x.model == focus), None)
+    if mine is not None:
+        lines = [c for c in costs.cloud if c.model == focus and c.cost_per_request.estimate is not None]
+        cap = lines[0].projection.capacity_per_month.estimate if lines else None
+        out.append(ch.break_even_chart(
+            focus, costs.settings.hardware_per_month, mine.energy_cost_per_request.estimate or 0.0,  # type: ignore[arg-type]
+            cap, {c.cloud_model: c.cost_per_request.estimate for c in lines}, costs.settings.volume_per_month,  # type: ignore[misc]
+            colors.get(focus)))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+# =========================================================================== methods + environment
+
+
+def _methods(run: Any, kpi: analysis.KpiTable, comp: analysis.RunComparison, costs: analysis.CostReport,
+             o: ReportOptions, resamples: int | None, baseline: str | None, source: str) -> tuple[tuple[str, str], ...]:
+    reps = run.spec.repeats
+    tests = sorted({c.test.test for c in comp.comparisons})
+    corr = {"holm": "Holm (family-wise error rate)", "bh": "Benjamini-Hochberg (false discovery rate)"}.get(comp.correction, "none")
+    res = (f"{resamples} bootstrap resamples" + (f" (reduced from the analysis default for runs above "
+                                                  f"{LARGE_RUN_SAMPLES:,} samples, to keep the report fast)" if not o.n_resamples else "")
+           if resamples else "analysis defaults: 2,000 bootstrap resamples, 1,000 above 1,000 observations")
+    return (
+        ("Unit of analysis", "the prompt: " + (
+            f"each prompt ran {reps} times; repeats are clustered (intervals resample prompts with all their repeats, "
+            "comparisons average the repeats of a prompt before pairing)" if reps > 1 else
+            "each prompt ran once, so no clustering of repeats is needed")),
+        ("Comparisons", f"each model vs {baseline} ({source})" if baseline else "all pairs"),
+        ("Tests", ", ".join(tests) or "none (nothing to compare)"),
+        ("Multiple comparisons", f"{corr}, per metric"),
+        ("Significance level", f"alpha = {comp.alpha:g}"),
+        ("Confidence level", f"{comp.confidence:.0%}"),
+        ("Interval methods", "; ".join(kpi.methods()) or "none"),
+        ("Resamples and seed", f"{res}; seed {o.seed}"),
+        ("Recommendation rule", analysis.RECOMMEND_RULE),
+        ("Cost assumptions", "; ".join(costs.assumptions)),
+        ("Price snapshot", f"{costs.price_snapshot}; prices as of " + (
+            ", ".join(sorted({p.price_date for p in costs.prices.values() if p.price_date})) or "the overrides file")),
+    )
+
+
+def _pkg(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _environment(run: Any) -> tuple[tuple[str, str], ...]:
+    from core.tracking import redact
+
+    man = redact(run.manifest or {})
+    spec = run.spec
+    g = spec.generation
+    pkgs = ", ".join(f"{k} {v}" for k, v in (man.get("packages") or {}).items() if v)
+    la = man.get("load_average")
+    rows = [
+        ("Product version", core.__version__),
+        ("Python", man.get("python")), ("OS", man.get("os")), ("Platform", man.get("platform")),
+        ("CPU", man.get("cpu")),
+        ("Cores (logical / physical)", f"{man.get('cores_logical')} / {man.get('cores_physical')}" if man.get("cores_logical") else None),
+        ("Memory (GB)", man.get("memory_gb")), ("Accelerator", man.get("accelerator") or "none"),
+        ("Device", man.get("device") or spec.device), ("Git commit", man.get("git_commit")),
+        ("Load average at start", ", ".join(f"{x:.2f}" for x in la) if isinstance(la, list) else None),
+        ("Packages", pkgs),
+        ("Prompt set", f"{run.prompt_set} (version {run.prompt_set_hash})" + (f", first {spec.limit} items" if spec.limit else "")),
+        ("Repeats / seed", f"{spec.repeats} / {spec.seed}"),
+        ("Generation", f"max_new_tokens={g.max_new_tokens}, temperature={g.temperature:g}, top_p={g.top_p:g}"),
+        ("Limits", f"timeout {spec.timeout_s:g} s per sample; {spec.max_consecutive_failures} consecutive failures skip a model; "
+                   f"concurrency {spec.concurrency}"),
+        ("Report made with", f"plotly {_pkg('plotly')}, matplotlib {_pkg('matplotlib')}, fpdf2 {_pkg('fpdf2')}, "
+                             f"genai-prices {_pkg('genai-prices')}"),
+    ]
+    return tuple((k, str(v)) for k, v in rows if v not in (None, "", "None"))
+
+
+def _model_table(store: Store, run: Any) -> Table:
+    rm = store.run_models_df(run.run_id).set_index("model")
+    versions = (run.manifest or {}).get("model_versions") or {}
+    rows = []
+    for m in run.spec.models:
+        r = rm.loc[m] if m in rm.index else None
+
+        def get(col: str, r: Any = r) -> Any:
+            v = None if r is None else r.get(col)
+            return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+        rows.append((m, str(versions.get(m) or get("model_version") or "—"), str(get("backend") or "—"),
+                     str(get("device") or "—"), str(get("dtype") or "—"), fmt_value(get("params"), "count"),
+                     fmt_value(get("weights_mb"), "MB"), fmt_value(get("load_time_s"), "s"), str(get("status") or "not run")))
+    return Table(("Model", "Version", "Backend", "Device", "Dtype", "Parameters", "Weights", "Load time", "Status"),
+                 tuple(rows), "Models", "", (False, False, False, False, False, True, True, True, False))
+
+
+# =========================================================================== appendix
+
+_APPENDIX_SQL = """
+WITH first AS (
+    SELECT * FROM samples WHERE run_id = ?
+    QUALIFY row_number() OVER (PARTITION BY item_id, model ORDER BY "repeat", seq) = 1),
+items AS (
+    SELECT item_id, bool_or(status <> 'ok') AS failed FROM first GROUP BY item_id),
+chosen AS (
+    (SELECT item_id, failed FROM items WHERE failed ORDER BY item_id LIMIT ?)
+    UNION ALL
+    (SELECT item_id, failed FROM items WHERE NOT failed ORDER BY item_id LIMIT ?))
+SELECT f.item_id, f.category, f.model, f.status, f.error_kind, f.error_message, f.latency_ms, f.quality, f.passed,
+       left(f.output_text, ?) AS output_text, length(f.output_text) AS output_chars, c.failed
+FROM first f JOIN chosen c USING (item_id)
+ORDER BY c.failed DESC, f.item_id
+"""
+
+
+def _appendix(store: Store, run: Any, n_items: int) -> list[AppendixItem]:
+    if n_items <= 0:
+        return []
+    df = store.query_df(_APPENDIX_SQL, [run.run_id, n_items, n_items, MAX_OUTPUT_CHARS])
+    failed_items = list(dict.fromkeys(df.loc[df["failed"], "item_id"]))
+    ok_items = list(dict.fromkeys(df.loc[~df["failed"], "item_id"]))
+    n_failed = min(len(failed_items), max(n_items - len(ok_items), (n_items + 1) // 2))
+    chosen = failed_items[:n_failed] + ok_items[: n_items - n_failed]
+    prompts = _prompts(store, run)
+    order = {m: i for i, m in enumerate(run.spec.models)}
+    out = []
+    for item in chosen:
+        g = df[df["item_id"] == item].sort_values("model", key=lambda s: s.map(lambda m: order.get(m, len(order))))
+        prompt, ref = prompts.get(str(item), ("(prompt text unavailable: the prompt set changed or was deleted since the run)", None))
+        outputs = tuple(_output(r) for r in g.to_dict("records"))
+        out.append(AppendixItem(str(item), str(g["category"].iloc[0] or ""), _cut(prompt), None if ref is None else _cut(ref),
+                                outputs, bool(g["failed"].iloc[0])))
+    return out
+
+
+def _output(r: dict[str, Any]) -> Output:
+    facts = [r["status"]]
+    if _ok(r["latency_ms"]):
+        facts.append(fmt_value(r["latency_ms"], "ms"))
+    if _ok(r["quality"]):
+        facts.append(f"quality {r['quality']:.1f}/10")
+    if isinstance(r["passed"], bool | int) and not pd.isna(r["passed"]):
+        facts.append("passed" if r["passed"] else "failed the check")
+    if r["status"] != "ok":
+        text = f"{r['error_kind'] or 'error'}: {r['error_message'] or ''}".strip()
+        return Output(str(r["model"]), str(r["status"]), ", ".join(facts), _cut(text))
+    text = r["output_text"] if isinstance(r["output_text"], str) else ""
+    chars = r["output_chars"]
+    return Output(str(r["model"]), "ok", ", ".join(facts), text, bool(_ok(chars) and chars > MAX_OUTPUT_CHARS))
+
+
+def _ok(x: Any) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x)) and x is not pd.NA
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_OUTPUT_CHARS else text[:MAX_OUTPUT_CHARS] + " [...]"
+
+
+def _prompts(store: Store, run: Any) -> dict[str, tuple[str, str | None]]:
+    """item id -> (prompt, reference), when the prompt set still has the run's version."""
+    from core import prompts
+
+    try:
+        ps = prompts.get_set(run.prompt_set, store)
+    except (KeyError, ValueError):
+        return {}
+    if ps.limited(run.spec.limit).content_hash != run.prompt_set_hash:
+        return {}
+    return {i.id: (i.prompt, i.reference) for i in ps.items}

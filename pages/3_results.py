@@ -1,0 +1,44 @@
+"""Results: distributions with confidence intervals, a per-category breakdown, the KPI table and a sample explorer."""
+import streamlit as st
+
+from ui import analysis_widgets as aw
+from ui import nav, state
+
+nav.guard(__file__)
+st.title("Results")
+runs = aw.finished_runs()
+if runs.empty:
+    st.info("No results yet. Start a run on the Run page (or the demo on the Overview page); "
+            "its samples appear here as soon as they are stored.", icon=":material/info:")
+    st.stop()
+
+run_ids = aw.pick_runs(runs, key="results.runs", multi=True)
+if not run_ids:
+    st.info("Choose at least one run.")
+    st.stop()
+all_models = aw.run_models(runs, run_ids)
+models = st.multiselect("Models", all_models, default=all_models, key="results.models")
+if not models:
+    st.info("Choose at least one model.")
+    st.stop()
+with_ci = aw.interval_toggle(int(runs[runs["run_id"].isin(run_ids)]["done"].sum()), key="results.ci")
+colors = state.model_colors()
+
+st.subheader("Distributions")
+c1, c2 = st.columns([2, 3])
+metric = aw.RESULT_METRICS[c1.selectbox("Metric", list(aw.RESULT_METRICS), key="results.metric")]
+kind = c2.segmented_control("Chart", ["Box", "Violin", "ECDF", "Histogram"], default="Box", key="results.kind") or "Box"
+tables = aw.kpi_tables(runs, run_ids, models, with_ci)
+aw.distribution(tables, models, metric, kind, with_ci, colors)
+
+st.subheader("KPI table")
+aw.kpi_table(tables, with_ci)
+
+focus = run_ids[0]
+if len(run_ids) > 1:
+    focus = st.selectbox("Run for the category breakdown and the sample explorer", run_ids, key="results.focus")
+st.subheader("By category")
+aw.by_category(runs, focus, tables[focus], models, with_ci, colors)
+
+st.subheader("Sample explorer")
+aw.explorer(focus, [m for m in models if m in aw.run_models(runs, [focus])])

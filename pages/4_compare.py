@@ -1,0 +1,95 @@
+"""Compare: significance of model differences against a baseline, Pareto frontier, sustained performance."""
+import streamlit as st
+
+from ui import analysis_figures as af
+from ui import analysis_widgets as aw
+from ui import nav, state
+from ui import format as fmt
+
+METRICS = {"latency": "Latency", "ttft": "Time to first token", "tokens_per_s": "Decode speed", "quality": "Quality",
+           "passed": "Pass rate", "peak_rss": "Peak memory (RSS)"}
+COLUMNS = {"latency_ms": "Latency", "ttft_ms": "Time to first token", "decode_tps": "Decode speed", "quality": "Quality",
+           "passed": "Pass rate", "peak_rss_mb": "Peak memory (RSS)"}
+
+nav.guard(__file__)
+st.title("Compare")
+runs = aw.finished_runs()
+if runs.empty:
+    st.info("Nothing to compare yet. Run two or more models on the same prompt set (Run page); "
+            "the comparison of their results appears here.", icon=":material/info:")
+    st.stop()
+(run_id,) = aw.pick_runs(runs, key="compare.run", multi=False, prefer_several_models=True)
+models = aw.run_models(runs, [run_id])
+if len(models) < 2:
+    st.info("This run has a single model: choose a run with two or more models to compare them.")
+    st.stop()
+
+champion = state.champion()
+c1, c2, c3 = st.columns([2, 1, 1])
+options = ["(every pair)", *models]
+baseline = c1.selectbox("Baseline", options, index=options.index(champion) if champion in models else 0, key="compare.baseline",
+                        help="Each model is tested against the baseline; the champion (Models page) is the default.")
+correction = c2.selectbox("Multiple-comparison correction", ["holm", "bh", "none"], key="compare.correction",
+                          format_func={"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "none"}.get)
+alpha = c3.select_slider("Significance level (alpha)", [0.01, 0.05, 0.1], value=0.05, key="compare.alpha")
+metrics = st.multiselect("Metrics", list(METRICS), default=["latency", "quality", "passed"], format_func=METRICS.get,
+                         key="compare.metrics")
+with st.expander("Equivalence margins (differences smaller than these count as no meaningful difference)"):
+    c1, c2, c3 = st.columns(3)
+    margins = {"quality": c1.number_input("Quality (points)", 0.0, 10.0, 0.5, 0.1, key="compare.m_quality"),
+               "passed": c2.number_input("Pass rate (fraction)", 0.0, 1.0, 0.05, 0.01, key="compare.m_passed"),
+               "latency": c3.number_input("Latency (ms, 0 = none)", 0.0, 1e6, 0.0, 10.0, key="compare.m_latency")}
+    margins = {k: v for k, v in margins.items() if v > 0}
+
+n = int(runs[runs["run_id"] == run_id]["done"].iloc[0])
+if n > state.HEAVY_SAMPLES and not st.toggle("Run the tests", value=False, key="compare.go",
+                                            help=f"{n:,} samples: the tests take a while on runs this size (cached)."):
+    st.info(f"This run has {n:,} samples; switch on 'Run the tests' to compute the comparison (the result is cached).")
+    st.stop()
+if not metrics:
+    st.stop()
+comp = state.comparison(run_id, tuple(metrics), None if baseline == "(every pair)" else baseline, correction, margins, alpha)
+for note in comp.notes:
+    st.caption(note)
+
+st.subheader("Verdicts")
+for v in comp.verdicts():
+    st.markdown("- " + fmt.md_escape(v))
+frame = comp.frame()
+if not frame.empty:
+    shown = st.selectbox("Heatmap metric", list(dict.fromkeys(frame["metric"])), key="compare.heat",
+                         format_func=lambda c: COLUMNS.get(c, c))
+    st.plotly_chart(af.pvalue_heatmap(frame[frame["metric"] == shown], models, COLUMNS.get(shown, shown).lower()),
+                    key="compare.heatmap")
+    st.caption(f"Tests: {', '.join(sorted(set(frame['test'])))}; correction: {correction}; alpha {alpha:g}. "
+               "Effect: ratio of medians (row / column) or difference of means; Cliff's delta where defined.")
+    with st.expander("Every comparison (table)"):
+        st.dataframe(frame, hide_index=True)
+
+st.subheader("Sample size")
+for a in comp.advice:
+    st.markdown("- " + fmt.md_escape(a.sentence))
+c1, c2 = st.columns(2)
+ss_metric = c1.selectbox("Plan a follow-up: metric", ["latency", "quality", "passed"], format_func=METRICS.get, key="compare.ss_metric")
+effect = c2.number_input("Difference to detect (metric units: ms, points, or fraction)", value={"latency": 50.0, "quality": 0.5, "passed": 0.05}[ss_metric],
+                         key=f"compare.ss_effect.{ss_metric}")
+if effect:
+    st.caption(fmt.md_escape(state.sample_size(run_id, ss_metric, float(effect), None if baseline == "(every pair)" else baseline).sentence))
+
+st.subheader("Pareto frontier")
+axis = st.segmented_control("Against", ["latency", "cost"], default="latency", key="compare.pareto_x") or "latency"
+table = state.kpis(run_id, intervals=n <= state.HEAVY_SAMPLES)
+x_kpi = {"latency": "latency_ms_p50", "cost": "local_cost_per_request"}[axis]
+efficient = {p.model: p.efficient for p in comp.pareto}
+st.plotly_chart(af.pareto(comp.pareto_table, efficient, "latency_ms" if axis == "latency" else "cost",
+                          "median latency (ms)" if axis == "latency" else "local cost per request (USD)", state.model_colors(),
+                          x_ivs={m: table.interval(m, x_kpi) for m in models}, y_ivs={m: table.interval(m, "quality_mean") for m in models}),
+                key="compare.pareto")
+st.caption("Efficient models: " + ", ".join(m for m, e in efficient.items() if e) + ". Whiskers: intervals of the median "
+           "latency / mean cost and of the mean quality.")
+
+st.subheader("Sustained performance")
+st.plotly_chart(af.drift_chart(state.drift_points(run_id, tuple(models)), comp.drift, state.model_colors()), key="compare.drift")
+flagged = [m for m, d in comp.drift.items() if d.flagged]
+st.caption(("Latency drifts for: " + ", ".join(flagged) if flagged else "No model's latency drifts significantly with sample order")
+           + " (Mann-Kendall test; flagged when the Theil-Sen slope exceeds 1% of the median per 100 samples).")

@@ -1,0 +1,338 @@
+"""core.analysis: KPI table (SQL = pandas), comparisons, cost, sample size, recommendation, CLI.
+
+Synthetic runs go through the real store (DuckDB file, Store.append_samples); the end-to-end
+test uses the shared real demo run (demo-tiny vs demo-base) when the demo models exist.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.analysis import synthetic_run
+from core import analysis as A
+from core import cost as C
+from core.cli import main
+from core.schemas import ERROR_KINDS
+from core.store import Store
+from tests.conftest import demo_available
+
+DOC = (Path(__file__).resolve().parents[1] / "docs" / "cli-json.md").read_text()
+SETTINGS = C.CostSettings(cloud_models=("gpt-4o-mini",))
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    """3 models x 60 prompts x 2 repeats; model i is (1 + i/10)x slower and 0.3 points better.
+    Adds timeouts, a skipped row and missing TTFTs so every branch of the aggregate runs."""
+    path = tmp_path_factory.mktemp("analysis") / "synth.duckdb"
+    store = Store(path)
+    run_id = synthetic_run(store, run_id="synth", n_models=3, n_items=60, repeats=2, error_rate=0.03)
+    with store.connect() as con:
+        con.execute("UPDATE samples SET ttft_ms = NULL, decode_tps = NULL WHERE status = 'ok' AND seq % 7 = 0")
+        con.execute("UPDATE samples SET status = 'timeout', error_kind = 'timeout' WHERE status = 'error' AND seq % 2 = 0")
+        con.execute("UPDATE samples SET status = 'skipped', error_kind = 'circuit_open' WHERE model = 'model-02' AND seq = 119")
+    return store, run_id
+
+
+@pytest.fixture(scope="module")
+def kpis(synth):
+    store, run_id = synth
+    return A.kpi_table(store, run_id, settings=SETTINGS)
+
+
+def finite_json(obj) -> dict:
+    text = json.dumps(obj, allow_nan=False)  # raises on NaN / infinity
+    return json.loads(text)
+
+
+# ---------------------------------------------------------------------------- KPI table
+
+
+def test_at_least_50_kpis_per_model_with_interval_metadata(kpis):
+    for m in kpis.models:
+        rows = kpis.rows(m)
+        assert len(rows) >= 50 and rows["kpi"].is_unique
+        with_iv = rows[rows["low"].notna()]
+        assert len(with_iv) >= 25
+        assert (with_iv["low"] <= with_iv["value"] + 1e-9).all() and (with_iv["value"] <= with_iv["high"] + 1e-9).all()
+        assert set(with_iv["kpi"]) <= {k for k, d in kpis.definitions.items() if d.has_interval}
+        boot = with_iv[with_iv["method"].str.contains("bootstrap") & (with_iv["high"] > with_iv["low"])]  # spread: resampled
+        assert boot["n_resamples"].notna().all() and boot["seed"].notna().all() and (boot["confidence"] == 0.95).all()
+    wide = kpis.wide()
+    assert list(wide["model"]) == list(kpis.models)
+    assert {"latency_ms_p50", "latency_ms_p50_low", "latency_ms_p50_high", "score_token_f1_mean", "savings_pct@gpt-4o-mini"} <= set(wide.columns)
+    assert "samples_low" not in wide.columns and str(wide["samples"].dtype) == "Int64"
+    # repeats: intervals resample prompts with their repeats
+    assert kpis.interval("model-00", "latency_ms_p90").method == "cluster-bootstrap"
+
+
+def _pandas_kpis(df: pd.DataFrame) -> dict[str, float]:
+    ok = df[df["status"] == "ok"]
+    lat, ttft = ok["latency_ms"].astype(float), ok["ttft_ms"].astype(float).dropna()
+    dec = ok[ok["decode_tps"].notna()]
+    scores = ok["scores"].map(json.loads)
+    att = df["status"].isin(["ok", "error", "timeout"]).sum()
+    out = {
+        "samples": len(df), "ok": len(ok), "errors": (df["status"] == "error").sum(), "timeouts": (df["status"] == "timeout").sum(),
+        "skipped": (df["status"] == "skipped").sum(), "error_rate": (att - len(ok)) / att,
+        "latency_ms_mean": lat.mean(), "latency_ms_std": lat.std(ddof=1), "latency_ms_min": lat.min(), "latency_ms_max": lat.max(),
+        "latency_ms_cv": lat.std(ddof=1) / lat.mean(), "ttft_ms_mean": ttft.mean(),
+        "tokens_per_s": ok["output_tokens"].sum() / (lat.sum() / 1000),
+        "decode_tps_aggregate": (dec["output_tokens"] - 1).sum() / ((dec["latency_ms"] - dec["ttft_ms"]).sum() / 1000),
+        "decode_tps_mean": ok["decode_tps"].mean(), "input_tokens_mean": ok["input_tokens"].mean(),
+        "output_tokens_total": ok["output_tokens"].sum(), "peak_rss_mb_max": df["peak_rss_mb"].max(),
+        "quality_mean": ok["quality"].mean(), "pass_rate": ok["passed"].astype(float).mean(),
+        "score_token_f1_mean": scores.map(lambda s: s["token_f1"]).mean(),
+        "score_exact_match_mean": scores.map(lambda s: s["exact_match"]).mean(),
+        "first_latency_ms": ok.sort_values("seq")["latency_ms"].iloc[0],
+    }
+    for p in (50, 90, 95, 99):
+        out[f"latency_ms_p{p}"] = np.percentile(lat, p)
+        out[f"ttft_ms_p{p}"] = np.percentile(ttft, p)
+    for kind in ERROR_KINDS:
+        out[f"errors_{kind}"] = ((df["status"] != "ok") & (df["error_kind"] == kind)).sum()
+    return out
+
+
+def test_sql_aggregates_equal_pandas(synth, kpis):
+    store, run_id = synth
+    df = store.samples_df(run_id)
+    for m in kpis.models:
+        expected = _pandas_kpis(df[df["model"] == m])
+        for kpi, want in expected.items():
+            assert kpis.value(m, kpi) == pytest.approx(float(want), rel=1e-9), (m, kpi)
+        # the interval's own estimate (core.stats) agrees with SQL
+        for kpi in ("latency_ms_mean", "latency_ms_p50", "latency_ms_p99", "ttft_ms_p90", "quality_mean", "pass_rate"):
+            assert kpis.interval(m, kpi).estimate == pytest.approx(kpis.value(m, kpi), rel=1e-9), (m, kpi)
+        rm = store.run_models_df(run_id).set_index("model").loc[m]
+        assert kpis.value(m, "cold_latency_ms") == rm["cold_latency_ms"]
+        assert kpis.value(m, "cold_warm_ratio") == pytest.approx(rm["cold_latency_ms"] / expected["latency_ms_p50"])
+        lat = df[(df["model"] == m) & (df["status"] == "ok")]["latency_ms"].astype(float).to_numpy()
+        local = C.local_cost(lat, SETTINGS, model=m)
+        assert kpis.value(m, "local_cost_per_request") == pytest.approx(local.cost_per_request, rel=1e-9)
+
+
+def test_sql_only_mode_has_the_same_values(synth, kpis):
+    store, run_id = synth
+    fast = A.kpi_table(store, run_id, settings=SETTINGS, intervals=False)
+    merged = fast.frame.merge(kpis.frame, on=["model", "kpi"], suffixes=("_sql", "_full"))
+    assert len(merged) == len(kpis.frame) and merged["low_sql"].isna().all() and merged["method_sql"].isna().all()
+    both = merged[merged["value_full"].notna()]
+    assert np.allclose(both["value_sql"].astype(float), both["value_full"].astype(float), rtol=1e-9)
+
+
+def test_by_category(synth):
+    store, run_id = synth
+    t = A.kpi_table(store, run_id, by_category=True, settings=SETTINGS)
+    df = store.samples_df(run_id)
+    assert t.categories == ("code", "facts", "math", "writing")
+    for m in t.models:
+        assert sum(t.value(m, "samples", c) for c in t.categories) == t.value(m, "samples")
+        for c in t.categories:
+            sub = df[(df["model"] == m) & (df["category"] == c) & (df["status"] == "ok")]
+            assert t.value(m, "latency_ms_p90", c) == pytest.approx(np.percentile(sub["latency_ms"].astype(float), 90))
+            assert t.interval(m, "quality_mean", c).is_defined
+            assert t.value(m, "weights_mb", c) is None and t.rows(m, c)["kpi"].ne("weights_mb").all()
+    wide = t.wide()
+    assert len(wide) == len(t.models) * 5 and set(wide["category"]) == {"(all)", *t.categories}
+
+
+def test_degenerate_runs_give_defined_explained_results(tmp_path):
+    store = Store(tmp_path / "bad.duckdb")
+    synthetic_run(store, run_id="allfail", n_models=2, n_items=5, repeats=1, all_errors=("model-00", "model-01"))
+    synthetic_run(store, run_id="one", n_models=2, n_items=1, repeats=1, error_rate=0.0)
+    for run_id in ("allfail", "one"):
+        t = A.kpi_table(store, run_id, settings=SETTINGS, by_category=True)
+        d = finite_json(t.to_dict())
+        missing = [r for r in d["kpis"] if r["value"] is None]
+        assert missing and all(r["note"] for r in missing)
+        comp = A.compare_run(store, run_id, settings=SETTINGS)
+        finite_json(comp.to_dict())
+        assert all(isinstance(v, str) and v for v in comp.verdicts())
+        finite_json(A.cost_report(store, run_id, SETTINGS).to_dict())
+        finite_json(A.sample_size(store, run_id, "latency", 10).to_dict())
+        finite_json(A.recommend(store, run_id, settings=SETTINGS).to_dict())
+    t = A.kpi_table(store, "allfail", settings=SETTINGS)
+    assert t.value("model-00", "error_rate") == 1.0 and t.value("model-00", "latency_ms_p50") is None
+    assert "no successful requests" in t.rows("model-00").set_index("kpi").loc["latency_ms_p50", "note"]
+    assert A.recommend(store, "allfail").model is None
+    assert "no successful requests" in A.compare_run(store, "allfail").notes[0]
+
+
+# ---------------------------------------------------------------------------- comparisons, cost, advice
+
+
+def test_compare_run_verdicts_champion_and_extras(synth):
+    store, run_id = synth
+    r = A.compare_run(store, run_id, metrics=("latency", "quality", "passed"), settings=SETTINGS)
+    assert r.baseline_source == "all pairs" and len(r.comparisons) == 3 * 3
+    lat = r.find("latency", "model-00", "model-02")
+    assert lat.significant() and lat.p_adjusted is not None and lat.correction == "holm"
+    assert lat.better() == "model-00" and "model-02 is" in lat_verdict(r, lat) and "slower than model-00" in lat_verdict(r, lat)
+    assert {p.model for p in r.pareto} == set(r.pareto_table["model"]) and any(p.efficient for p in r.pareto)
+    assert set(r.drift) == set(r.cold_start) == {"model-00", "model-01", "model-02"}
+    assert r.cold_start["model-00"].warmup_latency_ms == 600.0
+    assert r.advice and all(a.sentence for a in r.advice)
+    store.set_setting("champion", "model-01")
+    try:
+        c = A.compare_run(store, run_id, metrics=("latency",), settings=SETTINGS)
+        assert c.baseline == "model-01" and c.baseline_source == "champion"
+        assert all(x.model_b == "model-01" for x in c.comparisons) and len(c.comparisons) == 2
+        assert A.compare_run(store, run_id, metrics=("latency",), use_champion=False).baseline is None
+    finally:
+        store.set_setting("champion", None)
+    with pytest.raises(ValueError, match="unknown metric"):
+        A.compare_run(store, run_id, metrics=("speed of light",))
+
+
+def lat_verdict(r: A.RunComparison, c) -> str:  # noqa: ANN001
+    return r.verdicts()[list(r.comparisons).index(c)]
+
+
+def test_cost_report_agrees_with_core_cost_and_kpis(synth, kpis):
+    store, run_id = synth
+    rep = A.cost_report(store, run_id, SETTINGS)
+    df = store.samples_df(run_id)
+    for x in rep.local:
+        ok = df[(df["model"] == x.model) & (df["status"] == "ok")]
+        ref = C.local_cost(ok["latency_ms"].astype(float), SETTINGS, model=x.model)
+        assert x.cost_per_request.estimate == pytest.approx(ref.cost_per_request, rel=1e-9)
+        assert x.cost_per_request.low < x.cost_per_request.estimate < x.cost_per_request.high
+        assert x.cost_per_request.estimate == pytest.approx(kpis.value(x.model, "local_cost_per_request"), rel=1e-12)
+    line = rep.cloud[0]
+    ok = df[(df["model"] == line.model) & (df["status"] == "ok")]
+    ref = C.project(ok["latency_ms"].astype(float), ok["input_tokens"].astype(float), ok["output_tokens"].astype(float),
+                    line.cloud_model, SETTINGS)
+    assert line.projection.savings_pct.estimate == pytest.approx(ref.savings_pct.estimate, rel=1e-9)
+    assert line.projection.savings_pct.estimate == pytest.approx(kpis.value(line.model, f"savings_pct@{line.cloud_model}"), rel=1e-12)
+    assert rep.price_snapshot and rep.assumptions and rep.prices["gpt-4o-mini"].input_per_mtok > 0
+    with pytest.raises(LookupError, match="no price for cloud model"):
+        A.cost_report(store, run_id, C.CostSettings(cloud_models=("no-such-cloud-model",)))
+
+
+def test_sample_size_matches_the_power_formula(synth):
+    store, run_id = synth
+    r = A.sample_size(store, run_id, "quality", 0.5, baseline="model-00")
+    df = store.samples_df(run_id)
+    means = df[df["status"] == "ok"].groupby(["item_id", "model"])["quality"].mean().unstack()
+    sd = (means["model-01"] - means["model-00"]).dropna().std(ddof=1)
+    row = next(x for x in r.rows if x.model_a == "model-01")
+    assert row.sd_difference == pytest.approx(sd)
+    from core.stats import required_sample_size
+
+    assert row.prompts_needed == required_sample_size(0.5, sd).n
+    assert A.sample_size(store, run_id, "quality", 1.0).prompts_needed < A.sample_size(store, run_id, "quality", 0.25).prompts_needed
+    assert "prompts per model" in r.sentence
+
+
+def test_recommend_picks_an_efficient_model_and_says_why(synth):
+    store, run_id = synth
+    rec = A.recommend(store, run_id, settings=SETTINGS)
+    assert rec.model in rec.efficient and rec.model in rec.why and rec.rule == A.RECOMMEND_RULE
+    assert rec.to_dict()["schema"] == "llm-eval/recommendation/v1"
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def _cli_json(capsys, *argv) -> dict:
+    capsys.readouterr()
+    assert main([*argv, "--format", "json"]) == 0
+    return finite_json(json.loads(capsys.readouterr().out))
+
+
+def _documented(d: dict, *nested: str) -> None:
+    keys = set(d)
+    for k in nested:
+        rows = d[k] if isinstance(d[k], list) else [d[k]]
+        keys |= {x for r in rows for x in r}
+    undocumented = sorted(k for k in keys if f"`{k}`" not in DOC and not re.fullmatch(r"model-\d+", k))
+    assert not undocumented, f"fields missing from docs/cli-json.md: {undocumented}"
+
+
+def test_cli_json_outputs_have_the_documented_fields(synth, capsys):
+    store, run_id = synth
+    db = ["--db", str(store.path)]
+    s = _cli_json(capsys, "summary", run_id, *db, "--cloud", "gpt-4o-mini")
+    assert s["schema"] == "llm-eval/summary/v1" and s["models"] == ["model-00", "model-01", "model-02"]
+    _documented(s, "kpis")
+    assert sum(r["model"] == "model-00" for r in s["kpis"]) >= 50
+    c = _cli_json(capsys, "compare", run_id, *db, "--metrics", "latency,quality", "--margin", "quality=0.5", "--correction", "bh")
+    assert c["schema"] == "llm-eval/compare/v1" and c["correction"] == "bh" and len(c["comparisons"]) == 6
+    _documented(c, "comparisons", "pareto", "sample_size_advice")
+    assert all(x["equivalence"] for x in c["comparisons"] if x["metric"] == "quality")
+    k = _cli_json(capsys, "cost", run_id, *db, "--cloud", "gpt-4o-mini", "--volume", "5000", "--electricity-price", "0.3",
+                  "--hardware-price", "1000", "--lifetime-years", "2", "--utilisation", "0.25", "--power-watts", "90")
+    assert k["schema"] == "llm-eval/cost/v1" and k["settings"]["volume_per_month"]["value"] == 5000
+    assert k["local"][0]["power_watts"] == 90 and k["local"][0]["power_source"] == "assumed"
+    _documented(k, "local", "cloud")
+    z = _cli_json(capsys, "sample-size", run_id, *db, "--metric", "latency", "--effect", "20")
+    assert z["schema"] == "llm-eval/sample-size/v1" and z["prompts_needed"] >= 2
+    _documented(z, "rows")
+
+
+def test_cli_tables_csv_and_errors(synth, capsys):
+    store, run_id = synth
+    db = ["--db", str(store.path)]
+    assert main(["summary", run_id, *db, "--by-category", "--cloud", "gpt-4o-mini"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\d+ ms \[\d+, \d+\]", out) and "intervals: 95% intervals; cluster bootstrap" in out and "category: math" in out
+    assert main(["summary", run_id, *db, "--format", "csv", "--cloud", "gpt-4o-mini"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split(",")
+    assert header[:3] == ["model", "category", "samples"] and "latency_ms_p50_low" in header
+    assert main(["compare", run_id, *db, "--metrics", "latency"]) == 0
+    out = capsys.readouterr().out
+    assert "verdicts:" in out and "Pareto-efficient" in out and "methods:" in out
+    assert main(["cost", run_id, *db, "--cloud", "gpt-4o-mini"]) == 0
+    assert "break-even" in capsys.readouterr().out
+    assert main(["sample-size", run_id, *db, "--metric", "quality", "--effect", "0.5"]) == 0
+    assert "prompts per model" in capsys.readouterr().out
+    for argv, msg in [
+        (["summary", "no-such-run"], "no run 'no-such-run'"),
+        (["compare", run_id, "--metrics", "vibes"], "unknown metric 'vibes'"),
+        (["compare", run_id, "--margin", "quality"], "METRIC=VALUE"),
+        (["compare", run_id, "--baseline", "nope"], "baseline 'nope'"),
+        (["cost", run_id, "--cloud", "no-such-cloud-model"], "no price for cloud model"),
+        (["cost", run_id, "--utilisation", "2"], "utilisation"),
+        (["cost", run_id, "--power-profile", "toaster"], "unknown power profile"),
+        (["sample-size", run_id, "--metric", "latency", "--effect", "0"], "--effect"),
+    ]:
+        assert main([*argv, *db]) == 2, argv
+        assert msg in capsys.readouterr().err, argv
+
+
+# ---------------------------------------------------------------------------- end to end on the demo models
+
+
+DEMO_MISSING = not (demo_available("demo-tiny") and demo_available("demo-base"))
+
+
+@pytest.mark.skipif(DEMO_MISSING, reason="demo models not built (scripts/train_demo_models.py): no data/models/demo-*/model.safetensors")
+def test_demo_base_is_slower_and_better_than_demo_tiny(demo_run, capsys):
+    """The real run: demo-base is slower (end-to-end latency, or per-token decode speed, which
+    does not depend on answer length) and better (quality), with significant Holm-adjusted
+    p-values, and no verdict claims the opposite."""
+    path, run_id = demo_run
+    store = Store(path)
+    r = A.compare_run(store, run_id, metrics=("latency", "tokens_per_s", "quality"), use_champion=False)
+    lat, speed, qual = (r.find(m, "demo-tiny", "demo-base") for m in ("latency", "tokens_per_s", "quality"))
+    assert all(c.correction == "holm" and c.p_adjusted is not None for c in (lat, speed, qual))
+    assert qual.p_adjusted < 0.05 and qual.better() == "demo-base", A.comparison_dict(qual)
+    speed_claims = [c for c in (lat, speed) if c.significant()]
+    assert speed_claims and all(c.better() == "demo-tiny" for c in speed_claims), [A.comparison_dict(c) for c in (lat, speed)]
+    verdicts = " | ".join(r.verdicts())
+    assert ("demo-base is" in verdicts and "slower than demo-tiny" in verdicts) or "demo-tiny decodes" in verdicts, verdicts
+    assert "demo-base scores" in verdicts and "higher on quality than demo-tiny" in verdicts, verdicts
+    t = A.kpi_table(store, run_id, settings=SETTINGS)
+    assert t.value("demo-base", "quality_mean") > t.value("demo-tiny", "quality_mean")
+    assert t.value("demo-base", "decode_tps_mean") < t.value("demo-tiny", "decode_tps_mean")
+    assert all(len(t.rows(m)) >= 50 for m in ("demo-tiny", "demo-base"))
+    c = _cli_json(capsys, "compare", run_id, "--db", str(path), "--metrics", "quality", "--all-pairs")
+    assert c["comparisons"][0]["significant"] and c["comparisons"][0]["better"] == "demo-base"
+    assert math.isfinite(A.cost_report(store, run_id, SETTINGS).local[0].cost_per_request.estimate)
