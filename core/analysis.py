@@ -66,8 +66,33 @@ METRIC_ALIASES: dict[str, str] = {
     "latency": "latency_ms", "ttft": "ttft_ms", "tokens_per_s": "decode_tps", "decode": "decode_tps",
     "quality": "quality", "passed": "passed", "pass_rate": "passed", "peak_rss": "peak_rss_mb", "memory": "peak_rss_mb",
     "peak_accel": "peak_accel_mb", "output_tokens": "output_tokens", "input_tokens": "input_tokens",
+    "cost": "local_cost", "local_cost": "local_cost",
 }
 _COLUMNS = set(METRIC_ALIASES.values())
+DERIVED = {"local_cost"}  # computed per sample from latency (core.cost), not stored
+
+
+def _stored(cols: Sequence[str]) -> list[str]:
+    """The sample columns to fetch for these metrics (derived ones need latency)."""
+    return list(dict.fromkeys("latency_ms" if c in DERIVED else c for c in cols))
+
+
+def _with_derived(df: pd.DataFrame, cols: Sequence[str], settings: C.CostSettings | None,
+                  measured_watts: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Add derived per-sample metrics: local_cost = energy + hardware amortisation of the
+    request's latency at the model's power (measured, else the assumed profile), USD."""
+    if "local_cost" not in cols or df.empty:
+        return df
+    ctx = cost_context(settings or C.CostSettings(cloud_models=()), sorted(map(str, df["model"].unique())),
+                       measured_watts=measured_watts)
+    seconds = pd.to_numeric(df["latency_ms"], errors="coerce").to_numpy(float) / 1000
+    model = df["model"].astype(str).to_numpy()
+    cost = np.full(seconds.shape, np.nan)
+    for m, (watts, _, _) in ctx.power.items():
+        at = model == m
+        energy, amort = C.local_cost_per_request(seconds[at], watts, ctx.settings)
+        cost[at] = energy + amort
+    return df.assign(local_cost=cost)
 
 
 def resolve_metric(name: str) -> str:
@@ -270,18 +295,20 @@ def compare_run(
     test: Literal["auto", "wilcoxon", "t", "mann-whitney", "welch"] = "auto",
     models: Sequence[str] | None = None,
     settings: C.CostSettings | None = None,
+    measured_watts: Mapping[str, float] | None = None,
 ) -> RunComparison:
     """Pairwise tests (all pairs, or each model vs the baseline: `baseline`, else the champion
     when it is in the run and use_champion) with adjusted p-values, effects and verdicts;
     the Pareto frontier; latency drift and cold start per model; sample-size advice.
 
-    metrics: aliases (latency, ttft, tokens_per_s, quality, passed, peak_rss, ...) or columns.
+    metrics: aliases (latency, ttft, tokens_per_s, quality, passed, peak_rss, cost, ...) or columns;
+    cost is the local cost per request from each sample's latency (settings, measured_watts).
     margins: equivalence margins by metric (alias or column), in the metric's unit.
     """
     cols = list(dict.fromkeys(resolve_metric(m) for m in metrics))
-    fetched = ["model", "item_id", "seq", "status", *dict.fromkeys(c for c in (*cols, "latency_ms") if c != "passed")]
+    fetched = ["model", "item_id", "seq", "status", *dict.fromkeys(c for c in (*_stored(cols), "latency_ms") if c != "passed")]
     data = _load(store, run_id, fetched, models, with_aggregate=True, with_run_models=True, with_champion=use_champion)
-    df = data.samples
+    df = _with_derived(data.samples, cols, settings, measured_watts)
     ok = df[df["status"] == "ok"]
     present = data.present(ok)
     notes: list[str] = []
@@ -604,8 +631,8 @@ def sample_size(
     col = resolve_metric(metric)
     if not effect or not math.isfinite(effect):
         raise ValueError("--effect must be a non-zero number in the metric's unit (e.g. 50 for 50 ms, 0.05 for 5 points of pass rate)")
-    data = _load(store, run_id, ["model", "item_id", "status"] + ([] if col == "passed" else [col]), models)
-    df, order = data.samples, data.order
+    data = _load(store, run_id, ["model", "item_id", "status"] + ([] if col == "passed" else _stored([col])), models)
+    df, order = _with_derived(data.samples, [col], None), data.order
     ok = df[(df["status"] == "ok") & df[col].notna()]
     means = ok.assign(v=ok[col].astype(float)).groupby(["item_id", "model"])["v"].mean().unstack("model")
     present = [m for m in order if m in means.columns] + sorted(set(means.columns) - set(order))

@@ -47,7 +47,8 @@ def _add_parsers(sub, add) -> None:  # noqa: ANN001 - argparse internals (see co
     c.add_argument("--baseline", help="compare every model with this one (default: the champion when it is in the run, else all pairs)")
     c.add_argument("--all-pairs", action="store_true", help="compare every pair even when a champion is set")
     c.add_argument("--metrics", default="latency,ttft,tokens_per_s,quality,passed,peak_rss",
-                   help="comma-separated: latency, ttft, tokens_per_s, quality, passed, peak_rss, peak_accel, output_tokens, input_tokens")
+                   help="comma-separated: latency, ttft, tokens_per_s, quality, passed, peak_rss, peak_accel, output_tokens, input_tokens, "
+                        "cost (local cost per request at the default cost settings)")
     c.add_argument("--correction", choices=["holm", "bh"], default="holm", help="multiple-comparison correction per metric")
     c.add_argument("--margin", action="append", default=[], metavar="METRIC=VALUE",
                    help="equivalence margin in the metric's unit, e.g. latency=20 or quality=0.5 (repeatable, or comma-separated)")
@@ -65,7 +66,7 @@ def _add_parsers(sub, add) -> None:  # noqa: ANN001 - argparse internals (see co
 
     z = add("sample-size", "prompts needed to detect a difference of a given size, from this run's variability")
     z.add_argument("run_id")
-    z.add_argument("--metric", required=True, help="latency, ttft, tokens_per_s, quality, passed, peak_rss, ...")
+    z.add_argument("--metric", required=True, help="latency, ttft, tokens_per_s, quality, passed, peak_rss, cost, ...")
     z.add_argument("--effect", required=True, type=float,
                    help="difference to detect in the metric's unit (ms; quality points; pass rate as a fraction, 0.05 = 5 points)")
     z.add_argument("--baseline", help="compare every model with this one (default: all pairs)")

@@ -46,7 +46,8 @@ Intervals (95% by default).
   bootstrap otherwise.
 - Percentiles (p50, p90, p95, p99): bootstrap, BCa (bias-corrected and accelerated) by
   default. Resampling is vectorised numpy (one index matrix rng.integers(0, n, (B, n)) from
-  numpy.random.default_rng(seed), order statistics by np.partition) and the BCa
+  numpy.random.default_rng(seed), drawn once per (seed, n, B) and reused; order statistics
+  from a row sort of 16-bit ranks (radix) or np.partition) and the BCa
   acceleration uses the closed-form jackknife of a sample quantile. This reproduces
   scipy.stats.bootstrap(method="BCa", rng=default_rng(seed)) on the same data (tested)
   at a fraction of the cost. When BCa is undefined (constant jackknife, bootstrap
@@ -59,8 +60,9 @@ Intervals (95% by default).
 - Proportions (pass rate, error rate): Wilson score interval; Newcombe's hybrid score
   interval for a difference of two independent proportions.
 - Cluster bootstrap (repeats): prompts are drawn with replacement (B x K index matrix),
-  each resample's statistic is computed from cluster weights (weighted mean; weighted
-  order statistics with the same linear interpolation as numpy.percentile); percentile
+  each resample's statistic is computed exactly as numpy.mean / numpy.percentile (linear
+  interpolation) of the expanded resample (equal or nearly equal repeat counts: the
+  resample's ranks sorted; very unequal counts: weighted order statistics); percentile
   interval. Used automatically when any prompt has more than one value.
 - Ratio of medians: bootstrap (BCa by default) over pairs (paired) or over each sample
   independently (unpaired).
@@ -68,7 +70,8 @@ Intervals (95% by default).
 Comparisons of two models on one metric.
 - Paired when both models ran the same prompts (at least half of the larger item set is
   shared): Wilcoxon signed-rank test on per-prompt differences (default; robust to the
-  skew and outliers of latency; zero differences dropped, exact for small n), paired t
+  skew and outliers of latency; zero differences dropped, exact for n <= 50, else the
+  tie-corrected normal approximation, as scipy.stats.wilcoxon computes it), paired t
   test on request; McNemar for pass/fail with one run per prompt (exact binomial when
   fewer than 25 discordant pairs, else chi-square with continuity correction).
 - Unpaired fallback when prompts do not match: Mann-Whitney U (default) or Welch t; for
@@ -309,6 +312,31 @@ def _index_blocks(rng: np.random.Generator, n: int, n_resamples: int) -> Iterato
         yield rng.integers(0, n, (min(rows, n_resamples - start), n))
 
 
+_SEEDED_CACHE_MAX = 4_000_000  # index-matrix elements kept per cached (seed, n, B) draw
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_blocks(seed: int, n: int, n_resamples: int, max_block: int) -> tuple[np.ndarray, ...]:
+    blocks = []
+    for b in _index_blocks(np.random.default_rng(seed), n, n_resamples):
+        b = b.astype(np.int32) if n < 2**31 else b
+        b.flags.writeable = False
+        blocks.append(b)
+    return tuple(blocks)
+
+
+def _seeded_blocks(seed: int, n: int, n_resamples: int) -> Iterator[np.ndarray]:
+    """_index_blocks(default_rng(seed), n, B), reused across calls for small draws.
+
+    A summary resamples the same number of prompts with the same seed many times (latency,
+    TTFT, the joint means, every model with the same prompts): the index matrix depends only
+    on (seed, n, B), so drawing it once is exactly what each fresh draw would give.
+    """
+    if n * n_resamples > _SEEDED_CACHE_MAX:
+        return _index_blocks(np.random.default_rng(seed), n, n_resamples)
+    return iter(_cached_blocks(seed, n, n_resamples, _MAX_BLOCK))
+
+
 def _positions(n: int, q: float) -> tuple[int, int, float]:
     h = (n - 1) * q
     lo = int(math.floor(h))
@@ -322,7 +350,7 @@ def _resampled_quantiles(x: np.ndarray, qs: Sequence[float], idx_blocks: Iterato
     kth = sorted({k for lo, hi, _ in pos for k in (lo, hi)})
     out = []
     for idx in idx_blocks:
-        part = _order_statistics(rank[idx], kth)
+        part = _order_statistics(np.take(rank, idx), kth)
         out.append(np.stack([_lerp(xs[part[:, lo]], xs[part[:, hi]], g) for lo, hi, g in pos]))
     return np.concatenate(out, axis=1)
 
@@ -338,11 +366,17 @@ def _sorted_ranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _order_statistics(rows: np.ndarray, kth: Sequence[int]) -> np.ndarray:
-    """Rows with the kth order statistics in place: partition for one or two, else a full
-    sort (numpy's radix / SIMD integer sort beats a multi-kth partition)."""
-    if len(kth) <= 2:
+    """Rows with the kth order statistics in place: a full sort for 16-bit ranks (numpy's
+    radix sort beats even a one-kth partition, about 3x), else partition for one or two kth
+    and a SIMD sort for more."""
+    if len(kth) <= 2 and rows.dtype.itemsize > 2:
         return np.partition(rows, kth, axis=1)
-    return np.sort(rows, axis=1)
+    return _sort_rows(rows)
+
+
+def _sort_rows(rows: np.ndarray) -> np.ndarray:
+    """Sort each row; 'stable' selects numpy's radix sort for 16-bit ranks (about 3x faster)."""
+    return np.sort(rows, axis=1, kind="stable" if rows.dtype.itemsize <= 2 else "quicksort")
 
 
 def _jackknife_quantile(x: np.ndarray, q: float) -> np.ndarray:
@@ -446,8 +480,7 @@ def quantile_cis(
     if np.ptp(x) == 0:
         return tuple(_constant(kind, confidence, n, x[0]) for _ in qs)
     B = n_resamples or default_resamples(n)
-    rng = np.random.default_rng(seed)
-    boot = _resampled_quantiles(x, qs, _index_blocks(rng, n, B))
+    boot = _resampled_quantiles(x, qs, _seeded_blocks(seed, n, B))
     out = []
     for q, theta_b in zip(qs, boot):
         note = ""
@@ -498,39 +531,69 @@ def _parse_statistic(statistic: str | float) -> float | None:
     return q
 
 
+_PAD_LIMIT = 1.5  # pad unequal clusters to the largest when that adds at most 50% more slots
+
+
 def _cluster_boot(
-    x: np.ndarray, codes: np.ndarray, k: int, stats_q: Sequence[float | None], rng: np.random.Generator, B: int
+    x: np.ndarray, codes: np.ndarray, k: int, stats_q: Sequence[float | None],
+    rng: np.random.Generator | int, B: int,
 ) -> np.ndarray:
-    """Bootstrap distributions (len(stats_q), B) resampling clusters with all their values."""
+    """Bootstrap distributions (len(stats_q), B) resampling clusters with all their values.
+
+    rng: a Generator, or a seed (then the index matrix may be shared with other calls).
+    Equal clusters, or unequal ones that pad cheaply to the largest (a few failed repeats),
+    expand each resample and sort ranks; otherwise weighted order statistics.
+    """
     sums = np.bincount(codes, weights=x, minlength=k)
     sizes = np.bincount(codes, minlength=k)
     xs, rank = _sorted_ranks(x)
-    order = np.argsort(x, kind="stable")
-    equal = sizes.min() == sizes.max()
-    members = rank[np.argsort(codes, kind="stable")].reshape(k, -1) if equal else None
+    s_max = int(sizes.max())
+    quantiles = any(q is not None for q in stats_q)
+    padded = quantiles and k * s_max <= _PAD_LIMIT * x.size
+    members = _padded_members(rank, codes, sizes, k, s_max) if padded or not quantiles else None
+    blocks = _index_blocks(rng, k, B) if isinstance(rng, np.random.Generator) else _seeded_blocks(int(rng), k, B)
     out = []
-    for idx in _index_blocks(rng, k, B):
+    for idx in blocks:
         if members is not None:
-            out.append(_equal_cluster_stats(xs, members, sums, idx, stats_q))
+            out.append(_padded_cluster_stats(xs, members, sums, sizes, idx, stats_q))
         else:
+            order = np.argsort(x, kind="stable")
             out.append(_weighted_cluster_stats(xs, codes[order], sums, sizes, idx, stats_q))
     return np.concatenate(out, axis=1)
 
 
-def _equal_cluster_stats(
-    xs: np.ndarray, members: np.ndarray, sums: np.ndarray, idx: np.ndarray, stats_q: Sequence[float | None]
+def _padded_members(rank: np.ndarray, codes: np.ndarray, sizes: np.ndarray, k: int, s_max: int) -> np.ndarray:
+    """(k, s_max) ranks of each cluster's values, padded with n (sorts after every value)."""
+    n = rank.size
+    by_cluster = np.argsort(codes, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    slot = np.arange(n) - np.repeat(starts, sizes)
+    members = np.full((k, s_max), n, dtype=rank.dtype)
+    members[codes[by_cluster], slot] = rank[by_cluster]
+    return members
+
+
+def _padded_cluster_stats(
+    xs: np.ndarray, members: np.ndarray, sums: np.ndarray, sizes: np.ndarray, idx: np.ndarray,
+    stats_q: Sequence[float | None],
 ) -> np.ndarray:
-    """Equal-sized clusters: every resample has n values; order statistics by partition."""
-    n = members.size
-    pos = [None if q is None else _positions(n, q) for q in stats_q]
-    kth = sorted({k for p in pos if p is not None for k in p[:2]})
-    part = _order_statistics(members[idx].reshape(idx.shape[0], n), kth) if kth else None
+    """Each resample's values (padding sorts last), sorted; order statistics at each row's own
+    size with numpy.percentile's linear interpolation."""
+    rows = idx.shape[0]
+    total = np.take(sizes, idx).sum(axis=1)
     res = []
-    for p in pos:
-        if p is None:
-            res.append(sums[idx].sum(axis=1) / n)
-        else:
-            res.append(_lerp(xs[part[:, p[0]]], xs[part[:, p[1]]], p[2]))  # type: ignore[index]
+    srt = None
+    r = np.arange(rows)
+    for q in stats_q:
+        if q is None:
+            res.append(sums[idx].sum(axis=1) / total)
+            continue
+        if srt is None:
+            srt = _sort_rows(np.take(members, idx, axis=0).reshape(rows, -1))  # take: ~3x faster than fancy indexing
+        h = (total - 1) * q
+        lo = np.floor(h).astype(np.int64)
+        hi = np.minimum(lo + 1, total - 1)
+        res.append(_lerp(xs[srt[r, lo]], xs[srt[r, hi]], h - lo))
     return np.stack(res)
 
 
@@ -637,7 +700,7 @@ def _cluster_intervals(
     if k < 2:
         return tuple(_undefined(m, confidence, x.size, "fewer than 2 prompts (clusters): no interval", e) for e in ests)
     B = n_resamples or default_resamples(x.size)
-    boot = _cluster_boot(x, codes, k, qs, np.random.default_rng(seed), B)
+    boot = _cluster_boot(x, codes, k, qs, seed, B)
     note = f"resampled {k} prompts with their repeats"
     return tuple(
         _finish_bootstrap(
@@ -754,7 +817,7 @@ def bootstrap_means(
     both = np.hstack([sums, sizes])
     boot = [np.zeros((0, 2 * m))]
     if k >= 2:
-        for idx in _index_blocks(np.random.default_rng(seed), k, B):
+        for idx in _seeded_blocks(seed, k, B):
             rows = idx.shape[0]
             cnt = np.bincount((idx + (np.arange(rows) * k)[:, None]).ravel(), minlength=rows * k).reshape(rows, k)
             boot.append(cnt.astype(float) @ both)
@@ -847,6 +910,40 @@ def _pairs(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
     return x[keep], y[keep]
 
 
+def _average_ranks(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks (ties get their average rank, from 1) and the size of each tie group: the same
+    values as scipy.stats.rankdata(a, 'average') without its per-call overhead."""
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    start = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]])) if s.size else np.zeros(0, int)
+    counts = np.diff(np.concatenate([start, [s.size]]))
+    ranks = np.empty(a.size)
+    ranks[order] = np.repeat(start + (counts + 1) / 2, counts)
+    return ranks, counts
+
+
+_WILCOXON_EXACT_MAX = 50  # scipy.stats.wilcoxon(method="auto") is exact up to here
+
+
+def _wilcoxon(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Two-sided Wilcoxon signed-rank (zeros dropped): scipy.stats.wilcoxon for n <= 50 (exact
+    or permutation), else its normal approximation (tie-corrected variance, no continuity
+    correction) computed here with the same formula: scipy's per-call overhead dominated
+    the all-pairs comparison of many models. Tested equal to scipy."""
+    d = x - y
+    if d.size <= _WILCOXON_EXACT_MAX:
+        res = sps.wilcoxon(x, y, zero_method="wilcox")
+        return float(res.statistic), float(res.pvalue)
+    d = d[d != 0]
+    count = float(d.size)
+    r, ties = _average_ranks(np.abs(d))
+    r_plus, r_minus = float(r[d > 0].sum()), float(r[d < 0].sum())
+    mn = count * (count + 1.0) * 0.25
+    se = math.sqrt((count * (count + 1.0) * (2.0 * count + 1.0) - float(np.sum(ties.astype(float) ** 3 - ties)) / 2) / 24)
+    z = (r_plus - mn) / se
+    return min(r_plus, r_minus), float(2 * ndtr(-abs(z)))
+
+
 def paired_test(a: object, b: object, test: Literal["wilcoxon", "t"] = "wilcoxon") -> TestResult:
     """Paired test on per-prompt values: Wilcoxon signed-rank (default) or paired t."""
     x, y = _pairs(a, b)
@@ -860,12 +957,13 @@ def paired_test(a: object, b: object, test: Literal["wilcoxon", "t"] = "wilcoxon
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if test == "wilcoxon":
-            res = sps.wilcoxon(x, y, zero_method="wilcox")
+            stat, p = _wilcoxon(x, y)
             note = f"{int(np.sum(d == 0))} zero differences dropped" if np.any(d == 0) else ""
         else:
             res = sps.ttest_rel(x, y)
+            stat, p = res.statistic, res.pvalue
             note = "all differences equal: zero variance" if np.ptp(d) == 0 else ""
-    return TestResult(name, _num(res.statistic), _num(res.pvalue), n, note)
+    return TestResult(name, _num(stat), _num(p), n, note)
 
 
 def unpaired_test(a: object, b: object, test: Literal["mann-whitney", "welch"] = "mann-whitney") -> TestResult:
@@ -916,7 +1014,7 @@ def cliffs_delta(a: object, b: object) -> float | None:
     x, y = _clean(a), _clean(b)
     if x.size == 0 or y.size == 0:
         return None
-    ranks = sps.rankdata(np.concatenate([x, y]))
+    ranks, _ = _average_ranks(np.concatenate([x, y]))
     u = ranks[: x.size].sum() - x.size * (x.size + 1) / 2
     return float(2 * u / (x.size * y.size) - 1)
 
@@ -928,7 +1026,7 @@ def rank_biserial_paired(a: object, b: object) -> float | None:
     d = d[d != 0]
     if d.size == 0:
         return None if x.size == 0 else 0.0
-    r = sps.rankdata(np.abs(d))
+    r, _ = _average_ranks(np.abs(d))
     return float((r[d > 0].sum() - r[d < 0].sum()) / r.sum())
 
 
@@ -1352,6 +1450,7 @@ METRICS: dict[str, MetricInfo] = {
     "peak_accel_mb": MetricInfo("peak_accel_mb", "peak accelerator memory", "MB", True, "ratio", phrase="{x} uses {f}x more accelerator memory than {y}"),
     "output_tokens": MetricInfo("output_tokens", "output tokens", "tokens", None, "ratio", phrase="{x} writes {f}x more output tokens than {y}"),
     "input_tokens": MetricInfo("input_tokens", "input tokens", "tokens", None, "ratio", phrase="{x} counts {f}x more input tokens than {y}"),
+    "local_cost": MetricInfo("local_cost", "local cost per request", "USD", True, "ratio", phrase="{x} costs {f}x more per request to run locally than {y}"),
     "quality": MetricInfo("quality", "quality", "points", False, "difference", margin=0.5, phrase="{x} scores {d} points higher on quality than {y}", diff_unit="points"),
     "passed": MetricInfo("passed", "pass rate", "", False, "difference", binary=True, margin=0.05, phrase="{x} passes {d} percentage points more often than {y}", scale=100.0, diff_unit="pp"),
 }

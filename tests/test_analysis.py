@@ -191,6 +191,24 @@ def test_compare_run_verdicts_champion_and_extras(synth):
         A.compare_run(store, run_id, metrics=("speed of light",))
 
 
+def test_cost_metric_is_latency_priced_by_core_cost(synth):
+    """'cost' compares the local cost per request of each sample: with one power profile for
+    every model it is latency times a constant, so tests and ratios equal latency's."""
+    store, run_id = synth
+    s = C.CostSettings(electricity_price_per_kwh=0.3, hardware_price_usd=2000, power_watts=50, cloud_models=())
+    r = A.compare_run(store, run_id, metrics=("cost", "latency"), settings=s, use_champion=False)
+    assert r.metrics == ("local_cost", "latency_ms")
+    for c in (x for x in r.comparisons if x.metric == "local_cost"):
+        lat = r.find("latency", c.model_a, c.model_b)
+        assert c.p_adjusted == pytest.approx(lat.p_adjusted) and c.ratio.estimate == pytest.approx(lat.ratio.estimate)
+    # by hand: 1 s at 50 W and 0.30 USD/kWh = 50/3600 Wh x 0.3 / 1000; 2000 USD over 3 years' busy hours
+    busy_h = s.lifetime_years * 8766 * s.utilisation
+    df = A._with_derived(pd.DataFrame({"model": ["m"], "latency_ms": [1000.0]}), ["local_cost"], s)
+    assert df["local_cost"].iloc[0] == pytest.approx(50 / 3600 / 1000 * 0.3 + 2000 / busy_h / 3600)
+    verdict = next(v for v in r.verdicts() if "model-02 costs" in v)
+    assert "more per request to run locally than model-00" in verdict
+
+
 def lat_verdict(r: A.RunComparison, c) -> str:  # noqa: ANN001
     return r.verdicts()[list(r.comparisons).index(c)]
 
