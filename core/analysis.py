@@ -32,6 +32,7 @@ from core.kpis import (
     fetch,
     interval_dict,
     kpi_table,
+    measured_power,
     query,
     run_models,
     run_models_order,
@@ -70,6 +71,11 @@ METRIC_ALIASES: dict[str, str] = {
 }
 _COLUMNS = set(METRIC_ALIASES.values())
 DERIVED = {"local_cost"}  # computed per sample from latency (core.cost), not stored
+
+
+def _measured(explicit: Mapping[str, float] | None, rm: pd.DataFrame | None) -> Mapping[str, float] | None:
+    """Watts per model: the caller's, else those the runner measured (run_models.power_w)."""
+    return explicit if explicit is not None or rm is None else measured_power(rm)
 
 
 def _stored(cols: Sequence[str]) -> list[str]:
@@ -308,7 +314,7 @@ def compare_run(
     cols = list(dict.fromkeys(resolve_metric(m) for m in metrics))
     fetched = ["model", "item_id", "seq", "status", *dict.fromkeys(c for c in (*_stored(cols), "latency_ms") if c != "passed")]
     data = _load(store, run_id, fetched, models, with_aggregate=True, with_run_models=True, with_champion=use_champion)
-    df = _with_derived(data.samples, cols, settings, measured_watts)
+    df = _with_derived(data.samples, cols, settings, _measured(measured_watts, data.run_models))
     ok = df[df["status"] == "ok"]
     present = data.present(ok)
     notes: list[str] = []
@@ -332,7 +338,8 @@ def compare_run(
                          confidence=confidence, n_resamples=n_resamples, seed=seed)
     elif len(present) < 2:
         notes.append("fewer than two models with samples: nothing to compare")
-    table = _pareto_table(data.aggregate, present, settings or C.CostSettings())  # type: ignore[arg-type]
+    table = _pareto_table(data.aggregate, present, settings or C.CostSettings(),  # type: ignore[arg-type]
+                          _measured(measured_watts, data.run_models))
     pts = pareto_front(table) if not table.empty else ()
     return RunComparison(
         run_id, tuple(usable), comps, baseline, source, correction, alpha, confidence, pts, table,
@@ -341,13 +348,14 @@ def compare_run(
     )
 
 
-def _pareto_table(agg: pd.DataFrame, models: Sequence[str], settings: C.CostSettings) -> pd.DataFrame:
+def _pareto_table(agg: pd.DataFrame, models: Sequence[str], settings: C.CostSettings,
+                  measured_watts: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Objectives per model (point estimates): mean quality, median latency, local cost per
     request, memory (peak accelerator memory when every model has it, else peak RSS)."""
     agg = agg[agg["ok"] > 0]
     rows = []
     use_accel = not agg.empty and agg["peak_accel_mb_max"].notna().all()
-    ctx = cost_context(settings, list(agg.index))
+    ctx = cost_context(settings, list(agg.index), measured_watts=measured_watts)
     for m in models:
         if m not in agg.index:
             continue
@@ -503,10 +511,12 @@ def cost_report(
     model comes from the same resamples. Raises LookupError for an unknown cloud model.
     """
     settings = settings or C.CostSettings()
-    data = _load(store, run_id, ["model", "item_id", "status", "latency_ms", "input_tokens", "output_tokens"], models)
+    data = _load(store, run_id, ["model", "item_id", "status", "latency_ms", "input_tokens", "output_tokens"], models,
+                 with_run_models=True)
     df = data.samples
     present = data.present()
-    ctx = cost_context(settings, present, measured_watts=measured_watts, overrides=overrides, at=at, strict=True)
+    ctx = cost_context(settings, present, measured_watts=_measured(measured_watts, data.run_models), overrides=overrides,
+                       at=at, strict=True)
     ok = df[df["status"] == "ok"]
     local: list[LocalCost] = []
     cloud: list[CloudLine] = []

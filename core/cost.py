@@ -38,8 +38,10 @@ Local cost per request = energy + amortisation
   energy       = watts x seconds / 3.6e6 (kWh) x electricity price per kWh
   amortisation = hardware price / (lifetime hours x utilisation) x seconds / 3600
   (lifetime hours = years x {HOURS_PER_YEAR:g}). Watts are measured (NVML for NVIDIA GPUs,
-  RAPL for the CPU package) when available, else assumed from a power profile (board or
-  package power under load; idle power and the rest of the host are not counted).
+  RAPL for the CPU package) when available: the runner meters each local model's generation
+  loop and stores its energy and mean watts with the run; otherwise watts are assumed from a
+  power profile (board or package power under load; idle power and the rest of the host
+  are not counted). Every cost row says which.
 Cloud cost per request = input tokens x input price + output tokens x output price, prices
   per 1M tokens from genai-prices' bundled snapshot (or data/pricing.yaml, which wins);
   {TOKENIZER_NOTE}.
@@ -51,8 +53,10 @@ Projections at a monthly volume V:
   savings        = (cloud - local) / cloud
   break-even     = hardware per month / (cloud - energy per request), when that is within one
                    machine's capacity; otherwise there is none (the cloud is cheaper at any volume)
-Intervals: percentile bootstrap over requests (mean latency and mean token counts of each
-  resample propagate through every formula), seeded; prices and settings are fixed inputs.
+Intervals: percentile bootstrap (mean latency and mean token counts of each resample
+  propagate through every formula), seeded; prices and settings are fixed inputs. The run
+  analysis (core.analysis.cost_report, the KPI table) resamples prompts with their repeats;
+  core.cost.project on bare arrays resamples requests.
 Only successful requests are counted.
 """
 

@@ -392,6 +392,14 @@ def run_models(source: Source, run_id: str) -> pd.DataFrame:
     return query(source, "SELECT * FROM run_models WHERE run_id = ? ORDER BY model", [run_id]).set_index("model")
 
 
+def measured_power(rm: pd.DataFrame) -> dict[str, float]:
+    """Mean watts per model measured during the run (NVML / RAPL; run_models.power_w)."""
+    if "power_w" not in rm.columns:
+        return {}
+    w = pd.to_numeric(rm["power_w"], errors="coerce")
+    return {str(m): float(v) for m, v in w.items() if np.isfinite(v) and v >= 0}
+
+
 def run_scorers(store: Source, run_id: str) -> list[str]:
     """Scorer names found in the run's `scores` JSON (keys starting with '_' are notes)."""
     df = query(store, 
@@ -612,7 +620,8 @@ def kpi_table(
     order = [m for m in spec_models if (not models or m in models)]
     present = [str(m) for m in agg["model"]] + [str(m) for m in rm.index if not models or m in models]
     order += sorted({m for m in present if m not in order})
-    ctx = cost_context(settings, order, measured_watts=measured_watts, overrides=overrides)
+    measured = measured_power(rm) if measured_watts is None else measured_watts
+    ctx = cost_context(settings, order, measured_watts=measured, overrides=overrides)
     groups: dict[tuple[str, str | None], dict[str, Interval]] = {}
     if df is not None:
         kw = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}

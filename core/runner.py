@@ -207,6 +207,7 @@ class Runner:
                 seeds = [sample_seed(spec.seed, p.item.id, p.repeat) for p in todo]
                 backend = ConcurrentRequests(backend, [p.item for p in todo], seeds, spec, self.cancel, n_flight)
         consecutive = 0
+        meter = _power_meter(mspec)  # energy of the whole generation loop (not per sample)
         t_model = time.perf_counter()
         for i, p in enumerate(todo):
             if self.cancel.cancelled:
@@ -253,7 +254,10 @@ class Runner:
                 batch.skip_all(todo[i + 1 :], "circuit_open", reason, backend=mspec.kind, device=backend.device, dtype=backend.dtype)
                 state.message = f"{model}: {reason}"
                 break
+        power = _measured_power(meter, time.perf_counter() - t_model)
         batch.flush()
+        if power:
+            self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms, extra=power)
         if hasattr(backend, "serving_stats"):  # HTTP: close the pool, store throughput and goodput
             getattr(backend, "close", lambda: None)()
             stats = backend.serving_stats()
@@ -291,6 +295,28 @@ class Runner:
                 **(extra or {}),
             }
         )
+
+
+def _power_meter(mspec: ModelSpec):  # noqa: ANN202 - core.cost.PowerMeter or None
+    """A started energy meter (NVML / RAPL) for a local model, or None (HTTP: the server's
+    power is not ours to read; no readable source: the cost model assumes a profile)."""
+    if mspec.kind == "http":
+        return None
+    from core.cost import PowerMeter
+
+    meter = PowerMeter()
+    if not meter.available:
+        return None
+    meter.start()
+    return meter
+
+
+def _measured_power(meter, seconds: float) -> dict | None:  # noqa: ANN001
+    """run_models columns from a meter: joules, mean watts over the loop, and the source."""
+    joules = meter.stop() if meter is not None else None
+    if not joules or seconds <= 0:  # None, or a counter that did not move: not a measurement
+        return None
+    return {"energy_j": joules, "power_w": joules / seconds, "power_source": meter.source}
 
 
 @dataclass

@@ -138,6 +138,14 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE run_models ADD COLUMN serving_wall_s DOUBLE;
         """,
     ),
+    (
+        "0004_measured_power",
+        """
+        ALTER TABLE run_models ADD COLUMN energy_j DOUBLE;
+        ALTER TABLE run_models ADD COLUMN power_w DOUBLE;
+        ALTER TABLE run_models ADD COLUMN power_source VARCHAR;
+        """,
+    ),
 )
 
 

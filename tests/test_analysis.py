@@ -209,6 +209,43 @@ def test_cost_metric_is_latency_priced_by_core_cost(synth):
     assert "more per request to run locally than model-00" in verdict
 
 
+def test_measured_power_from_run_models_is_used_and_labelled(tmp_path):
+    store = Store(tmp_path / "power.duckdb")
+    run_id = synthetic_run(store, run_id="pw", n_models=2, n_items=20, repeats=1)
+    with store.connect() as con:
+        con.execute("UPDATE run_models SET energy_j = 900, power_w = 45, power_source = 'rapl' WHERE model = 'model-01'")
+    s = C.CostSettings(power_watts=100, cloud_models=("gpt-4o-mini",))
+    rep = {x.model: x for x in A.cost_report(store, run_id, s).local}
+    assert (rep["model-01"].power_watts, rep["model-01"].power_source) == (45.0, "measured")
+    assert (rep["model-00"].power_watts, rep["model-00"].power_source) == (100.0, "assumed")
+    t = A.kpi_table(store, run_id, settings=s)
+    assert t.power["model-01"]["source"] == "measured" and t.power["model-00"]["source"] == "assumed"
+    lat = store.samples_df(run_id).query("model == 'model-01' and status == 'ok'")["latency_ms"].astype(float)
+    assert t.value("model-01", "local_cost_per_request") == pytest.approx(C.local_cost(lat, s, measured_watts=45).cost_per_request)
+    explicit = {x.model: x for x in A.cost_report(store, run_id, s, measured_watts={"model-00": 10.0}).local}
+    assert explicit["model-00"].power_source == "measured" and explicit["model-01"].power_source == "assumed"
+
+
+@pytest.mark.skipif(not demo_available("demo-tiny"), reason="demo-tiny not built")
+def test_runner_records_measured_energy(store, loader, monkeypatch):
+    """No RAPL/NVML counter on the test machine, so the counter is simulated (1 J per read):
+    the runner stores the loop's energy and mean watts, and the cost model labels them measured."""
+    from core.runner import Runner
+    from core.schemas import GenerationParams, RunSpec
+
+    reads = iter(range(10**6))
+    monkeypatch.setattr(C.PowerMeter, "_detect", lambda self: "rapl")
+    monkeypatch.setattr(C.PowerMeter, "_read_rapl", lambda self: float(next(reads)) * 1e6)
+    runner = Runner(store, loader=loader)
+    run_id = runner.create(RunSpec(models=("demo-tiny",), prompt_set="demo-qa", limit=3, repeats=1,
+                                   generation=GenerationParams(max_new_tokens=4), device="cpu"))
+    runner.execute(run_id)
+    rm = store.run_models_df(run_id).set_index("model").loc["demo-tiny"]
+    assert rm["energy_j"] == 1.0 and rm["power_source"] == "rapl" and rm["power_w"] > 0
+    line = A.cost_report(store, run_id, C.CostSettings(cloud_models=())).local[0]
+    assert line.power_source == "measured" and line.power_watts == pytest.approx(rm["power_w"])
+
+
 def lat_verdict(r: A.RunComparison, c) -> str:  # noqa: ANN001
     return r.verdicts()[list(r.comparisons).index(c)]
 
