@@ -136,6 +136,29 @@ def make_http_spec(
     )
 
 
+def parse_headers(text: str) -> dict[str, str]:
+    """Extra HTTP headers from lines of `Name: value` (or `Name=value`); blank lines are ignored."""
+    headers = {}
+    for n, line in enumerate((text or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        sep = ":" if ":" in line else "=" if "=" in line else None
+        key, _, value = line.partition(sep) if sep else (line, "", "")
+        if not sep or not key.strip() or not re.match(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", key.strip()):
+            raise CatalogError(f"header line {n}: write it as 'Name: value'")
+        headers[key.strip()] = value.strip()
+    return headers
+
+
+def price_basis(usd_per_hour: float | None = None, price_model: str | None = None) -> dict:
+    """The price basis of an HTTP entry: an hourly price (self-hosted GPU) or a cloud model's per-token prices."""
+    if usd_per_hour and price_model:
+        raise CatalogError("give either an hourly price or a cloud price model, not both")
+    if usd_per_hour:
+        return {"kind": "hourly", "usd_per_hour": float(usd_per_hour)}
+    return {"kind": "tokens", "model": price_model.strip()} if price_model and price_model.strip() else {}
+
+
 def add_model(store, spec: ModelSpec) -> ModelSpec:  # noqa: ANN001
     if spec.name in {s.name for s in bundled_specs()}:
         raise CatalogError(f"{spec.name!r} is a bundled model; choose another name")

@@ -78,6 +78,14 @@ class ParityReport:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def mismatch_frame(self, chars: int = 200):  # noqa: ANN201 - pandas.DataFrame
+        """The pairs that differ (or failed), outputs cut to `chars`: for tables in the CLI and the dashboard."""
+        import pandas as pd
+
+        return pd.DataFrame([{"item_id": p.item_id, "repeat": p.repeat, "outcome": p.outcome, "a": (p.a_text or "")[:chars],
+                              "b": (p.b_text or "")[:chars]} for p in self.mismatches()],
+                            columns=["item_id", "repeat", "outcome", "a", "b"])
+
 
 # --------------------------------------------------------------------------- report
 
@@ -198,8 +206,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
         bad = report.mismatches()
         if bad:
             print(f"\n{len(bad)} pair(s) differ (decode_only: equal once undecodable bytes U+FFFD are set aside):")
-            _print_df(pd.DataFrame([{"item_id": p.item_id, "repeat": p.repeat, "outcome": p.outcome,
-                                     "a": (p.a_text or "")[:60], "b": (p.b_text or "")[:60]} for p in bad]))
+            _print_df(report.mismatch_frame(60))
     if args.require_identical is not None and (report.identical_share or 0.0) < args.require_identical:
         print(f"identical share {report.identical_share} is below --require-identical {args.require_identical}")
         return 1

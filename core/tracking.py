@@ -392,6 +392,12 @@ def _model_params(row, model: str, mrow: dict) -> dict[str, Any]:  # noqa: ANN00
         "revision": mspec.get("revision"),
         "served_model": mspec.get("served_model"),
         "api_key_env": mspec.get("api_key_env"),  # the variable's name, never its value
+        "endpoint": mrow.get("endpoint"),  # HTTP: the base URL without user info or query
+        "endpoint_kind": mspec.get("endpoint") if mspec.get("kind") == "http" else None,
+        "memory": mrow.get("memory_note"),  # HTTP: why memory is not recorded (never logged as zero)
+        "concurrency": mrow.get("concurrency"),
+        "goodput_ttft_ms": mrow.get("goodput_ttft_ms"),
+        "goodput_latency_ms": mrow.get("goodput_latency_ms"),
         "backend": mrow.get("backend"),
         "device": mrow.get("device"),
         "dtype": mrow.get("dtype"),
@@ -406,8 +412,15 @@ def _model_params(row, model: str, mrow: dict) -> dict[str, Any]:  # noqa: ANN00
     return {k: v for k, v in out.items() if not _missing(v)}
 
 
+SERVING_METRICS = ("requests_per_s", "output_tps", "goodput", "serving_wall_s")  # HTTP models (run_models columns)
+
+
 def _load_metrics(mrow: dict) -> dict[str, float]:
-    return _numbers({k: mrow.get(k) for k in ("load_time_s", "load_rss_mb", "cold_latency_ms", "weights_mb")})
+    """Load and cold-start metrics; for HTTP models also the serving ones (request throughput, output
+    tokens/s across requests, goodput) under `serving.*`."""
+    out = _numbers({k: mrow.get(k) for k in ("load_time_s", "load_rss_mb", "cold_latency_ms", "weights_mb")})
+    out.update(_numbers({f"serving.{k}": mrow.get(k) for k in SERVING_METRICS}))
+    return out
 
 
 def _run_metrics(row, kpis: dict[str, dict[str, float]]) -> dict[str, float]:  # noqa: ANN001

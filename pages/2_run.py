@@ -81,11 +81,22 @@ with st.expander("Generation and measurement settings", expanded=True):
     budget_gb = c1.number_input("Memory budget (GB, 0 = default)", 0.0, 4096.0, 0.0, 0.5, key="run.budget")
     run_name = c2.text_input("Run name (optional)", key="run.name", max_chars=100)
 
+concurrency, goodput_ttft, goodput_latency = 1, 0.0, 0.0
+if any(infos[m].spec.kind == "http" for m in models):
+    with st.expander("HTTP models: requests in flight and goodput", expanded=True):
+        c1, c2, c3 = st.columns(3)
+        concurrency = c1.number_input("Requests in flight per HTTP model", 1, 256, 1, key="run.concurrency",
+                                      help="1 gives clean per-request latency; more measures the server under load "
+                                           "(capped by each model's max concurrency).")
+        goodput_ttft = c2.number_input("Goodput TTFT limit (ms, 0 = none)", 0.0, 1e7, 0.0, key="run.goodput_ttft")
+        goodput_latency = c3.number_input("Goodput latency limit (ms, 0 = none)", 0.0, 1e7, 0.0, key="run.goodput_latency")
+
 specs = [
     RunSpec(
         models=tuple(models), prompt_set=s, limit=int(limit) or None, repeats=int(repeats),
         generation=GenerationParams(int(max_new), float(temperature), float(top_p)), device=device,
         seed=int(seed), memory_budget_gb=float(budget_gb) or None, timeout_s=float(timeout),
+        concurrency=int(concurrency), goodput_ttft_ms=float(goodput_ttft) or None, goodput_latency_ms=float(goodput_latency) or None,
         name=f"{run_name} [{s}]" if run_name and len(chosen_sets) > 1 else run_name,
     )
     for s in chosen_sets

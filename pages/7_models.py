@@ -75,6 +75,41 @@ if submitted:
     except catalog.CatalogError as exc:
         widgets.show_problem("The model was not added.", str(exc))
 
+st.subheader("Add an HTTP model (OpenAI-compatible server or cloud API)")
+st.caption("vLLM, TGI, Ollama, llama.cpp, `transformers serve` or a cloud API. The API key stays in an environment "
+           "variable of the server process: give the variable's name, never the key.")
+with st.form("models.http_form", clear_on_submit=False):
+    c1, c2, c3 = st.columns(3)
+    h_name = c1.text_input("Name", max_chars=64, key="models.http.name")
+    h_url = c2.text_input("Base URL", key="models.http.base_url", placeholder="http://127.0.0.1:8000/v1")
+    h_served = c3.text_input("Served model name", key="models.http.served_model", help="The model name the server expects.")
+    c1, c2, c3 = st.columns(3)
+    h_endpoint = c1.selectbox("Endpoint", ["chat", "completions"], key="models.http.endpoint")
+    h_key_env = c2.text_input("API key environment variable (name)", key="models.http.api_key_env", placeholder="OPENAI_API_KEY")
+    h_tokenizer = c3.text_input("Tokenizer for fallback counts (optional)", key="models.http.tokenizer",
+                                help="Local directory or Hugging Face id, used when the server reports no token usage.")
+    c1, c2, c3 = st.columns(3)
+    h_timeout = c1.number_input("Request timeout (s)", 1.0, 3600.0, 60.0, key="models.http.timeout")
+    h_conc = c2.number_input("Max concurrency", 1, 256, 8, key="models.http.max_concurrency")
+    h_retries = c3.number_input("Max retries", 0, 10, 3, key="models.http.max_retries")
+    c1, c2 = st.columns(2)
+    h_hourly = c1.number_input("Hourly price, self-hosted (USD, 0 = none)", 0.0, 10_000.0, 0.0, key="models.http.usd_per_hour")
+    h_price_model = c2.text_input("Cloud price model (provider:model, optional)", key="models.http.price_model")
+    h_headers = st.text_area("Extra headers, one 'Name: value' a line (no secrets)", key="models.http.headers", height=68)
+    h_submitted = st.form_submit_button("Add HTTP model", type="primary")
+if h_submitted:
+    try:
+        spec = catalog.make_http_spec(
+            h_name.strip(), h_url.strip(), h_served.strip(), endpoint=h_endpoint, api_key_env=h_key_env.strip() or None,
+            extra_headers=catalog.parse_headers(h_headers), request_timeout_s=float(h_timeout), max_concurrency=int(h_conc),
+            max_retries=int(h_retries), price_basis=catalog.price_basis(float(h_hourly) or None, h_price_model),
+            tokenizer=h_tokenizer.strip() or None)
+        catalog.add_model(state.store(), spec)
+        st.session_state[state.Keys.notice] = f"Added {spec.name} ({spec.endpoint} endpoint at {spec.base_url})."
+        st.rerun()
+    except catalog.CatalogError as exc:
+        widgets.show_problem("The HTTP model was not added.", str(exc))
+
 user = [i.spec.name for i in infos if not i.spec.bundled]
 if user:
     st.subheader("Remove an added model")

@@ -125,6 +125,28 @@ def test_concurrency_records_throughput_and_goodput(server, store):
     rm = store.run_models_df(run_id).iloc[0]
     assert rm["concurrency"] == 3 and rm["requests_per_s"] > 0 and rm["output_tps"] > 0
     assert rm["goodput"] == 1.0 and rm["goodput_ttft_ms"] == 600_000
+    # the requests overlapped: their latencies add up to more than the wall time they took together
+    assert df["latency_ms"].sum() / 1000.0 > rm["serving_wall_s"]
+    assert rm["requests_per_s"] == pytest.approx(6 / rm["serving_wall_s"])
+    assert rm["output_tps"] == pytest.approx(df["output_tokens"].sum() / rm["serving_wall_s"])
+    # reported beside the other KPIs (the dashboard's and the reports' KPI table)
+    from core import analysis
+
+    kpi = analysis.kpi_table(store, run_id, intervals=False)
+    assert kpi.value("small-http", "requests_per_s") == pytest.approx(rm["requests_per_s"])
+    assert kpi.value("small-http", "output_tps_serving") == pytest.approx(rm["output_tps"])
+    assert kpi.value("small-http", "goodput") == 1.0
+    assert kpi.value("small-http", "peak_rss_mb_max") is None  # memory: not applicable, never zero
+
+
+@served
+def test_goodput_counts_requests_outside_the_user_limits(server, store):
+    http_entry(store, "small-http", server.base_url, server.served_model)
+    # no real request answers its first token within a microsecond: goodput 0, though every request succeeded
+    run_id = run(store, ("small-http",), limit=4, concurrency=2, goodput_ttft_ms=0.001)
+    assert set(rows(store, run_id)["status"]) == {"ok"}
+    rm = store.run_models_df(run_id).iloc[0]
+    assert rm["goodput"] == 0.0 and rm["goodput_ttft_ms"] == 0.001 and pd.isna(rm["goodput_latency_ms"])
 
 
 @served
@@ -276,13 +298,29 @@ def _all_text(db: Path) -> str:
         con.close()
 
 
+def _mlflow_text(uri: str, run_id: str) -> str:
+    """Every param, metric name and tag of the MLflow runs mirrored for run_id, as text."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    out = []
+    for exp in client.search_experiments():
+        for r in client.search_runs([exp.experiment_id], filter_string=f"tags.`llm_eval.run_id` = '{run_id}'"):
+            out.append(json.dumps({"params": r.data.params, "metrics": sorted(r.data.metrics), "tags": r.data.tags}))
+    assert out, f"no MLflow run mirrored for {run_id}"
+    return "\n".join(out)
+
+
 @served
 def test_api_key_is_sent_and_never_stored_logged_or_exported(server, tmp_path):
     key = f"sk-test-{uuid.uuid4().hex}"
     db = tmp_path / "secret.duckdb"
     # the 400 body echoes the Authorization header: the error row must not carry it
     proxy = FaultProxy(server.port, script=[("forward",), ("status", 400, {}, '{"error": {"message": "bad auth {authorization}"}}')])
-    env = {**os.environ, "LLM_EVAL_TEST_KEY": key, "OPENAI_LOG": "debug", "PYTHONPATH": str(config.ROOT)}
+    # the MLflow mirror on (an SQLite store beside the database), the openai client's debug logging on
+    env = {**os.environ, "LLM_EVAL_TEST_KEY": key, "OPENAI_LOG": "debug", "PYTHONPATH": str(config.ROOT),
+           "LLM_EVAL_MLFLOW": "on", "LLM_EVAL_MLFLOW_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    env.pop("LLM_EVAL_MLFLOW_EXPERIMENT", None)
     outputs = []
 
     def cli(*args: str) -> str:
@@ -308,8 +346,19 @@ def test_api_key_is_sent_and_never_stored_logged_or_exported(server, tmp_path):
     store = Store(db)
     df = store.samples_df(run_id)
     assert list(df["status"]) == ["error", "ok", "ok"] and "***" in df["error_message"].iloc[0]
+    logs = "\n".join(outputs)
+    assert "Authorization" in logs or "HTTP Request" in logs or "Request options" in logs  # the debug log was on
+    assert store.get_run(run_id).mlflow_status == "synced"  # the mirror ran: its params are searched below
+    mlflow_text = _mlflow_text(f"sqlite:///{tmp_path / 'mlflow.db'}", run_id)
+    assert "LLM_EVAL_TEST_KEY" in mlflow_text and "serving.requests_per_s" in mlflow_text
+    from core.reports import render_html, write_report
+
+    for fmt, name in (("md", "report.md"), ("csv", "report.csv")):
+        write_report(store, run_id, fmt, tmp_path / "reports" / name)
     places = {
-        "cli output and logs": "\n".join(outputs),
+        "cli output and logs": logs,
+        "mlflow params, metrics and tags": mlflow_text,
+        "html report": render_html(store, run_id),
         "database values": _all_text(db),
         "exported csv": (tmp_path / "results.csv").read_text(),
         "exported json": (tmp_path / "results.json").read_text(),

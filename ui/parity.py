@@ -1,0 +1,48 @@
+"""The Compare page's parity panel: one model through two paths (local vs HTTP, CPU vs CUDA/MPS).
+
+Kept in its own module so the page gains two lines; the statistics live in core.parity.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import parity
+from ui import state
+
+
+@st.cache_data(ttl=3600, show_spinner="Checking parity…", max_entries=32)
+def _report(path: str, run_id: str, version: tuple, model_a: str, model_b: str) -> parity.ParityReport:
+    return parity.parity_report(state._store(path), run_id, model_a, model_b)
+
+
+def report(run_id: str, model_a: str, model_b: str) -> parity.ParityReport:
+    return _report(str(state.db_path()), run_id, state.run_version(run_id), model_a, model_b)
+
+
+def section(run_id: str, models: list[str]) -> None:
+    """Pick two models of the run; show identical share, quality difference and latency ratio with intervals."""
+    st.subheader("Parity: one model through two paths")
+    st.caption("For two entries of the same weights (local transformers and an HTTP server serving them, or CPU and "
+               "CUDA/MPS) run greedily on the same prompts: the share of identical outputs, the quality difference and "
+               "the latency ratio.")
+    c1, c2 = st.columns(2)
+    path_a = c1.selectbox("Path A", models, index=0, key="compare.parity_a")
+    path_b = c2.selectbox("Path B", models, index=min(1, len(models) - 1), key="compare.parity_b")
+    if path_a == path_b:
+        st.info("Choose two different models of the run.")
+        return
+    rep = report(run_id, path_a, path_b)
+    q, r = rep.quality_diff, rep.latency_ratio
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Identical outputs", "n/a" if rep.identical_share is None else f"{rep.identical_share:.0%}",
+              help=f"{rep.n_compared} of {rep.n_pairs} pairs compared (both samples succeeded); "
+                   f"{rep.decode_only} differ only in undecodable bytes")
+    c2.metric("Quality difference (B − A)", "n/a" if q is None or q.estimate is None else f"{q.estimate:+.2f} points")
+    c3.metric("Latency ratio (B / A)", "n/a" if r is None or r.estimate is None else f"{r.estimate:.2f}x")
+    st.caption(f"Quality difference: {q.format() if q else 'n/a'}. Latency ratio: {r.format(unit='x') if r else 'n/a'}.")
+    if not rep.greedy:
+        st.warning("This run sampled (temperature > 0): identical outputs are not expected.")
+    bad = rep.mismatch_frame()
+    if not bad.empty:
+        st.caption(f"{len(bad)} pair(s) differ or failed:")
+        st.dataframe(bad, hide_index=True)  # user text: shown as data, never as HTML
