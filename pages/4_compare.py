@@ -3,7 +3,7 @@ import streamlit as st
 
 from ui import analysis_figures as af
 from ui import analysis_widgets as aw
-from ui import nav, state
+from ui import nav, parity, state
 from ui import format as fmt
 
 METRICS = {"latency": "Latency", "ttft": "Time to first token", "tokens_per_s": "Decode speed", "quality": "Quality",
@@ -93,3 +93,5 @@ st.plotly_chart(af.drift_chart(state.drift_points(run_id, tuple(models)), comp.d
 flagged = [m for m, d in comp.drift.items() if d.flagged]
 st.caption(("Latency drifts for: " + ", ".join(flagged) if flagged else "No model's latency drifts significantly with sample order")
            + " (Mann-Kendall test; flagged when the Theil-Sen slope exceeds 1% of the median per 100 samples).")
+
+parity.section(run_id, models)
