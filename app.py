@@ -11,5 +11,6 @@ pages = [
     st.Page("pages/5_costs.py", title="Costs", icon=":material/payments:"),
     st.Page("pages/6_prompt_sets.py", title="Prompt sets", icon=":material/list_alt:"),
     st.Page("pages/7_models.py", title="Models", icon=":material/memory:"),
+    st.Page("pages/8_reports.py", title="Reports", icon=":material/description:"),
 ]
 st.navigation(pages).run()

@@ -4,6 +4,7 @@
     render_html(store, run_id) -> str                   self-contained HTML (MLflow attaches it)
     html(report) / pdf(report) / markdown(report, dir)  renderers of a built report
     export_tables(store, run_id, fmt, out)              raw samples + KPI table (csv | parquet)
+    files(store, run_id, fmt, out_name) -> {name: bytes} every file of one format (dashboard downloads)
     write_report(store, run_id, fmt, out, options)      the CLI's `python -m core report`
 
 File conventions (the CLI and the dashboard's download buttons produce the same files):
@@ -25,7 +26,7 @@ from core.reports.model import SECTIONS, Report, ReportOptions, build_report
 from core.store import Store
 
 __all__ = ["FORMATS", "SECTIONS", "Report", "ReportOptions", "build_report", "render_html", "html", "pdf", "markdown",
-           "markdown_zip", "export_tables", "kpi_frame", "companion", "charts_dir", "write_report"]
+           "markdown_zip", "export_tables", "files", "kpi_frame", "companion", "charts_dir", "write_report"]
 
 FORMATS = ("html", "pdf", "md", "csv", "parquet")
 SUFFIX = {"html": ".html", "pdf": ".pdf", "md": ".md", "csv": ".csv", "parquet": ".parquet"}
@@ -99,37 +100,39 @@ def export_tables(store: Store, run_id: str, fmt: str, out: str | Path, options:
     """Every sample to OUT and the KPI table to OUT_STEM.kpis.EXT (fmt: csv | parquet)."""
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"tables are exported as csv or parquet, not {fmt!r}")
-    store.get_run(run_id)
-    out = Path(out)
-    samples, kpis = store.samples_df(run_id), kpi_frame(store, run_id, options)
-    paths = [out, companion(out)]
-    for df, path in zip((samples, kpis), paths, strict=True):
-        path.write_bytes(table_bytes(df, fmt))
-    return paths
+    return write_report(store, run_id, fmt, out, options)
+
+
+def files(store: Store, run_id: str, fmt: str, out_name: str, options: ReportOptions | None = None,
+          report: Report | None = None) -> dict[str, bytes]:
+    """The files of one format as {path relative to OUT's folder: bytes}, OUT being named out_name:
+    what write_report writes and what the dashboard's download buttons offer (the same bytes).
+    `report`: an already built report of this run and these options (html, pdf, md)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    out = Path(out_name)
+    if fmt in ("csv", "parquet"):
+        store.get_run(run_id)
+        return {out.name: table_bytes(store.samples_df(run_id), fmt),
+                companion(out).name: table_bytes(kpi_frame(store, run_id, options), fmt)}
+    report = report or build_report(store, run_id, options)
+    if fmt == "html":
+        return {out.name: html(report).encode("utf-8")}
+    if fmt == "pdf":
+        return {out.name: pdf(report)}
+    md = markdown(report, charts_dir(out).name)
+    return {out.name: md.text.encode("utf-8"), **md.images}
 
 
 def write_report(store: Store, run_id: str, fmt: str, out: str | Path, options: ReportOptions | None = None) -> list[Path]:
-    """Write the report (or the tables) in one format; returns the files written."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown report format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    """Write the report (or the tables) in one format; returns the files written, OUT first."""
     out = Path(out)
+    written = files(store, run_id, fmt, out.name, options)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt in ("csv", "parquet"):
-        return export_tables(store, run_id, fmt, out, options)
-    report = build_report(store, run_id, options)
-    if fmt == "html":
-        out.write_text(html(report), encoding="utf-8")
-        return [out]
-    if fmt == "pdf":
-        out.write_bytes(pdf(report))
-        return [out]
-    folder = charts_dir(out)
-    md = markdown(report, folder.name)
-    folder.mkdir(exist_ok=True)
-    written = [out]
-    for rel, png in md.images.items():
+    paths = []
+    for rel, data in written.items():
         path = out.parent / rel
-        path.write_bytes(png)
-        written.append(path)
-    out.write_text(md.text, encoding="utf-8")
-    return written
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        paths.append(path)
+    return paths

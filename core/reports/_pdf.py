@@ -10,9 +10,10 @@ from __future__ import annotations
 import io
 import logging
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 
-from core.reports.model import Report, Table
+from core.reports.model import TIME_FORMAT, Report, Table
 
 FONT, MONO = "dejavu", "dejavumono"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -48,6 +49,10 @@ def _document(report: Report):  # noqa: ANN202 - fpdf.FPDF
     pdf.set_title(clean(report.title))
     pdf.set_author("llm-eval")
     pdf.set_creator("llm-eval reports (fpdf2)")
+    try:  # the report's own time, so the same report gives the same bytes
+        pdf.set_creation_date(datetime.strptime(report.generated_at, TIME_FORMAT).replace(tzinfo=timezone.utc))
+    except ValueError:
+        pass
     pdf.set_margins(15, 15, 15)
     pdf.set_auto_page_break(True, margin=16)
     return pdf

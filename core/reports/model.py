@@ -7,13 +7,15 @@ here; each renderer escapes it for its own format.
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 import core
@@ -39,6 +41,7 @@ COMPARE_METRICS = ("quality", "passed", "latency", "ttft", "tokens_per_s", "peak
 LARGE_RUN_SAMPLES = 5_000  # above this, bootstrap resamples drop to LARGE_RUN_RESAMPLES unless set
 LARGE_RUN_RESAMPLES = 500
 MAX_OUTPUT_CHARS = 1_200  # per output (and prompt) in the appendix
+TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 
 KPI_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Requests", (("samples", "Samples"), ("ok", "Succeeded"), ("error_rate", "Error rate"))),
@@ -145,6 +148,7 @@ class ReportOptions:
     alpha: float = DEFAULT_ALPHA
     correction: str = "holm"
     appendix_items: int = 5
+    generated_at: str | None = None  # "YYYY-MM-DD HH:MM UTC"; None: now (pin it for reproducible files)
 
     def cost_settings(self) -> C.CostSettings:
         s = self.settings or C.CostSettings()
@@ -157,7 +161,33 @@ class ReportOptions:
 def build_report(store: Store, run_id: str, options: ReportOptions | None = None) -> Report:
     """Everything the report shows, computed once (raises KeyError for an unknown run,
     ValueError for a baseline without results, LookupError for an unknown cloud model)."""
-    o = options or ReportOptions()
+    with _pinned(store):
+        return _build(store, run_id, options or ReportOptions())
+
+
+@contextlib.contextmanager
+def _pinned(store: Store) -> Iterator[None]:
+    """Keep one connection to the store open while the report reads it.
+
+    The store opens a short-lived connection per query; opening a DuckDB file costs tens of
+    milliseconds, and a report makes about thirty queries. While one connection stays open,
+    DuckDB hands every later one the same database instance for free. Other processes wait
+    for the file a few seconds at most (the store retries for lock_timeout_s); when another
+    process holds it right now, the report simply runs without the pin."""
+    try:
+        with Store._connect_lock:
+            con = duckdb.connect(str(store.path))
+    except duckdb.Error:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with Store._connect_lock:  # the store's rule: closing the last connection is serialised
+            con.close()
+
+
+def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
     run = store.get_run(run_id)
     settings = o.cost_settings()
     n_samples = store.count_samples(run_id)
@@ -165,9 +195,8 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
     stat = dict(confidence=o.confidence, n_resamples=resamples, seed=o.seed)
     kpi = analysis.kpi_table(store, run_id, settings=settings, **stat)
     common = dict(use_champion=False, alpha=o.alpha, correction=o.correction, settings=settings, **stat)
-    rec = _recommend(store, run_id, kpi, common)
-    baseline, source = _baseline(store, run, o.baseline, rec.model)
-    comp = analysis.compare_run(store, run_id, metrics=COMPARE_METRICS, baseline=baseline, **common)  # type: ignore[arg-type]
+    look = _Kpis(kpi)
+    rec, comp, baseline, source = _recommend_and_compare(store, run, look, o.baseline, common)
     costs = analysis.cost_report(store, run_id, settings, **stat)
     colors = ch.model_colors(kpi.models)
     focus = rec.model or baseline
@@ -177,14 +206,14 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
     return Report(
         run_id=run_id,
         title=f"Evaluation report: {run.name or run_id}",
-        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated_at=o.generated_at or datetime.now(timezone.utc).strftime(TIME_FORMAT),
         summary=summary,
-        kpi_tables=_kpi_tables(kpi),
-        distributions=tuple(_distributions(store, run_id, kpi, colors)),
+        kpi_tables=_kpi_tables(look),
+        distributions=tuple(_distributions(store, run_id, look, colors)),
         comparison=_comparison_table(comp),
         verdicts=tuple(comp.verdicts()),
         comparison_notes=tuple(comp.notes),
-        pareto=_pareto(comp, kpi, colors),
+        pareto=_pareto(comp, look, colors),
         cost_tables=_cost_tables(costs),
         cost_charts=_cost_charts(costs, focus, colors),
         cost_notes=tuple([*costs.assumptions, *costs.notes]),
@@ -198,13 +227,45 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
     )
 
 
-def _recommend(store: Store, run_id: str, kpi: analysis.KpiTable, common: dict[str, Any]) -> analysis.Recommendation:
+def _recommend_and_compare(store: Store, run: Any, look: _Kpis, explicit: str | None, common: dict[str, Any]
+                           ) -> tuple[analysis.Recommendation, analysis.RunComparison, str | None, str]:
+    """The recommendation and the pairwise comparisons of the report (each model vs the baseline).
+
+    analysis.recommend reads only the quality comparisons of the best-quality model against
+    each other model (and the Pareto table), so when the report's baseline is that model the
+    report's own comparison serves both: one compare_run instead of two in the usual case."""
+    best = _best_quality(look)
+    baseline, source = _baseline(store, run, explicit, best)
+    if baseline is None:  # no quality scores and no champion: the recommendation picks the baseline
+        rec = _recommend(store, run.run_id, common, best)
+        if rec.model is not None:
+            baseline, source = rec.model, _RECOMMENDED
+        return rec, analysis.compare_run(store, run.run_id, metrics=COMPARE_METRICS, baseline=baseline, **common), \
+            baseline, source
+    comp = analysis.compare_run(store, run.run_id, metrics=COMPARE_METRICS, baseline=baseline, **common)
+    if baseline == best:
+        rec = analysis.recommend(store, run.run_id, comparison=comp, alpha=common["alpha"], settings=common["settings"])
+        if rec.considered and rec.considered[0] != best:  # recommend judged another model the best: ask again
+            rec = _recommend(store, run.run_id, common, rec.considered[0])
+    else:
+        rec = _recommend(store, run.run_id, common, best)
+    if explicit is None and source != _CHAMPION and rec.model is not None and rec.model != baseline:
+        baseline, source = rec.model, _RECOMMENDED  # compare with the model the report recommends
+        comp = analysis.compare_run(store, run.run_id, metrics=COMPARE_METRICS, baseline=baseline, **common)
+    return rec, comp, baseline, source
+
+
+def _best_quality(look: _Kpis) -> str | None:
+    kpi = look.t
+    scored = [m for m in kpi.models if look.value(m, "quality_mean") is not None]
+    return max(scored, key=lambda m: (look.value(m, "quality_mean"), -(look.value(m, "latency_ms_p50") or math.inf)),
+               default=None)
+
+
+def _recommend(store: Store, run_id: str, common: dict[str, Any], best: str | None
+               ) -> analysis.Recommendation:
     """analysis.recommend, fed the quality comparisons it reads (the best-quality model vs each
     other) instead of every pair: 9 comparisons for 10 models rather than 45."""
-    look = _Kpis(kpi)
-    scored = [m for m in kpi.models if look.value(m, "quality_mean") is not None]
-    best = max(scored, key=lambda m: (look.value(m, "quality_mean"), -(look.value(m, "latency_ms_p50") or math.inf)),
-               default=None)
     for _ in range(2):
         q = analysis.compare_run(store, run_id, metrics=("quality",), baseline=best, **common)
         rec = analysis.recommend(store, run_id, comparison=q, alpha=common["alpha"], settings=common["settings"])
@@ -214,7 +275,13 @@ def _recommend(store: Store, run_id: str, kpi: analysis.KpiTable, common: dict[s
     return rec
 
 
-def _baseline(store: Store, run: Any, explicit: str | None, recommended: str | None) -> tuple[str | None, str]:
+_CHAMPION = "the champion (Models page)"
+_RECOMMENDED = "the recommended model"
+
+
+def _baseline(store: Store, run: Any, explicit: str | None, best: str | None) -> tuple[str | None, str]:
+    """The explicit baseline, else the champion when it has results here, else the best-quality
+    model (the likely recommendation; _recommend_and_compare corrects it when it is not)."""
     ok = set(store.query_df("SELECT DISTINCT model FROM samples WHERE run_id = ? AND status = 'ok'", [run.run_id])["model"])
     if explicit is not None:
         if explicit not in ok:
@@ -223,9 +290,9 @@ def _baseline(store: Store, run: Any, explicit: str | None, recommended: str | N
         return explicit, "chosen with --baseline"
     champion = store.get_setting("champion")
     if champion in ok:
-        return champion, "the champion (Models page)"
-    if recommended in ok:
-        return recommended, "the recommended model"
+        return champion, _CHAMPION
+    if best in ok:
+        return best, _RECOMMENDED
     return None, "all pairs"
 
 
@@ -318,8 +385,8 @@ def _iv(iv: Interval | None, unit: str = "") -> str:
 # =========================================================================== KPI tables + charts
 
 
-def _kpi_tables(kpi: analysis.KpiTable) -> tuple[Table, ...]:
-    look = _Kpis(kpi)
+def _kpi_tables(look: _Kpis) -> tuple[Table, ...]:
+    kpi = look.t
     tables = []
     for title, kpis in KPI_GROUPS:
         present = [(k, label) for k, label in kpis if k in kpi.definitions
@@ -358,9 +425,9 @@ FROM v JOIN q USING (model) GROUP BY q.model
 """
 
 
-def _distributions(store: Store, run_id: str, kpi: analysis.KpiTable, colors: dict[str, str]) -> list[ch.BoxChart]:
+def _distributions(store: Store, run_id: str, look: _Kpis, colors: dict[str, str]) -> list[ch.BoxChart]:
     """Box plots from exact quartiles and Tukey fences computed in SQL (bounded size at any n)."""
-    look = _Kpis(kpi)
+    kpi = look.t
     out = []
     for col, label, kpi_name, stat in DISTRIBUTIONS:
         df = store.query_df(_BOX_SQL.format(col=col), [run_id]).set_index("model")
@@ -416,12 +483,11 @@ def _num(x: float | None) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:+.2f}"
 
 
-def _pareto(comp: analysis.RunComparison, kpi: analysis.KpiTable, colors: dict[str, str]) -> ch.ScatterChart | None:
+def _pareto(comp: analysis.RunComparison, look: _Kpis, colors: dict[str, str]) -> ch.ScatterChart | None:
     t = comp.pareto_table.dropna(subset=["quality", "latency_ms"]) if not comp.pareto_table.empty else comp.pareto_table
     if t.empty:
         return None
     eff = {p.model: p.efficient for p in comp.pareto}
-    look = _Kpis(kpi)
     pts = tuple(ch.Point(str(r.model), float(r.latency_ms), float(r.quality), look.interval(str(r.model), "latency_ms_p50"),
                          look.interval(str(r.model), "quality_mean"), colors.get(str(r.model)), eff.get(str(r.model), False))
                 for r in t.itertuples())
