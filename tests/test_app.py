@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(600)
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 PAGES = ("pages/1_overview.py", "pages/2_run.py", "pages/3_results.py", "pages/4_compare.py", "pages/5_costs.py",
-         "pages/6_prompt_sets.py", "pages/7_models.py")
+         "pages/6_prompt_sets.py", "pages/7_models.py", "pages/8_reports.py")
 ANALYSIS_PAGES = {"pages/3_results.py": 1, "pages/4_compare.py": 3, "pages/5_costs.py": 2}  # plotly charts when populated
 XSS = '<img src=x onerror=alert(1)><script>window.__xss = 1</script>'
 
@@ -65,6 +65,8 @@ def test_every_page_renders_on_an_empty_database(tmp_path, monkeypatch, page):
         assert set(DEMO_MODELS) <= set(at.dataframe[0].value["name"])
     if page in ANALYSIS_PAGES:  # an explanation instead of an error or an empty chart
         assert at.info and not at.get("plotly_chart")
+    if page.endswith("reports.py"):
+        assert "No runs to report on yet" in _texts(at) and not at.get("download_button")
 
 
 def test_importing_the_app_loads_no_torch(tmp_path):
@@ -159,6 +161,23 @@ def test_costs_page_follows_the_assumptions(populated, monkeypatch):
     assert after_hw != before
     at.multiselect(key="costs.cloud").set_value(["gpt-4o-mini"]).run()
     assert not at.exception and len(at.get("plotly_chart")) == 2
+
+
+def test_reports_page_offers_every_format_with_the_cli_command(populated, monkeypatch):
+    db, setup, run_id = populated
+    at = _open(_app(db, monkeypatch), "pages/8_reports.py")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["HTML", "PDF", "Markdown (.zip)", "Samples (CSV)", "KPI table (CSV)", "Samples (Parquet)",
+                      "KPI table (Parquet)"]
+    buttons = at.get("download_button")
+    assert all(b.proto.deferred_file_id for b in buttons)  # each file is made on click, not on every rerun
+    assert buttons[0].proto.id.endswith(f"reports.report-{run_id}.html")
+    assert at.selectbox(key="reports.run").value == run_id
+    at.selectbox(key="reports.baseline").set_value(setup.models[1]).run()
+    at.number_input(key="reports.volume").set_value(5_000).run()
+    assert not at.exception
+    cli = at.code[0].value
+    assert f"python -m core report {run_id} --format pdf" in cli and f"--baseline {setup.models[1]} --volume 5000" in cli
 
 
 def test_champion_is_stored(populated, monkeypatch):
