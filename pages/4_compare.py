@@ -42,56 +42,73 @@ with st.expander("Equivalence margins (differences smaller than these count as n
     margins = {k: v for k, v in margins.items() if v > 0}
 
 n = int(runs[runs["run_id"] == run_id]["done"].iloc[0])
-if n > state.HEAVY_SAMPLES and not st.toggle("Run the tests", value=False, key="compare.go",
-                                            help=f"{n:,} samples: the tests take a while on runs this size (cached)."):
-    st.info(f"This run has {n:,} samples; switch on 'Run the tests' to compute the comparison (the result is cached).")
-    st.stop()
-if not metrics:
-    st.stop()
-comp = state.comparison(run_id, tuple(metrics), None if baseline == "(every pair)" else baseline, correction, margins, alpha)
-for note in comp.notes:
-    st.caption(note)
+heavy = n > state.HEAVY_SAMPLES
+tests_on = bool(metrics) and (not heavy or st.toggle(
+    "Run the pairwise tests", value=False, key="compare.go",
+    help=f"{n:,} samples: the tests take a while on runs this size (the result is cached)."))
+comp = None
+if tests_on:
+    comp = state.comparison(run_id, tuple(metrics), None if baseline == "(every pair)" else baseline, correction, margins, alpha)
+elif not metrics:
+    st.info("Choose at least one metric to test.")
+else:
+    st.info(f"This run has {n:,} samples: switch on 'Run the pairwise tests' for verdicts, the significance matrix and "
+            "sample-size advice (the result is cached). The Pareto frontier and the drift chart below need no tests.")
 
-st.subheader("Verdicts")
-for v in comp.verdicts():
-    st.markdown("- " + fmt.md_escape(v))
-frame = comp.frame()
-if not frame.empty:
-    shown = st.selectbox("Heatmap metric", list(dict.fromkeys(frame["metric"])), key="compare.heat",
-                         format_func=lambda c: COLUMNS.get(c, c))
-    st.plotly_chart(af.pvalue_heatmap(frame[frame["metric"] == shown], models, COLUMNS.get(shown, shown).lower()),
-                    key="compare.heatmap")
-    st.caption(f"Tests: {', '.join(sorted(set(frame['test'])))}; correction: {correction}; alpha {alpha:g}. "
-               "Effect: ratio of medians (row / column) or difference of means; Cliff's delta where defined.")
-    with st.expander("Every comparison (table)"):
-        st.dataframe(frame, hide_index=True)
+if comp is not None:
+    for note in comp.notes:
+        st.caption(note)
+    st.subheader("Verdicts")
+    for v in comp.verdicts():
+        st.markdown("- " + fmt.md_escape(v))
+    frame = comp.frame()
+    if not frame.empty:
+        shown = st.selectbox("Heatmap metric", list(dict.fromkeys(frame["metric"])), key="compare.heat",
+                             format_func=lambda c: COLUMNS.get(c, c))
+        st.plotly_chart(af.pvalue_heatmap(frame[frame["metric"] == shown], models, COLUMNS.get(shown, shown).lower()),
+                        key="compare.heatmap")
+        st.caption(f"Tests: {', '.join(sorted(set(frame['test'])))}; correction: {correction}; alpha {alpha:g}. "
+                   "Effect: ratio of medians (row / column) or difference of means; Cliff's delta where defined.")
+        with st.expander("Every comparison (table)"):
+            st.dataframe(frame, hide_index=True)
 
-st.subheader("Sample size")
-for a in comp.advice:
-    st.markdown("- " + fmt.md_escape(a.sentence))
-c1, c2 = st.columns(2)
-ss_metric = c1.selectbox("Plan a follow-up: metric", ["latency", "quality", "passed"], format_func=METRICS.get, key="compare.ss_metric")
-effect = c2.number_input("Difference to detect (metric units: ms, points, or fraction)", value={"latency": 50.0, "quality": 0.5, "passed": 0.05}[ss_metric],
-                         key=f"compare.ss_effect.{ss_metric}")
-if effect:
-    st.caption(fmt.md_escape(state.sample_size(run_id, ss_metric, float(effect), None if baseline == "(every pair)" else baseline).sentence))
+    st.subheader("Sample size")
+    for a in comp.advice:
+        st.markdown("- " + fmt.md_escape(a.sentence))
+    c1, c2 = st.columns(2)
+    ss_metric = c1.selectbox("Plan a follow-up: metric", ["latency", "quality", "passed"], format_func=METRICS.get,
+                             key="compare.ss_metric")
+    effect = c2.number_input("Difference to detect (metric units: ms, points, or fraction)",
+                             value={"latency": 50.0, "quality": 0.5, "passed": 0.05}[ss_metric], key=f"compare.ss_effect.{ss_metric}")
+    if effect:
+        st.caption(fmt.md_escape(state.sample_size(run_id, ss_metric, float(effect),
+                                                   None if baseline == "(every pair)" else baseline).sentence))
 
 st.subheader("Pareto frontier")
 axis = st.segmented_control("Against", ["latency", "cost"], default="latency", key="compare.pareto_x") or "latency"
-table = state.kpis(run_id, intervals=n <= state.HEAVY_SAMPLES)
+table = state.kpis(run_id, intervals=not heavy)
+if comp is not None:
+    pareto_table, efficient = comp.pareto_table, {p.model: p.efficient for p in comp.pareto}
+else:
+    pareto_table, efficient = aw.pareto_from_kpis(table, models)
 x_kpi = {"latency": "latency_ms_p50", "cost": "local_cost_per_request"}[axis]
-efficient = {p.model: p.efficient for p in comp.pareto}
-st.plotly_chart(af.pareto(comp.pareto_table, efficient, "latency_ms" if axis == "latency" else "cost",
+st.plotly_chart(af.pareto(pareto_table, efficient, "latency_ms" if axis == "latency" else "cost",
                           "median latency (ms)" if axis == "latency" else "local cost per request (USD)", state.model_colors(),
                           x_ivs={m: table.interval(m, x_kpi) for m in models}, y_ivs={m: table.interval(m, "quality_mean") for m in models}),
                 key="compare.pareto")
-st.caption("Efficient models: " + ", ".join(m for m, e in efficient.items() if e) + ". Whiskers: intervals of the median "
-           "latency / mean cost and of the mean quality.")
+st.caption("Efficient models: " + fmt.md_escape(", ".join(m for m, e in efficient.items() if e) or "none") + ". "
+           + ("Whiskers: intervals of the median latency / mean cost and of the mean quality." if not heavy else
+              f"No whiskers on a run of {n:,} samples (intervals are opt-in on the Results page)."))
 
 st.subheader("Sustained performance")
-st.plotly_chart(af.drift_chart(state.drift_points(run_id, tuple(models)), comp.drift, state.model_colors()), key="compare.drift")
-flagged = [m for m, d in comp.drift.items() if d.flagged]
-st.caption(("Latency drifts for: " + ", ".join(flagged) if flagged else "No model's latency drifts significantly with sample order")
-           + " (Mann-Kendall test; flagged when the Theil-Sen slope exceeds 1% of the median per 100 samples).")
+drifts = comp.drift if comp is not None else {}
+st.plotly_chart(af.drift_chart(state.drift_points(run_id, tuple(models)), drifts, state.model_colors()), key="compare.drift")
+if comp is None:
+    st.caption("Latency against sample order (block medians on large runs); the drift test and trend lines come with "
+               "the pairwise tests.")
+else:
+    flagged = [m for m, d in comp.drift.items() if d.flagged]
+    st.caption(("Latency drifts for: " + fmt.md_escape(", ".join(flagged)) if flagged else "No model's latency drifts significantly with sample order")
+               + " (Mann-Kendall test; flagged when the Theil-Sen slope exceeds 1% of the median per 100 samples).")
 
 parity.section(run_id, models)

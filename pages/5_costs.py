@@ -40,12 +40,13 @@ line = next(c for c in report.cloud if c.model == model and c.cloud_model == clo
 p = line.projection
 mine = next(lc for lc in local if lc.model == model)
 
-k1, k2, k3, k4 = st.columns(4)
+k1, k2, k3, k4, k5 = st.columns(5)
 k1.metric("Local, per 1,000 requests", fmt.usd(mine.cost_per_request.estimate * 1000 if mine.cost_per_request.estimate is not None else None))
 k2.metric(f"{cloud_model}, per 1,000 requests", fmt.usd(line.cost_per_request.estimate * 1000 if line.cost_per_request.estimate is not None else None))
-k3.metric(f"Per month at {settings.volume_per_month:,} requests", f"{fmt.usd(p.local_monthly.estimate)} vs {fmt.usd(p.cloud_monthly.estimate)}",
-          help=f"Local (hardware write-off + electricity) vs {cloud_model}.")
-k4.metric("Savings vs the cloud", f"{p.savings_pct.estimate:.0f}%" if p.savings_pct.estimate is not None else "n/a",
+k3.metric("Local, per month", fmt.usd(p.local_monthly.estimate),
+          help=f"At {settings.volume_per_month:,} requests per month: hardware write-off + electricity.")
+k4.metric(f"{cloud_model}, per month", fmt.usd(p.cloud_monthly.estimate), help=f"At {settings.volume_per_month:,} requests per month.")
+k5.metric("Savings vs the cloud", f"{p.savings_pct.estimate:,.0f}%" if p.savings_pct.estimate is not None else "n/a",
           help="Negative: the local model costs more than the cloud at this volume.")
 st.markdown(fmt.md_escape(
     f"Savings {aw.iv_text(p.savings_pct, pct=True)}; annual cost {aw.iv_text(p.local_annual, money=True)} locally vs "

@@ -70,6 +70,7 @@ def test_every_page_renders_on_an_empty_database(tmp_path, monkeypatch, page):
 
 
 def test_importing_the_app_loads_no_torch(tmp_path):
+    """Every page renders (empty database) without importing torch or transformers."""
     import subprocess
     import sys
 
@@ -77,6 +78,7 @@ def test_importing_the_app_loads_no_torch(tmp_path):
         "import sys, os; os.environ['LLM_EVAL_DB'] = sys.argv[1];"
         "from streamlit.testing.v1 import AppTest;"
         f"at = AppTest.from_file({str(APP)!r}).run(timeout=60);"
+        f"[at.switch_page(p).run(timeout=60) for p in {list(PAGES)!r}];"
         "assert not at.exception, at.exception;"
         "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
@@ -146,12 +148,29 @@ def test_compare_page_uses_the_champion_as_baseline(populated, monkeypatch):
         Store(db).set_setting("champion", None)
 
 
+def test_compare_on_a_large_run_draws_pareto_and_drift_before_the_tests(populated, monkeypatch):
+    """Above HEAVY_SAMPLES the pairwise tests are opt-in; the cheap charts are drawn anyway."""
+    from ui import state
+
+    db, setup, run_id = populated
+    monkeypatch.setattr(state, "HEAVY_SAMPLES", 1)  # the populated run counts as large
+    at = _open(_app(db, monkeypatch), "pages/4_compare.py")
+    assert at.toggle(key="compare.go").value is False
+    assert "switch on 'Run the pairwise tests'" in _texts(at)
+    assert not [m for m in at.markdown if m.value.startswith("- ")]  # no verdicts yet
+    assert len(at.get("plotly_chart")) == 2  # Pareto frontier + drift, no heatmap
+    assert "Efficient models:" in _texts(at)
+    at.toggle(key="compare.go").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [m for m in at.markdown if m.value.startswith("- ")] and len(at.get("plotly_chart")) == 3
+
+
 def test_costs_page_follows_the_assumptions(populated, monkeypatch):
     db, setup, run_id = populated
     at = _open(_app(db, monkeypatch), "pages/5_costs.py")
 
     def monthly() -> str:
-        return next(m.value for m in at.metric if m.label.startswith("Per month"))
+        return next(m.value for m in at.metric if m.label == "Local, per month")
 
     before = monthly()
     at.select_slider(key="costs.volume").set_value(1_000_000).run()

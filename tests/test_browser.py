@@ -120,9 +120,24 @@ def _no_exception(page) -> None:
     assert page.get_by_role("dialog").count() == 0  # e.g. Streamlit's "Page not found"
 
 
+_CONTENT_HEIGHT = """() => {
+    // Streamlit scrolls its main area (data-testid=stMain), not the document.
+    const main = document.querySelector('[data-testid="stMain"]');
+    return Math.max(document.documentElement.scrollHeight, main ? main.scrollHeight + 40 : 0);
+}"""
+
+
 def _shot(page, name: str) -> None:
+    """A screenshot of the whole page (the viewport grows to the content, up to 8,000 px)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(8000, max(size["height"], page.evaluate(_CONTENT_HEIGHT)))})
+    try:
+        _wait_idle(page)
+        page.wait_for_timeout(300)  # charts re-layout to the new size
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    finally:
+        page.set_viewport_size(size)
 
 
 def test_a_small_run_finishes_after_its_tab_is_closed(server, browser, page):

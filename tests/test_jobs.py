@@ -62,25 +62,25 @@ def test_second_start_is_refused_while_running(setup, manager):
 
 
 def test_cancel_stops_within_one_generation_keeps_samples_and_resumes(setup, manager):
-    (run_id,) = manager.start(small_spec(setup, limit=20, repeats=10))
+    (run_id,) = manager.start(small_spec(setup, limit=10, repeats=4))
     _wait_for(lambda: manager.snapshot().done >= 2)
-    t0 = time.monotonic()
+    done_before = manager.snapshot().done
     assert manager.cancel()
     snap = manager.wait(30)
-    assert time.monotonic() - t0 < 5.0
     assert snap.state == "cancelled"
+    assert snap.done <= done_before + 1  # at most the generation in flight finished after the cancel
     row = setup.store.get_run(run_id)
     assert row.status == "cancelled"
-    assert 2 <= row.done < row.planned == 200  # what was measured is kept
+    assert 2 <= row.done < row.planned == 40  # what was measured is kept
     assert run_id in set(manager.resumable_runs()["run_id"])
 
     manager.resume(run_id)
     snap = manager.wait(180)
     assert snap.state == "completed", snap.error
     row = setup.store.get_run(run_id)
-    assert (row.status, row.done) == ("completed", 200)
+    assert (row.status, row.done) == ("completed", 40)
     samples = setup.store.samples_df(run_id, columns=["result_key", "status"])
-    assert len(samples) == 200 and set(samples["status"]) == {"ok"}  # no duplicates, cancelled rows re-run
+    assert len(samples) == 40 and set(samples["status"]) == {"ok"}  # no duplicates, cancelled rows re-run
 
 
 def test_several_prompt_sets_run_in_sequence(setup, manager, tmp_path):

@@ -245,24 +245,40 @@ def explorer(run_id: str, models: Sequence[str]) -> None:
 
 
 def _grid(rows: pd.DataFrame, items: dict[str, tuple[str, str | None]], models: Sequence[str]) -> pd.DataFrame:
-    base = rows.groupby("item_id", sort=True)["category"].first().reset_index()
+    """One row per prompt: prompt, reference, then each model's output and quality side by side."""
+    base = rows.groupby("item_id", sort=True)["category"].first()
+    ids = list(base.index)
     out = pd.DataFrame({
-        "item": base["item_id"],
-        "category": base["category"],
-        "prompt": [items.get(i, ("", None))[0] for i in base["item_id"]],
-        "reference": [items.get(i, ("", None))[1] or "" for i in base["item_id"]],
+        "item": ids,
+        "category": base.to_numpy(),
+        "prompt": [items.get(i, ("", None))[0] for i in ids],
+        "reference": [items.get(i, ("", None))[1] or "" for i in ids],
     })
+    ok = rows["status"] == "ok"
+    text = rows["output_text"].where(ok & rows["output_text"].notna(), "")
+    text = text.where(ok, "[" + rows["status"].astype(str) + ": " + rows["error_kind"].fillna("").astype(str) + "]")
+    cells = rows.assign(text=text).drop_duplicates(["item_id", "model"]).set_index(["item_id", "model"])
     for m in models:
-        sub = rows[rows["model"] == m].set_index("item_id")
-        out[f"{m}: output"] = [(_text(sub.loc[i]) if i in sub.index else "") for i in base["item_id"]]
-        out[f"{m}: quality"] = [(sub.loc[i, "quality"] if i in sub.index else None) for i in base["item_id"]]
+        out[f"{m}: output"] = [cells["text"].get((i, m), "") for i in ids]
+        out[f"{m}: quality"] = [cells["quality"].get((i, m)) for i in ids]
     return out
 
 
-def _text(r: pd.Series) -> str:
-    if r["status"] == "ok":
-        return r["output_text"] if isinstance(r["output_text"], str) else ""
-    return f"[{r['status']}: {r['error_kind'] or ''}]"
+# --------------------------------------------------------------------------- compare
+
+
+def pareto_from_kpis(table, models: Sequence[str]) -> tuple[pd.DataFrame, dict[str, bool]]:  # noqa: ANN001 - KpiTable
+    """The Pareto objectives per model from the (cached) KPI aggregate, for when the pairwise
+    tests are not computed: mean quality, median latency, local cost, memory (as core.analysis)."""
+    from core.stats import pareto_front
+
+    accel = all(table.value(m, "peak_accel_mb_max") is not None for m in models if m in table.models)
+    rows = [{"model": m, "quality": table.value(m, "quality_mean"), "latency_ms": table.value(m, "latency_ms_p50"),
+             "cost": table.value(m, "local_cost_per_request"),
+             "memory_mb": table.value(m, "peak_accel_mb_max" if accel else "peak_rss_mb_max")}
+            for m in models if m in table.models and (table.value(m, "ok") or 0) > 0]
+    frame = pd.DataFrame(rows, columns=["model", "quality", "latency_ms", "cost", "memory_mb"])
+    return frame, ({p.model: p.efficient for p in pareto_front(frame)} if not frame.empty else {})
 
 
 # --------------------------------------------------------------------------- costs
@@ -322,7 +338,7 @@ def iv_text(iv: Interval | None, money: bool = False, pct: bool = False) -> str:
     """'$12.30 (95% CI $11.90 to $12.80)' in plain words."""
     if iv is None or iv.estimate is None:
         return "n/a" + (f" ({iv.note})" if iv is not None and iv.note else "")
-    f = fmt.usd if money else ((lambda v: f"{v:.1f}%") if pct else (lambda v: f"{v:,.3g}"))
+    f = fmt.usd if money else ((lambda v: f"{v:,.1f}%") if pct else (lambda v: f"{v:,.3g}"))
     if not iv.is_defined:
         return f(iv.estimate)
     return f"{f(iv.estimate)} ({iv.confidence:.0%} CI {f(iv.low)} to {f(iv.high)})"

@@ -256,9 +256,9 @@ def sample_size(run_id: str, metric: str, effect: float, baseline: str | None) -
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=64)
 def _values(path: str, run_ids: tuple[str, ...], versions: tuple, models: tuple[str, ...], column: str) -> pd.DataFrame:
-    from ui import queries
+    from core import explore
 
-    return queries.value_sample(_store(path), run_ids, models, column)
+    return explore.value_sample(_store(path), run_ids, models, column)
 
 
 def values(run_ids: tuple[str, ...], models: tuple[str, ...], column: str) -> pd.DataFrame:
@@ -269,9 +269,9 @@ def values(run_ids: tuple[str, ...], models: tuple[str, ...], column: str) -> pd
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=64)
 def _explorer(path: str, run_id: str, version: tuple, models: tuple[str, ...], category: str | None,
               failures_only: bool, disagree_only: bool, max_items: int, offset: int) -> tuple[pd.DataFrame, int]:
-    from ui import queries
+    from core import explore
 
-    return queries.explorer(_store(path), run_id, models, category=category, failures_only=failures_only,
+    return explore.explorer(_store(path), run_id, models, category=category, failures_only=failures_only,
                             disagree_only=disagree_only, max_items=max_items, offset=offset)
 
 
@@ -283,9 +283,9 @@ def explorer(run_id: str, models: tuple[str, ...], category: str | None, failure
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=32)
 def _categories(path: str, run_id: str, version: tuple) -> list[str]:
-    from ui import queries
+    from core import explore
 
-    return queries.categories(_store(path), run_id)
+    return explore.categories(_store(path), run_id)
 
 
 def categories(run_id: str) -> list[str]:
@@ -294,9 +294,9 @@ def categories(run_id: str) -> list[str]:
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=32)
 def _drift_points(path: str, run_id: str, version: tuple, models: tuple[str, ...]) -> pd.DataFrame:
-    from ui import queries
+    from core import explore
 
-    return queries.drift_points(_store(path), run_id, models)
+    return explore.drift_points(_store(path), run_id, models)
 
 
 def drift_points(run_id: str, models: tuple[str, ...]) -> pd.DataFrame:
