@@ -517,7 +517,8 @@ def _interval(est: float, boot: np.ndarray, confidence: float, n: int, B: int, s
         return Interval(None, None, None, method, confidence, n, B, seed, note)
     if np.isnan(boot).any():
         return Interval(est, None, None, method, confidence, n, B, seed, "undefined in some resamples")
-    low, high = np.quantile(boot, [alpha, 1 - alpha])
+    with np.errstate(invalid="ignore"):  # inf break-evens in some resamples: inf - inf while interpolating
+        low, high = np.quantile(boot, [alpha, 1 - alpha])
     note = ""
     if not math.isfinite(high):
         note = "no break-even in some resamples: no upper bound"
