@@ -158,8 +158,12 @@ def test_cluster_bootstrap_matches_naive_expansion(sizes, q):
     clusters = np.repeat([f"item{i}" for i in range(k)], reps)
     x = RNG.lognormal(0, 1, clusters.size) + np.repeat(RNG.normal(0, 1, k), reps) ** 2
     codes, uniques = pd.factorize(pd.Series(clusters))
+    ref = _naive_cluster_stat(x, clusters, q, 4, 150)
     ours = S._cluster_boot(x, np.asarray(codes), len(uniques), [q], np.random.default_rng(4), 150)[0]
-    np.testing.assert_allclose(ours, _naive_cluster_stat(x, clusters, q, 4, 150), rtol=1e-12)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12)
+    # a seed instead of a generator: the shared (cached) index and count matrices, same numbers
+    for _ in range(2):
+        np.testing.assert_allclose(S._cluster_boot(x, np.asarray(codes), len(uniques), [q], 4, 150)[0], ref, rtol=1e-12)
 
 
 def test_summary_uses_cluster_bootstrap_only_with_repeats():
@@ -371,6 +375,19 @@ def test_intervals_contain_their_estimate(x):
     for iv in (S.mean_ci(x), S.median_ci(x, n_resamples=200), S.percentile_ci(x, 90, n_resamples=200)):
         if iv.is_defined:
             assert iv.low - 1e-9 * (1 + abs(iv.estimate)) <= iv.estimate <= iv.high + 1e-9 * (1 + abs(iv.estimate))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 60), st.integers(0, 60), st.integers(1, 60), st.integers(1, 60), samples)
+def test_proportion_and_cluster_intervals_contain_their_estimate(k1, k2, e1, e2, x):
+    n1, n2 = k1 + e1, k2 + e2
+    for iv in (S.wilson_ci(k1, n1), S.newcombe_diff_ci(k1, n1, k2, n2), S.mean_difference_ci(x, x[::-1], paired=False)):
+        assert iv.is_defined and iv.low - 1e-12 <= iv.estimate <= iv.high + 1e-12
+    clusters = np.arange(len(x)) // 2  # pairs of repeats
+    iv = S.cluster_bootstrap_ci(x, clusters, "mean", n_resamples=200)
+    if iv.is_defined:
+        tol = 1e-9 * (1 + abs(iv.estimate))
+        assert iv.low - tol <= iv.estimate <= iv.high + tol
 
 
 @settings(max_examples=50, deadline=None)
