@@ -111,4 +111,9 @@ else:
     st.caption(("Latency drifts for: " + fmt.md_escape(", ".join(flagged)) if flagged else "No model's latency drifts significantly with sample order")
                + " (Mann-Kendall test; flagged when the Theil-Sen slope exceeds 1% of the median per 100 samples).")
 
-parity.section(run_id, models)
+if tests_on or not heavy:
+    parity.section(run_id, models)
+else:
+    st.subheader("Parity: one model through two paths")
+    st.caption(f"On a run of {n:,} samples the parity check (bootstrap intervals) comes with the pairwise tests: "
+               "switch them on above.")
