@@ -344,9 +344,9 @@ class ModelPlan:
 PLANS = [
     # Every model can master this corpus given enough steps; step budgets grow with size
     # (compute grows with size, as in scaling-law practice) so quality differs as intended.
-    ModelPlan("demo-tiny", 96, 2, 4, 256, 450, 32, 2e-3, "Smallest demo model: fast, often wrong."),
+    ModelPlan("demo-tiny", 96, 2, 4, 256, 300, 32, 2e-3, "Smallest demo model: fast, often wrong."),
     ModelPlan("demo-small", 192, 4, 4, 512, 600, 32, 1e-3, "Mid-size demo model."),
-    ModelPlan("demo-base", 384, 4, 6, 1024, 1000, 32, 1e-3, "Largest demo model: the most accurate on demo-qa."),
+    ModelPlan("demo-base", 384, 4, 6, 1024, 1200, 32, 1e-3, "Largest demo model: the most accurate on demo-qa."),
 ]
 
 
