@@ -7,9 +7,9 @@ from ui import nav, parity, state
 from ui import format as fmt
 
 METRICS = {"latency": "Latency", "ttft": "Time to first token", "tokens_per_s": "Decode speed", "quality": "Quality",
-           "passed": "Pass rate", "peak_rss": "Peak memory (RSS)"}
+           "passed": "Pass rate", "peak_rss": "Peak memory (RSS)", "cost": "Local cost per request"}
 COLUMNS = {"latency_ms": "Latency", "ttft_ms": "Time to first token", "decode_tps": "Decode speed", "quality": "Quality",
-           "passed": "Pass rate", "peak_rss_mb": "Peak memory (RSS)"}
+           "passed": "Pass rate", "peak_rss_mb": "Peak memory (RSS)", "local_cost": "Local cost per request"}
 
 nav.guard(__file__)
 st.title("Compare")

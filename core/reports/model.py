@@ -53,6 +53,8 @@ KPI_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Cost per request", (("local_cost_per_request", "Local cost / request"),
                           ("local_cost_per_1k_output_tokens", "Local cost / 1k output tokens"),
                           ("energy_wh_per_request", "Energy / request"))),
+    ("Serving (HTTP models)", (("requests_per_s", "Request throughput"),
+                               ("output_tps_serving", "Output tokens/s across requests"), ("goodput", "Goodput"))),
 )
 DISTRIBUTIONS = (  # column, label, KPI whose interval is marked, what it estimates
     ("latency_ms", "Latency (ms)", "latency_ms_p50", "median"),
