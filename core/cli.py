@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--memory-budget", type=float, help="GB available for loaded models")
     r.add_argument("--timeout", type=float, default=60.0, help="per-sample time limit in seconds")
     r.add_argument("--max-failures", type=int, default=5, help="consecutive failures before a model is skipped")
+    r.add_argument("--batch-size", type=int, default=1000,
+                   help="most samples per store write (a batch is also written at least every 2 s)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--concurrency", type=int, default=1, help="requests in flight per HTTP model")
     r.add_argument("--goodput-ttft-ms", type=float, help="HTTP goodput: a request is good with TTFT at most this")
@@ -217,6 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         memory_budget_gb=args.memory_budget,
         timeout_s=args.timeout,
         max_consecutive_failures=args.max_failures,
+        batch_size=args.batch_size,
         concurrency=args.concurrency,
         goodput_ttft_ms=args.goodput_ttft_ms,
         goodput_latency_ms=args.goodput_latency_ms,

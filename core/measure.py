@@ -17,11 +17,20 @@ _HAS_STATM = os.path.exists(_STATM)
 _PROC = psutil.Process()
 
 
+_statm_fd: int | None = None
+_statm_pid = -1
+
+
 def rss_bytes() -> int:
-    """Current resident set size; /proc/self/statm on Linux (a few microseconds), psutil elsewhere."""
+    """Current resident set size: one pread of /proc/self/statm on Linux (about 1.5 us with the
+    file kept open, against 12 us for open/read/close; it is sampled at every token), psutil
+    elsewhere."""
+    global _statm_fd, _statm_pid
     if _HAS_STATM:
-        with open(_STATM, "rb") as fh:
-            return int(fh.read().split()[1]) * _PAGE
+        pid = os.getpid()
+        if _statm_fd is None or _statm_pid != pid:  # (re)open after a fork: /proc/self is per process
+            _statm_fd, _statm_pid = os.open(_STATM, os.O_RDONLY), pid
+        return int(os.pread(_statm_fd, 128, 0).split()[1]) * _PAGE
     return _PROC.memory_info().rss
 
 
@@ -101,22 +110,37 @@ class TokenClock:
         return None
 
 
+_STOP_CLASS = None
+
+
 def make_stopper(deadline: float, cancel: CancelToken | None):
-    """A transformers StoppingCriteria that ends generation at the deadline or on cancel."""
-    import torch
-    from transformers import StoppingCriteria
+    """A transformers StoppingCriteria that ends generation at the deadline or on cancel.
 
-    class _Stop(StoppingCriteria):
-        reason: str | None = None
+    Called once per generated token inside the timed region, so it is kept cheap: the class
+    is built once per process and the "keep going" answer is one reused tensor."""
+    global _STOP_CLASS
+    if _STOP_CLASS is None:
+        import torch
+        from transformers import StoppingCriteria
 
-        def __call__(self, input_ids, scores, **kwargs):  # noqa: ANN001
-            if cancel is not None and cancel.cancelled:
-                self.reason = "cancelled"
-            elif time.perf_counter() > deadline:
-                self.reason = "timeout"
-            return torch.full((input_ids.shape[0],), self.reason is not None, dtype=torch.bool, device=input_ids.device)
+        class _Stop(StoppingCriteria):
+            def __init__(self, deadline: float, cancel: CancelToken | None) -> None:
+                self.deadline, self.cancel, self.reason = deadline, cancel, None
+                self._go = None
 
-    return _Stop()
+            def __call__(self, input_ids, scores, **kwargs):  # noqa: ANN001
+                if self.cancel is not None and self.cancel.cancelled:
+                    self.reason = "cancelled"
+                elif time.perf_counter() > self.deadline:
+                    self.reason = "timeout"
+                if self.reason is not None:
+                    return torch.ones((input_ids.shape[0],), dtype=torch.bool, device=input_ids.device)
+                if self._go is None or self._go.shape[0] != input_ids.shape[0]:
+                    self._go = torch.zeros((input_ids.shape[0],), dtype=torch.bool, device=input_ids.device)
+                return self._go
+
+        _STOP_CLASS = _Stop
+    return _STOP_CLASS(deadline, cancel)
 
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")

@@ -24,6 +24,11 @@ from core.measure import CancelToken, GenerationStopped, UnsupportedOpError, cla
 from core.schemas import Measurement, ModelSpec, PromptItem, PromptSet, RunSpec
 from core.store import Store, now, result_key
 
+# Finished samples are scored and written together at most every FLUSH_INTERVAL_S (or every
+# RunSpec.batch_size samples). A write costs tens of milliseconds (open the file, commit,
+# checkpoint on close), so writing every 16 samples of a fast model cost 20-40% of the run's
+# wall time (bench/harness_overhead.py); every 2 s it is a few percent, and a crash loses at
+# most 2 s of measurements, which resume re-runs.
 FLUSH_INTERVAL_S = 2.0
 
 
@@ -71,11 +76,12 @@ def sample_seed(seed: int, item_id: str, repeat: int) -> int:
 def plan(run_id: str, spec: RunSpec, ps: PromptSet, versions: dict[str, str]) -> list[PlannedSample]:
     """Every (model, item, repeat) of the run with its deterministic key; repeat-major order."""
     out = []
+    ps_hash = ps.content_hash
     for model in spec.models:
         seq = 0
         for repeat in range(spec.repeats):
             for item in ps.items:
-                key = result_key(run_id, model, versions[model], ps.content_hash, item.id, repeat)
+                key = result_key(run_id, model, versions[model], ps_hash, item.id, repeat)
                 out.append(PlannedSample(key, model, versions[model], item, repeat, seq))
                 seq += 1
     return out
@@ -105,6 +111,10 @@ class Runner:
             raise ValueError("--repeats must be at least 1")
         if spec.limit is not None and spec.limit < 1:
             raise ValueError("--limit must be at least 1")
+        with self.store.pinned():  # a burst of lookups and writes: one open of the file
+            return self._create(spec)
+
+    def _create(self, spec: RunSpec) -> str:
         specs = {m: catalog.get_spec(m, self.store) for m in spec.models}
         ps = prompts.get_set(spec.prompt_set, self.store).limited(spec.limit)
         device = devices.resolve_device(spec.device)
@@ -132,17 +142,18 @@ class Runner:
 
     # ------------------------------------------------------------------ execute
     def execute(self, run_id: str) -> RunResult:
-        row = self.store.get_run(run_id)
-        spec = row.spec
-        ps = prompts.get_set(spec.prompt_set, self.store).limited(spec.limit)
-        if ps.content_hash != row.prompt_set_hash:
-            msg = f"prompt set {ps.name!r} changed since the run started (hash {ps.content_hash} != {row.prompt_set_hash})"
-            self.store.set_run_status(run_id, "failed", msg)
-            raise ValueError(msg)
-        versions = row.manifest.get("model_versions", {})
-        planned = plan(run_id, spec, ps, versions)
-        done = self.store.done_keys(run_id) - self._rerun_keys(run_id)
-        self.store.set_run_status(run_id, "running", pid=os.getpid())
+        with self.store.pinned():  # the preamble's reads and writes: one open of the file
+            row = self.store.get_run(run_id)
+            spec = row.spec
+            ps = prompts.get_set(spec.prompt_set, self.store).limited(spec.limit)
+            if ps.content_hash != row.prompt_set_hash:
+                msg = f"prompt set {ps.name!r} changed since the run started (hash {ps.content_hash} != {row.prompt_set_hash})"
+                self.store.set_run_status(run_id, "failed", msg)
+                raise ValueError(msg)
+            versions = row.manifest.get("model_versions", {})
+            planned = plan(run_id, spec, ps, versions)
+            done = self.store.done_keys(run_id) - self._rerun_keys(run_id)
+            self.store.set_run_status(run_id, "running", pid=os.getpid())
         state = _RunState(run_id=run_id, planned=len(planned), done=len(done & {p.key for p in planned}), ps_hash=ps.content_hash)
         try:
             for model in spec.models:
@@ -152,11 +163,12 @@ class Runner:
                 if todo:
                     self._run_model(spec, model, todo, state, len([p for p in planned if p.model == model]))
             status = "cancelled" if self.cancel.cancelled else "completed"
-            self.store.set_run_status(run_id, status, state.message)
+            with self.store.pinned():
+                self.store.set_run_status(run_id, status, state.message)
+                stored = self.store.count_samples(run_id)
         except BaseException as exc:  # a crash of the runner itself: keep what is stored
             self.store.set_run_status(run_id, "failed" if not isinstance(exc, KeyboardInterrupt) else "cancelled", repr(exc)[:500])
             raise
-        stored = self.store.count_samples(run_id)
         self.on_event(ProgressEvent(run_id, "run_done", None, state.done, state.planned, status=status, errors=state.errors))
         for hook in self.after_run:
             hook(run_id, self.store)

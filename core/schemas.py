@@ -6,6 +6,7 @@ pydantic models (they validate untrusted files); the rest are frozen dataclasses
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -96,7 +97,7 @@ class PromptSet:
     items: tuple[PromptItem, ...]
     source: str = "bundled"  # "bundled" | "imported"
 
-    @property
+    @functools.cached_property  # items are immutable; limited() makes a new set (a new hash)
     def content_hash(self) -> str:
         """Version of the set: sha256 of the canonical JSON of its items (first 16 hex)."""
         payload = json.dumps([i.canonical() for i in self.items], sort_keys=True, separators=(",", ":"))
@@ -177,7 +178,7 @@ class RunSpec:
     memory_budget_gb: float | None = None
     timeout_s: float = 60.0
     max_consecutive_failures: int = 5
-    batch_size: int = 16  # samples per store write
+    batch_size: int = 1000  # most samples per store write; a batch is written at least every 2 s (core.runner)
     concurrency: int = 1  # requests in flight per HTTP model
     goodput_ttft_ms: float | None = None  # goodput limits (HTTP serving): a request is "good" within both
     goodput_latency_ms: float | None = None

@@ -46,7 +46,7 @@ def _run_id(db) -> str:
 def test_sigkill_then_resume_gives_exactly_planned_rows(tmp_path, kill_after_rows):
     db = tmp_path / "crash.duckdb"
     proc = _cli("run", "--models", "demo-tiny", "--prompt-set", "demo-qa", "--limit", str(N_ITEMS),
-                "--max-new-tokens", "8", "--device", "cpu", "--no-progress", db=db)
+                "--max-new-tokens", "8", "--device", "cpu", "--no-progress", "--batch-size", "4", db=db)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if kill_after_rows == 0:

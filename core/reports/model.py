@@ -7,15 +7,13 @@ here; each renderer escapes it for its own format.
 """
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 import core
@@ -167,26 +165,9 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         return _build(store, run_id, options or ReportOptions())
 
 
-@contextlib.contextmanager
-def _pinned(store: Store) -> Iterator[None]:
-    """Keep one connection to the store open while the report reads it.
-
-    The store opens a short-lived connection per query; opening a DuckDB file costs tens of
-    milliseconds, and a report makes about thirty queries. While one connection stays open,
-    DuckDB hands every later one the same database instance for free. Other processes wait
-    for the file a few seconds at most (the store retries for lock_timeout_s); when another
-    process holds it right now, the report simply runs without the pin."""
-    try:
-        with Store._connect_lock:
-            con = duckdb.connect(str(store.path))
-    except duckdb.Error:
-        yield
-        return
-    try:
-        yield
-    finally:
-        with Store._connect_lock:  # the store's rule: closing the last connection is serialised
-            con.close()
+def _pinned(store: Store):  # noqa: ANN202 - a context manager
+    """One connection stays open while the report makes its ~30 queries (Store.pinned)."""
+    return store.pinned()
 
 
 def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
