@@ -1,7 +1,7 @@
 """Overview: the run in progress, recent runs with headline KPIs, and a getting-started path."""
 import streamlit as st
 
-from ui import figures, nav, state, widgets
+from ui import figures, nav, state, tracking, widgets
 from ui import format as fmt
 
 nav.guard(__file__)
@@ -26,6 +26,7 @@ if runs.empty:
 
 st.subheader("Recent runs")
 widgets.runs_table(runs.head(20))
+tracking.section(runs.head(50))
 
 finished = runs[runs["done"] > 0]
 if finished.empty:

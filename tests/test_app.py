@@ -358,3 +358,28 @@ def test_server_config_is_safe_by_default():
     assert cfg["server"]["maxUploadSize"] == config.MAX_PROMPT_FILE_MB
     assert cfg["client"]["showErrorDetails"] == "none"
     assert cfg["browser"]["gatherUsageStats"] is False
+
+
+def test_overview_shows_mlflow_state_and_syncs_a_pending_run(tmp_path, monkeypatch):
+    """A run whose mirror failed is shown as pending with the `mlflow ui` command; the Sync
+    button replays it into a real local MLflow store and the page then shows its MLflow run id."""
+    db = tmp_path / "track.duckdb"
+    setup = prepare(db)
+    run_id = populate(setup, limit=2)
+    setup.store.set_mlflow(run_id, "pending", message="connection refused (test)")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("LLM_EVAL_MLFLOW_URI", uri)
+    at = _open(_app(db, monkeypatch), "pages/1_overview.py")
+    assert "pending" in set(at.dataframe[0].value["mlflow_status"])
+    text = _texts(at)
+    assert "pending" in text and "connection refused (test)" in text
+    assert any("mlflow ui" in c.value and "--backend-store-uri" in c.value for c in at.code)
+    at.button(key="tracking.sync_one").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    row = Store(db).get_run(run_id)
+    assert row.mlflow_status == "synced" and row.mlflow_run_id
+    from mlflow.tracking import MlflowClient
+
+    assert MlflowClient(uri).get_run(row.mlflow_run_id).data.tags  # the parent run exists in MLflow
+    at.run()
+    assert row.mlflow_run_id in _texts(at)

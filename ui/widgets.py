@@ -58,6 +58,7 @@ def line_errors(exc: PromptSetError) -> None:
 
 def runs_table(df: pd.DataFrame, height: int | str = "auto") -> None:
     cols = ["status", "run_id", "name", "prompt_set", "done", "planned", "errors", "created_at"]
+    cols += [c for c in ("mlflow_status",) if c in df.columns]
     view = df[cols].copy()
     view["progress"] = (view["done"] / view["planned"].where(view["planned"] > 0)).fillna(0.0)
     st.dataframe(
@@ -73,6 +74,7 @@ def runs_table(df: pd.DataFrame, height: int | str = "auto") -> None:
             "planned": st.column_config.NumberColumn("Planned", format="%d"),
             "errors": st.column_config.NumberColumn("Failed", format="%d", help="samples not 'ok' (errors, timeouts, skipped)"),
             "created_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "mlflow_status": st.column_config.TextColumn("MLflow", help="mirror state: synced, pending (replay with Sync), disabled"),
             "progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent"),
         },
     )

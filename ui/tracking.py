@@ -1,0 +1,59 @@
+"""The MLflow panel (Overview page): each run's MLflow state and run id, how to open MLflow,
+and a button that replays pending runs (core.tracking.sync, idempotent)."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ui import state, widgets
+from ui import format as fmt
+
+STATUS_TEXT = {
+    "synced": "mirrored",
+    "pending": "pending: the mirror failed; sync to replay it",
+    "disabled": "not mirrored (LLM_EVAL_MLFLOW=off)",
+}
+
+
+def section(runs: pd.DataFrame) -> None:
+    from core import tracking
+
+    with st.expander("Experiment tracking (MLflow)", icon=":material/science:"):
+        ids = runs["run_id"].tolist()
+        run_id = st.selectbox("Run", ids, key="tracking.run")
+        info = tracking.tracking_info(state.store(), run_id)
+        status = STATUS_TEXT.get(info.status or "", info.status or "not mirrored yet (mirrored when the run finishes)")
+        c1, c2 = st.columns(2)
+        c1.markdown(f"**MLflow state:** {fmt.md_escape(status)}")
+        c2.markdown(f"**MLflow run id:** `{info.mlflow_run_id}`" if info.mlflow_run_id else "**MLflow run id:** none yet")
+        if info.message:
+            st.caption("Last message from the mirror:")
+            st.code(info.message, language=None, wrap_lines=True)
+        st.caption(f"Tracking store: {fmt.md_escape(info.tracking_uri)}. Open MLflow's own UI with:")
+        st.code(info.ui_command, language="bash")
+        pending = int((runs["mlflow_status"] == "pending").sum()) if "mlflow_status" in runs else 0
+        b1, b2 = st.columns(2)
+        if b1.button(f"Sync pending runs ({pending})", key="tracking.sync_pending", disabled=pending == 0,
+                     icon=":material/sync:"):
+            _sync(None)
+        if b2.button("Sync this run", key="tracking.sync_one", icon=":material/sync:",
+                     disabled=info.status == "synced"):
+            _sync(run_id)
+
+
+def _sync(run_id: str | None) -> None:
+    from core import tracking
+
+    with st.spinner("Replaying to MLflow..."):
+        try:
+            results = tracking.sync(state.store(), run_id)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the store is untouched
+            widgets.show_problem("Sync to MLflow failed; the runs stay pending.", f"{type(exc).__name__}: {exc}")
+            return
+    failed = [r for r in results if r.status != "synced"]
+    if failed:
+        widgets.show_problem("Sync to MLflow failed; the runs stay pending.", [f"{r.run_id}: {r.message}" for r in failed])
+    else:
+        st.session_state[state.Keys.notice] = f"Synced {len(results)} run{'s' * (len(results) != 1)} to MLflow."
+        st.cache_data.clear()
+        st.rerun()
