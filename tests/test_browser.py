@@ -25,9 +25,9 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS_SCRIPT = "<script>window.__xss = 1; alert(2)</script>"
 PAGES = {"overview": "", "run": "run", "results": "results", "compare": "compare", "costs": "costs",
-         "prompt-sets": "prompt_sets", "models": "models"}
+         "prompt-sets": "prompt_sets", "models": "models", "reports": "reports"}
 TITLES = {"overview": "Overview", "run": "Run", "results": "Results", "compare": "Compare", "costs": "Costs",
-          "prompt-sets": "Prompt sets", "models": "Models"}
+          "prompt-sets": "Prompt sets", "models": "Models", "reports": "Reports"}
 CHARTS = {"overview": 1, "results": 1, "compare": 3, "costs": 2, "models": 1}  # plotly charts each page draws
 
 pytestmark = [
@@ -165,7 +165,7 @@ def test_a_small_run_finishes_after_its_tab_is_closed(server, browser, page):
     fresh.close()
 
 
-@pytest.mark.parametrize("name", ["overview", "results", "compare", "costs", "prompt-sets", "models"])
+@pytest.mark.parametrize("name", ["overview", "results", "compare", "costs", "prompt-sets", "models", "reports"])
 def test_every_page_opens_and_its_charts_render(server, page, name):
     url, _ = server
     _open(page, url, PAGES[name], TITLES[name])
