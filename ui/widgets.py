@@ -60,6 +60,8 @@ def runs_table(df: pd.DataFrame, height: int | str = "auto") -> None:
     cols = ["status", "run_id", "name", "prompt_set", "done", "planned", "errors", "created_at"]
     cols += [c for c in ("mlflow_status",) if c in df.columns]
     view = df[cols].copy()
+    if "mlflow_status" in view:
+        view["mlflow_status"] = view["mlflow_status"].fillna("-")
     view["progress"] = (view["done"] / view["planned"].where(view["planned"] > 0)).fillna(0.0)
     st.dataframe(
         view,
