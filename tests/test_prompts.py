@@ -113,3 +113,24 @@ def test_bundled_sets_meet_the_contract():
     assert len(sets["business-core"].items) >= 40
     assert all(i.reference for i in sets["demo-qa"].items)
     assert len(sets["demo-qa"].categories) >= 4
+
+
+def test_demo_qa_is_held_out_from_the_demo_models_training_corpus():
+    """demo-qa is regenerated from the training script's own split: same task families, no item
+    verbatim in training (neither the prompt, nor the prompt with its answer)."""
+    import sys
+
+    from core import config
+
+    sys.path.insert(0, str(config.ROOT / "scripts"))
+    import train_demo_models as t
+
+    train, test = t.build_data()
+    bundled = prompts.get_set("demo-qa")
+    assert [i.prompt for i in bundled.items] == [e.prompt for e in test]  # the bundled file is that split
+    train_prompts = {e.prompt for e in train}
+    train_pairs = {(e.prompt, e.answer) for e in train}
+    assert not {i.prompt for i in bundled.items} & train_prompts
+    assert not {(i.prompt, i.reference) for i in bundled.items} & train_pairs
+    assert {i.category for i in bundled.items} == {e.category for e in train}
+    assert len(bundled.items) >= 200
