@@ -43,11 +43,12 @@ from core.stats import (
     DEFAULT_CONFIDENCE,
     DEFAULT_SEED,
     METHODS,
+    BootstrapMeans,
     ColdStart,
     Drift,
     Interval,
     ParetoPoint,
-    bootstrap_means,
+    bootstrap_sums,
     cold_start,
     drift,
     metric_info,
@@ -59,7 +60,7 @@ from core.store import Store
 
 __all__ = [
     "DEFAULT_METRICS", "METRIC_ALIASES", "KpiTable", "kpi_table", "RunComparison", "compare_run", "CostReport",
-    "cost_report", "SampleSizeReport", "sample_size", "Recommendation", "recommend", "resolve_metric", "METHODS",
+    "cost_report", "CostResamples", "cost_resamples", "SampleSizeReport", "sample_size", "Recommendation", "recommend", "resolve_metric", "METHODS",
 ]
 
 DEFAULT_METRICS = ("latency", "ttft", "tokens_per_s", "quality", "passed", "peak_rss")
@@ -491,8 +492,70 @@ def _cloud_dict(x: CloudLine) -> dict[str, Any]:
     }
 
 
-def cost_report(
+@dataclass(frozen=True, eq=False)
+class CostResamples:
+    """What a run's cost intervals need that does not depend on the cost assumptions: per
+    model, the mean seconds, input and output tokens per successful request and their
+    resampled means (prompts resampled with their repeats), plus the power the run measured.
+    A cost report under any settings is arithmetic on these (cost_report(resamples=...))."""
+
+    run_id: str
+    models: tuple[str, ...]  # models with samples, spec order first
+    means: Mapping[str, BootstrapMeans]  # columns cost_s, cost_in, cost_out
+    measured_watts: Mapping[str, float]
+    seed: int = DEFAULT_SEED
+    n_resamples: int | None = None
+
+
+_COST_COLUMNS = ("cost_s", "cost_in", "cost_out")
+
+
+def _cost_sums_sql(n_models: int) -> str:
+    """Per (model, prompt) sums of successful requests with latency and both token counts,
+    prompts in order of first appearance (seq), as bootstrap_means would number them."""
+    ok = "status = 'ok'"
+    keep = f"{ok} AND isfinite(latency_ms) AND isfinite(input_tokens::DOUBLE) AND isfinite(output_tokens::DOUBLE)"
+    where = f" AND model IN ({', '.join('?' * n_models)})" if n_models else ""
+    return f"""
+    SELECT model, count(*) FILTER (WHERE {ok}) AS n_rows,
+        coalesce(sum(latency_ms / 1000) FILTER (WHERE {keep}), 0) AS cost_s,
+        coalesce(sum(input_tokens::DOUBLE) FILTER (WHERE {keep}), 0) AS cost_in,
+        coalesce(sum(output_tokens::DOUBLE) FILTER (WHERE {keep}), 0) AS cost_out,
+        count(*) FILTER (WHERE {keep}) AS n_keep
+    FROM samples WHERE run_id = ?{where}
+    GROUP BY model, item_id
+    ORDER BY model, min(seq) FILTER (WHERE {ok}) NULLS LAST, item_id
+    """
+
+
+def cost_resamples(
     store: Store,
+    run_id: str,
+    *,
+    models: Sequence[str] | None = None,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+) -> CostResamples:
+    """The resampled means behind cost_report, summed per prompt in DuckDB (no per-sample
+    rows leave the database). KeyError for an unknown run."""
+    with store.connect() as con:
+        order = [m for m in run_models_order(con, run_id) if not models or m in models]
+        sums = query(con, _cost_sums_sql(len(models or [])), [run_id, *(models or [])])
+        rm = run_models(con, run_id)
+    stored = set(map(str, sums["model"].unique()))
+    present = [m for m in order if m in stored] + sorted(stored - set(order))
+    means = {}
+    for m, g in sums.groupby("model", sort=False):
+        g = g[g["n_rows"] > 0]  # prompts with no successful request are not clusters
+        keep = g["n_keep"].to_numpy(float)
+        means[str(m)] = bootstrap_sums(_COST_COLUMNS, g[list(_COST_COLUMNS)].to_numpy(float),
+                                       np.repeat(keep[:, None], len(_COST_COLUMNS), axis=1), int(g["n_rows"].sum()),
+                                       clustered=len(g) < int(g["n_rows"].sum()), n_resamples=n_resamples, seed=seed)
+    return CostResamples(run_id, tuple(present), means, measured_power(rm), seed, n_resamples)
+
+
+def cost_report(
+    store: Store | None,
     run_id: str,
     settings: C.CostSettings | None = None,
     *,
@@ -503,42 +566,40 @@ def cost_report(
     confidence: float = DEFAULT_CONFIDENCE,
     n_resamples: int | None = None,
     seed: int = DEFAULT_SEED,
+    resamples: CostResamples | None = None,
 ) -> CostReport:
     """Local cost per request and per 1,000 output tokens, cloud cost of the same token counts,
     monthly/annual projections at settings.volume_per_month, savings and break-even.
 
     Intervals resample prompts (with their repeats) once per model; every quantity of that
     model comes from the same resamples. Raises LookupError for an unknown cloud model.
+    resamples: cost_resamples(store, run_id, ...) computed earlier (they do not depend on the
+    settings), so a change of assumptions is arithmetic only; `models`, `n_resamples` and
+    `seed` are then those of the resamples.
     """
     settings = settings or C.CostSettings()
-    data = _load(store, run_id, ["model", "item_id", "status", "latency_ms", "input_tokens", "output_tokens"], models,
-                 with_run_models=True)
-    df = data.samples
-    present = data.present()
-    ctx = cost_context(settings, present, measured_watts=_measured(measured_watts, data.run_models), overrides=overrides,
-                       at=at, strict=True)
-    ok = df[df["status"] == "ok"]
+    if resamples is None:
+        if store is None:
+            raise ValueError("cost_report needs a store or precomputed resamples")
+        resamples = cost_resamples(store, run_id, models=models, n_resamples=n_resamples, seed=seed)
+    present = list(resamples.models)
+    ctx = cost_context(settings, present, measured_watts=resamples.measured_watts if measured_watts is None else measured_watts,
+                       overrides=overrides, at=at, strict=True)
     local: list[LocalCost] = []
     cloud: list[CloudLine] = []
     for m in present:
-        line, lines = _model_costs(ok[ok["model"] == m], m, ctx, confidence, n_resamples, seed)
+        line, lines = _model_costs(resamples.means[m], m, ctx, confidence)
         local.append(line)
         cloud.extend(lines)
     prices = {k: v for k, v in ctx.prices.items() if isinstance(v, C.CloudPrice)}
     return CostReport(run_id, settings, tuple(local), tuple(cloud), prices, C.price_snapshot(), _assumptions(settings, ctx))
 
 
-def _model_costs(g: pd.DataFrame, model: str, ctx: Any, confidence: float, n_resamples: int | None,
-                 seed: int) -> tuple[LocalCost, list[CloudLine]]:
+def _model_costs(bm: BootstrapMeans, model: str, ctx: Any, confidence: float) -> tuple[LocalCost, list[CloudLine]]:
     """One model's local cost and cloud lines, all from one resample of its prompts."""
-    lat, inp, out = (g[c].to_numpy(dtype=float, na_value=np.nan) for c in ("latency_ms", "input_tokens", "output_tokens"))
-    keep = np.isfinite(lat) & np.isfinite(inp) & np.isfinite(out)
-    columns = {"cost_s": lat / 1000, "cost_in": inp, "cost_out": out}
-    bm = bootstrap_means({k: np.where(keep, v, np.nan) for k, v in columns.items()}, g["item_id"].astype(str).to_numpy(),
-                         n_resamples=n_resamples, seed=seed)
     ivs = cost_intervals(bm, model, ctx, confidence)
     watts, source, profile = ctx.power[model]
-    n = int(keep.sum())
+    n = bm.count("cost_s")[0]
     line = LocalCost(
         model, n, bm.interval(*bm.mean("cost_s"), confidence=confidence, n=n), ivs["local_cost_per_request"],
         ivs["local_cost_per_1k_output_tokens"], ivs["energy_wh_per_request"], ivs["energy_cost_per_request"],

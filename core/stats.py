@@ -358,10 +358,35 @@ def _counts_cached(k: int, n_resamples: int) -> bool:
     return k * n_resamples <= min(_COUNTS_CACHE_MAX, _SEEDED_CACHE_MAX)
 
 
+_COMPACT_COUNTS_MAX = 16_000_000  # count-matrix elements kept as uint8 (16 MB) per cached draw
+
+
+@functools.lru_cache(maxsize=2)
+def _compact_counts(seed: int, k: int, n_resamples: int, max_block: int) -> tuple[np.ndarray, ...] | None:
+    """The count matrix of a larger draw as uint8 blocks (None if a count exceeds 255).
+
+    Every model of a run resamples the same number of prompts with the same seed, so the
+    draw (the slow part: random indices and their counts) is made once per (seed, k, B)
+    and each use only widens a block to float: the same numbers as a fresh draw."""
+    blocks = []
+    for idx in _index_blocks(np.random.default_rng(seed), k, n_resamples):
+        c = _counts(idx, k)
+        if c.size and c.max() > 255:
+            return None
+        c = c.astype(np.uint8)
+        c.flags.writeable = False
+        blocks.append(c)
+    return tuple(blocks)
+
+
 def _seeded_counts(seed: int, k: int, n_resamples: int) -> Iterator[np.ndarray]:
     """Draw counts of each cluster per resample, in blocks; cached like _seeded_blocks."""
     if _counts_cached(k, n_resamples):
         return iter([_cached_counts(seed, k, n_resamples, _MAX_BLOCK)])
+    if k * n_resamples <= _COMPACT_COUNTS_MAX:
+        compact = _compact_counts(seed, k, n_resamples, _MAX_BLOCK)
+        if compact is not None:
+            return (c.astype(float) for c in compact)
     return (_counts(idx, k) for idx in _seeded_blocks(seed, k, n_resamples))
 
 
@@ -851,6 +876,29 @@ def bootstrap_means(
     sizes = np.zeros((k, m))
     np.add.at(sums, codes, values)
     np.add.at(sizes, codes, finite.astype(float))
+    return bootstrap_sums(names, sums, sizes, n, clustered=clusters is not None and k < n, n_resamples=n_resamples, seed=seed)
+
+
+def bootstrap_sums(
+    names: Sequence[str],
+    sums: np.ndarray,
+    sizes: np.ndarray,
+    n: int,
+    *,
+    clustered: bool,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+) -> BootstrapMeans:
+    """bootstrap_means from per-cluster totals already summed (e.g. by a SQL GROUP BY).
+
+    sums, sizes: (k, m) sum and number of finite values of each column per cluster, clusters
+    in order of first appearance (row i is cluster code i); n: the rows behind them. Gives
+    the same resamples as bootstrap_means on those rows.
+    """
+    names = tuple(names)
+    sums = np.asarray(sums, dtype=float).reshape(-1, len(names))
+    sizes = np.asarray(sizes, dtype=float).reshape(-1, len(names))
+    k, m = sums.shape
     B = n_resamples or default_resamples(n)
     both = np.hstack([sums, sizes])
     boot = [np.zeros((0, 2 * m))]
@@ -859,7 +907,6 @@ def bootstrap_means(
             boot.append(cnt @ both)
     boot_all = np.concatenate(boot)
     boot_t, boot_c = boot_all[:, :m], boot_all[:, m:]
-    clustered = clusters is not None and k < n
     return BootstrapMeans(names, sums.sum(axis=0), sizes.sum(axis=0), boot_t, boot_c, n, k, clustered, B if k >= 2 else 0, seed)
 
 

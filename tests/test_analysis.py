@@ -17,6 +17,7 @@ import pytest
 from bench.analysis import synthetic_run
 from core import analysis as A
 from core import cost as C
+from core import stats as S
 from core.cli import main
 from core.schemas import ERROR_KINDS
 from core.store import Store
@@ -269,6 +270,28 @@ def test_cost_report_agrees_with_core_cost_and_kpis(synth, kpis):
     assert rep.price_snapshot and rep.assumptions and rep.prices["gpt-4o-mini"].input_per_mtok > 0
     with pytest.raises(LookupError, match="no price for cloud model"):
         A.cost_report(store, run_id, C.CostSettings(cloud_models=("no-such-cloud-model",)))
+
+
+def test_cost_report_from_stored_resamples_is_the_same_report(synth):
+    """The resampled means do not depend on the assumptions: a report computed from them
+    (what the dashboard caches per run) equals a report computed from the store."""
+    store, run_id = synth
+    s = C.CostSettings(cloud_models=("gpt-4o-mini",), electricity_price_per_kwh=0.4, volume_per_month=50_000)
+    res = A.cost_resamples(store, run_id, n_resamples=300)
+    assert res.models == ("model-00", "model-01", "model-02")
+    direct = A.cost_report(store, run_id, s, n_resamples=300).to_dict()
+    assert A.cost_report(None, run_id, s, resamples=res).to_dict() == direct
+    # the per-prompt sums come from SQL: the same resamples as bootstrap_means on the rows
+    df = store.samples_df(run_id).sort_values(["model", "seq"])
+    for m, bm in res.means.items():
+        ok = df[(df["model"] == m) & (df["status"] == "ok")]
+        lat, inp, out = (ok[c].to_numpy(dtype=float, na_value=np.nan) for c in ("latency_ms", "input_tokens", "output_tokens"))
+        keep = np.isfinite(lat) & np.isfinite(inp) & np.isfinite(out)
+        ref = S.bootstrap_means({k: np.where(keep, v, np.nan) for k, v in (("cost_s", lat / 1000), ("cost_in", inp), ("cost_out", out))},
+                                ok["item_id"].astype(str).to_numpy(), n_resamples=300)
+        np.testing.assert_allclose(bm.boot_totals, ref.boot_totals, rtol=1e-12)
+        np.testing.assert_array_equal(bm.boot_counts, ref.boot_counts)
+        assert (bm.n, bm.n_clusters, bm.clustered) == (ref.n, ref.n_clusters, ref.clustered)
 
 
 def test_sample_size_matches_the_power_formula(synth):

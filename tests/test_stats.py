@@ -109,6 +109,29 @@ def test_bootstrap_in_memory_blocks_gives_same_answer(monkeypatch):
     assert S.median_ci(x, n_resamples=500, seed=3) == whole
 
 
+def test_bootstrap_sums_and_the_compact_count_cache_give_a_fresh_draws_resamples(monkeypatch):
+    """bootstrap_sums on per-prompt totals == bootstrap_means on the rows, and a draw kept as
+    uint8 counts (large k x B) == the same draw made afresh, block by block."""
+    items = np.repeat(np.arange(40), 3).astype(str)
+    x = RNG.lognormal(5, 0.5, items.size)
+    x[::17] = np.nan
+    ref = S.bootstrap_means({"x": x, "y": 2 * x}, items, n_resamples=300, seed=4)
+    sums = pd.DataFrame({"c": items, "x": np.nan_to_num(x), "k": np.isfinite(x)}).groupby("c", sort=False).sum()
+    ours = S.bootstrap_sums(("x", "y"), np.column_stack([sums["x"], 2 * sums["x"]]), np.column_stack([sums["k"]] * 2),
+                            items.size, clustered=True, n_resamples=300, seed=4)
+    assert ours.mean("x")[0] == pytest.approx(ref.mean("x")[0], rel=1e-12)
+    np.testing.assert_allclose(ours.boot_totals, ref.boot_totals, rtol=1e-12)
+    np.testing.assert_array_equal(ours.boot_counts, ref.boot_counts)
+    assert (ours.n, ours.n_clusters, ours.clustered, ours.n_resamples) == (ref.n, ref.n_clusters, ref.clustered, ref.n_resamples)
+    monkeypatch.setattr(S, "_COUNTS_CACHE_MAX", 0)  # force the path of large draws
+    monkeypatch.setattr(S, "_MAX_BLOCK", 7 * 40)  # several blocks
+    S._compact_counts.cache_clear()
+    fresh = np.concatenate([S._counts(i, 40) for i in S._index_blocks(np.random.default_rng(4), 40, 300)])
+    np.testing.assert_array_equal(np.concatenate(list(S._seeded_counts(4, 40, 300))), fresh)
+    np.testing.assert_array_equal(np.concatenate(list(S._seeded_counts(4, 40, 300))), fresh)  # from the cache
+    assert S._compact_counts.cache_info().hits == 1
+
+
 @pytest.mark.parametrize("paired", [True, False])
 def test_ratio_of_medians_equals_scipy(paired):
     a = RNG.lognormal(6, 0.4, 60)

@@ -66,10 +66,11 @@ def loader() -> ModelLoader:
 
 @st.cache_resource(show_spinner=False)
 def warm_up() -> threading.Thread:
-    """Import the statistics stack (scipy, ~1.5 s) in the background once the server has served
+    """Import the statistics stack (scipy, ~1.5 s) and the price data in the background once the server has served
     its first page, so the first visit to Results, Compare or Costs does not pay for it."""
     def work() -> None:
         import core.analysis  # noqa: F401
+        import genai_prices  # noqa: F401  (cloud prices on the Costs page, ~0.1 s)
 
     thread = threading.Thread(target=work, name="llm-eval-warm-up", daemon=True)
     thread.start()
@@ -229,12 +230,22 @@ def comparison(run_id: str, metrics: tuple[str, ...], baseline: str | None, corr
 HEAVY_RESAMPLES = 200  # bootstrap resamples for cost intervals above HEAVY_SAMPLES (shown with every interval)
 
 
+@st.cache_data(ttl=3600, show_spinner="Resampling response times and token counts…", max_entries=8)
+def _cost_resamples(path: str, run_id: str, version: tuple, n_resamples: int | None) -> "analysis.CostResamples":
+    """The resampled means behind every cost interval: they do not depend on the assumptions,
+    so they are computed once per run (and data version), whatever the Costs page settings."""
+    from core import analysis
+
+    return analysis.cost_resamples(_store(path), run_id, n_resamples=n_resamples)
+
+
 @st.cache_data(ttl=3600, show_spinner="Computing costs…", max_entries=32)
 def _cost_report(path: str, run_id: str, version: tuple, settings: "C.CostSettings",
                  n_resamples: int | None) -> "analysis.CostReport":
     from core import analysis
 
-    return analysis.cost_report(_store(path), run_id, settings, n_resamples=n_resamples)
+    return analysis.cost_report(_store(path), run_id, settings,
+                                resamples=_cost_resamples(path, run_id, version, n_resamples))
 
 
 def cost_report(run_id: str, settings: "C.CostSettings") -> "analysis.CostReport":
