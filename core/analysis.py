@@ -3,6 +3,7 @@
     kpi_table(store, run_id)      -> KpiTable         KPIs per model (and category) with intervals
     compare_run(store, run_id)    -> RunComparison    pairwise tests, verdicts, Pareto, drift, cold start
     cost_report(store, run_id, s) -> CostReport       local vs cloud cost, projections, break-even
+    cost_resamples(store, run_id) -> CostResamples  the settings-free part of a cost report (reusable)
     sample_size(store, run_id, metric, effect) -> SampleSizeReport
     recommend(store, run_id)      -> Recommendation   a model and a plain-language why
 
