@@ -1,7 +1,7 @@
 """Store throughput: 1,000,000 synthetic sample rows through the batch API, then a per-model
 summary with latency percentiles in SQL. Targets: >= 300,000 rows/s; summary < 0.5 s.
 
-    .venv/bin/python bench/store.py [--rows N] [--batch N]
+    .venv/bin/python bench/store.py [--rows N] [--batch N]   (default 1,000,000 rows in batches of 250,000)
 """
 from __future__ import annotations
 
@@ -50,7 +50,10 @@ def synthetic(n: int, start: int, n_models: int = 10, seed: int = 0) -> pd.DataF
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--batch", type=int, default=100_000)
+    # 250,000 rows per batch: above DuckDB's row-group size (122,880 rows), so a batch is written
+    # straight to the file as whole row groups at commit instead of going through the WAL
+    # (100,000-row batches measured about 10-20% slower here).
+    ap.add_argument("--batch", type=int, default=250_000)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "bench.duckdb")
