@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=60.0, help="per-sample time limit in seconds")
     r.add_argument("--max-failures", type=int, default=5, help="consecutive failures before a model is skipped")
     r.add_argument("--batch-size", type=int, default=1000,
-                   help="most samples per store write (a batch is also written at least every 2 s)")
+                   help="most samples per store write (a batch is also written at least every 5 s)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--concurrency", type=int, default=1, help="requests in flight per HTTP model")
     r.add_argument("--goodput-ttft-ms", type=float, help="HTTP goodput: a request is good with TTFT at most this")

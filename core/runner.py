@@ -24,12 +24,13 @@ from core.measure import CancelToken, GenerationStopped, UnsupportedOpError, cla
 from core.schemas import Measurement, ModelSpec, PromptItem, PromptSet, RunSpec
 from core.store import Store, now, result_key
 
-# Finished samples are scored and written together at most every FLUSH_INTERVAL_S (or every
-# RunSpec.batch_size samples). A write costs tens of milliseconds (open the file, commit,
-# checkpoint on close), so writing every 16 samples of a fast model cost 20-40% of the run's
-# wall time (bench/harness_overhead.py); every 2 s it is a few percent, and a crash loses at
-# most 2 s of measurements, which resume re-runs.
-FLUSH_INTERVAL_S = 2.0
+# Finished samples are scored and written together every FLUSH_INTERVAL_S (or every
+# RunSpec.batch_size samples). A write costs 40-70 ms (open the file, commit, checkpoint on
+# close), so writing every 16 samples of a fast model cost 20-40% of the run's wall time
+# (bench/harness_overhead.py); every 5 s it is about 1%. A crash loses at most the last 5 s of
+# measurements, which resume re-runs; another process (the dashboard) sees progress at that pace,
+# the dashboard's own runs report every sample through progress events.
+FLUSH_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True)

@@ -178,7 +178,7 @@ class RunSpec:
     memory_budget_gb: float | None = None
     timeout_s: float = 60.0
     max_consecutive_failures: int = 5
-    batch_size: int = 1000  # most samples per store write; a batch is written at least every 2 s (core.runner)
+    batch_size: int = 1000  # most samples per store write; a batch is written at least every 5 s (core.runner)
     concurrency: int = 1  # requests in flight per HTTP model
     goodput_ttft_ms: float | None = None  # goodput limits (HTTP serving): a request is "good" within both
     goodput_latency_ms: float | None = None
