@@ -37,6 +37,7 @@ from core.kpis import (
     query,
     run_models,
     run_models_order,
+    run_price_bases,
     settings_dict,
 )
 from core.stats import (
@@ -82,22 +83,32 @@ def _measured(explicit: Mapping[str, float] | None, rm: pd.DataFrame | None) -> 
 
 def _stored(cols: Sequence[str]) -> list[str]:
     """The sample columns to fetch for these metrics (derived ones need latency)."""
-    return list(dict.fromkeys("latency_ms" if c in DERIVED else c for c in cols))
+    out = [x for c in cols for x in (("latency_ms", "input_tokens", "output_tokens") if c in DERIVED else (c,))]
+    return list(dict.fromkeys(out))
 
 
 def _with_derived(df: pd.DataFrame, cols: Sequence[str], settings: C.CostSettings | None,
-                  measured_watts: Mapping[str, float] | None = None) -> pd.DataFrame:
+                  measured_watts: Mapping[str, float] | None = None,
+                  price_bases: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
     """Add derived per-sample metrics: local_cost = energy + hardware amortisation of the
-    request's latency at the model's power (measured, else the assumed profile), USD."""
+    request's latency at the model's power (measured, else the assumed profile), USD; an HTTP
+    model with a price basis (price_bases, from the run's manifest) is priced by it instead."""
     if "local_cost" not in cols or df.empty:
         return df
     ctx = cost_context(settings or C.CostSettings(cloud_models=()), sorted(map(str, df["model"].unique())),
-                       measured_watts=measured_watts)
-    seconds = pd.to_numeric(df["latency_ms"], errors="coerce").to_numpy(float) / 1000
+                       measured_watts=measured_watts, price_bases=price_bases)
+
+    def num(col: str) -> np.ndarray:
+        return pd.to_numeric(df[col], errors="coerce").to_numpy(float) if col in df.columns else np.full(len(df), np.nan)
+
+    seconds, inp, out = num("latency_ms") / 1000, num("input_tokens"), num("output_tokens")
     model = df["model"].astype(str).to_numpy()
     cost = np.full(seconds.shape, np.nan)
     for m, (watts, _, _) in ctx.power.items():
         at = model == m
+        if m in ctx.bases:
+            cost[at] = ctx.bases[m].per_request(seconds[at], inp[at], out[at])
+            continue
         energy, amort = C.local_cost_per_request(seconds[at], watts, ctx.settings)
         cost[at] = energy + amort
     return df.assign(local_cost=cost)
@@ -149,6 +160,7 @@ class _RunData:
     aggregate: pd.DataFrame | None = None  # kpis.aggregate, indexed by model
     run_models: pd.DataFrame | None = None  # indexed by model
     champion: str | None = None
+    price_bases: Mapping[str, Mapping[str, Any]] | None = None  # HTTP models' price bases (with run_models)
 
     def present(self, frame: pd.DataFrame | None = None) -> list[str]:
         """Models with rows in `frame` (default: the samples), spec order first."""
@@ -164,8 +176,9 @@ def _load(store: Store, run_id: str, columns: Sequence[str], models: Sequence[st
         agg = aggregate(con, run_id, models=models).set_index("model") if with_aggregate else None
         rm = run_models(con, run_id) if with_run_models else None
         champ = query(con, "SELECT value FROM settings WHERE key = 'champion'") if with_champion else None
+        bases = run_price_bases(con, run_id, rm) if with_run_models else None
     champion = str(champ["value"].iloc[0]) if champ is not None and not champ.empty else None
-    return _RunData(order, samples, agg, rm, champion)
+    return _RunData(order, samples, agg, rm, champion, bases)
 
 
 # =========================================================================== comparisons
@@ -316,7 +329,7 @@ def compare_run(
     cols = list(dict.fromkeys(resolve_metric(m) for m in metrics))
     fetched = ["model", "item_id", "seq", "status", *dict.fromkeys(c for c in (*_stored(cols), "latency_ms") if c != "passed")]
     data = _load(store, run_id, fetched, models, with_aggregate=True, with_run_models=True, with_champion=use_champion)
-    df = _with_derived(data.samples, cols, settings, _measured(measured_watts, data.run_models))
+    df = _with_derived(data.samples, cols, settings, _measured(measured_watts, data.run_models), data.price_bases)
     ok = df[df["status"] == "ok"]
     present = data.present(ok)
     notes: list[str] = []
@@ -341,7 +354,7 @@ def compare_run(
     elif len(present) < 2:
         notes.append("fewer than two models with samples: nothing to compare")
     table = _pareto_table(data.aggregate, present, settings or C.CostSettings(),  # type: ignore[arg-type]
-                          _measured(measured_watts, data.run_models))
+                          _measured(measured_watts, data.run_models), data.price_bases)
     pts = pareto_front(table) if not table.empty else ()
     return RunComparison(
         run_id, tuple(usable), comps, baseline, source, correction, alpha, confidence, pts, table,
@@ -351,21 +364,27 @@ def compare_run(
 
 
 def _pareto_table(agg: pd.DataFrame, models: Sequence[str], settings: C.CostSettings,
-                  measured_watts: Mapping[str, float] | None = None) -> pd.DataFrame:
+                  measured_watts: Mapping[str, float] | None = None,
+                  price_bases: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
     """Objectives per model (point estimates): mean quality, median latency, local cost per
     request, memory (peak accelerator memory when every model has it, else peak RSS)."""
     agg = agg[agg["ok"] > 0]
     rows = []
     use_accel = not agg.empty and agg["peak_accel_mb_max"].notna().all()
-    ctx = cost_context(settings, list(agg.index), measured_watts=measured_watts)
+    ctx = cost_context(settings, list(agg.index), measured_watts=measured_watts, price_bases=price_bases)
     for m in models:
         if m not in agg.index:
             continue
         a = agg.loc[m]
         sec = _f(a["latency_ms_mean"])
-        e, am = C.local_cost_per_request((sec or 0) / 1000, ctx.power[m][0], settings)
+        if m in ctx.bases:
+            cost = _f(ctx.bases[m].per_request((sec or 0) / 1000, _f(a.get("input_tokens_mean")) or math.nan,
+                                               _f(a.get("output_tokens_mean")) or math.nan))
+        else:
+            e, am = C.local_cost_per_request((sec or 0) / 1000, ctx.power[m][0], settings)
+            cost = float(e + am)
         rows.append({"model": m, "quality": _f(a["quality_mean"]), "latency_ms": _f(a["latency_ms_p50"]),
-                     "cost": float(e + am) if sec is not None else None,
+                     "cost": cost if sec is not None else None,
                      "memory_mb": _f(a["peak_accel_mb_max"] if use_accel else a["peak_rss_mb_max"])})
     return pd.DataFrame(rows, columns=["model", "quality", "latency_ms", "cost", "memory_mb"])
 
@@ -506,6 +525,7 @@ class CostResamples:
     measured_watts: Mapping[str, float]
     seed: int = DEFAULT_SEED
     n_resamples: int | None = None
+    price_bases: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)  # HTTP models (run manifest)
 
 
 _COST_COLUMNS = ("cost_s", "cost_in", "cost_out")
@@ -543,6 +563,7 @@ def cost_resamples(
         order = [m for m in run_models_order(con, run_id) if not models or m in models]
         sums = query(con, _cost_sums_sql(len(models or [])), [run_id, *(models or [])])
         rm = run_models(con, run_id)
+        bases = run_price_bases(con, run_id, rm)
     stored = set(map(str, sums["model"].unique()))
     present = [m for m in order if m in stored] + sorted(stored - set(order))
     means = {}
@@ -552,7 +573,7 @@ def cost_resamples(
         means[str(m)] = bootstrap_sums(_COST_COLUMNS, g[list(_COST_COLUMNS)].to_numpy(float),
                                        np.repeat(keep[:, None], len(_COST_COLUMNS), axis=1), int(g["n_rows"].sum()),
                                        clustered=len(g) < int(g["n_rows"].sum()), n_resamples=n_resamples, seed=seed)
-    return CostResamples(run_id, tuple(present), means, measured_power(rm), seed, n_resamples)
+    return CostResamples(run_id, tuple(present), means, measured_power(rm), seed, n_resamples, bases)
 
 
 def cost_report(
@@ -585,7 +606,7 @@ def cost_report(
         resamples = cost_resamples(store, run_id, models=models, n_resamples=n_resamples, seed=seed)
     present = list(resamples.models)
     ctx = cost_context(settings, present, measured_watts=resamples.measured_watts if measured_watts is None else measured_watts,
-                       overrides=overrides, at=at, strict=True)
+                       overrides=overrides, at=at, strict=True, price_bases=resamples.price_bases)
     local: list[LocalCost] = []
     cloud: list[CloudLine] = []
     for m in present:
@@ -604,11 +625,12 @@ def _model_costs(bm: BootstrapMeans, model: str, ctx: Any, confidence: float) ->
     line = LocalCost(
         model, n, bm.interval(*bm.mean("cost_s"), confidence=confidence, n=n), ivs["local_cost_per_request"],
         ivs["local_cost_per_1k_output_tokens"], ivs["energy_wh_per_request"], ivs["energy_cost_per_request"],
-        ivs["amortisation_per_request"], watts, source, profile, "" if n else "no successful requests",
+        ivs["amortisation_per_request"], watts, source, profile,
+        "no successful requests" if not n else "energy not applicable (priced by the endpoint)" if model in ctx.bases else "",
     )
     lines = [
         CloudLine(model, cm, ivs[f"cloud_cost_per_request@{cm}"], bm.mean("cost_in")[0], bm.mean("cost_out")[0],
-                  _projection(bm, model, price, watts, source, ctx.settings, confidence))
+                  _projection(bm, model, price, watts, source, ctx.settings, confidence, ctx.bases.get(model)))
         for cm, price in ctx.prices.items()
         if isinstance(price, C.CloudPrice)  # cost_context(strict=True) raised for any other
     ]
@@ -616,7 +638,7 @@ def _model_costs(bm: BootstrapMeans, model: str, ctx: Any, confidence: float) ->
 
 
 def _projection(bm: Any, model: str, price: C.CloudPrice, watts: float, source: str, s: C.CostSettings,
-                confidence: float) -> C.Projection:
+                confidence: float, basis: C.PriceBasis | None = None) -> C.Projection:
     """core.cost.project's quantities on this model's joint resamples (cluster-aware)."""
     vol = s.volume_per_month
     sec, bsec = bm.mean("cost_s")
@@ -625,8 +647,8 @@ def _projection(bm: Any, model: str, price: C.CloudPrice, watts: float, source: 
         return C.Projection(model, price.model, vol, *([empty] * 7), 0, source, price, s.currency, "no successful requests")  # type: ignore[arg-type]
     inp, binp = bm.mean("cost_in")
     out, bout = bm.mean("cost_out")
-    point = C._projection_quantities(C._Means(np.array([sec]), np.array([inp]), np.array([out])), watts, price, s, vol)  # noqa: SLF001
-    boot = C._projection_quantities(C._Means(bsec, binp, bout), watts, price, s, vol)  # noqa: SLF001
+    point = C._projection_quantities(C._Means(np.array([sec]), np.array([inp]), np.array([out])), watts, price, s, vol, basis)  # noqa: SLF001
+    boot = C._projection_quantities(C._Means(bsec, binp, bout), watts, price, s, vol, basis)  # noqa: SLF001
     n = bm.count("cost_s")[0]
 
     def iv(key: str, what: str = "", scale: float = 1.0) -> Interval:
@@ -645,7 +667,8 @@ def _projection(bm: Any, model: str, price: C.CloudPrice, watts: float, source: 
 
 
 def _assumptions(s: C.CostSettings, ctx: Any) -> tuple[str, ...]:
-    powers = sorted({f"{w:g} W ({src}: {prof})" for w, src, prof in ctx.power.values()})
+    powers = sorted({f"{w:g} W ({src}: {prof})" for m, (w, src, prof) in ctx.power.items() if m not in ctx.bases})
+    priced = [f"{m}: {b.source}, {b.label}" for m, b in ctx.bases.items()]
     return (
         f"electricity {s.electricity_price_per_kwh:g} {s.currency}/kWh; hardware {s.hardware_price_usd:,.0f} {s.currency} "
         f"written off over {s.lifetime_years:g} years at {s.utilisation:.0%} utilisation",
@@ -653,7 +676,7 @@ def _assumptions(s: C.CostSettings, ctx: Any) -> tuple[str, ...]:
         f"volume {s.volume_per_month:,} requests/month; one request at a time per machine",
         f"cloud prices: {C.price_snapshot()} unless overridden in data/pricing.yaml; {C.TOKENIZER_NOTE}",
         "only successful requests are counted",
-    )
+    ) + ((f"HTTP models priced by their endpoint (energy and hardware not applicable): {'; '.join(priced)}",) if priced else ())
 
 
 # =========================================================================== sample size
@@ -703,8 +726,9 @@ def sample_size(
     col = resolve_metric(metric)
     if not effect or not math.isfinite(effect):
         raise ValueError("--effect must be a non-zero number in the metric's unit (e.g. 50 for 50 ms, 0.05 for 5 points of pass rate)")
-    data = _load(store, run_id, ["model", "item_id", "status"] + ([] if col == "passed" else _stored([col])), models)
-    df, order = _with_derived(data.samples, [col], None), data.order
+    data = _load(store, run_id, ["model", "item_id", "status"] + ([] if col == "passed" else _stored([col])), models,
+                 with_run_models=col in DERIVED)
+    df, order = _with_derived(data.samples, [col], None, price_bases=data.price_bases), data.order
     ok = df[(df["status"] == "ok") & df[col].notna()]
     means = ok.assign(v=ok[col].astype(float)).groupby(["item_id", "model"])["v"].mean().unstack("model")
     present = [m for m in order if m in means.columns] + sorted(set(means.columns) - set(order))

@@ -53,6 +53,12 @@ Projections at a monthly volume V:
   savings        = (cloud - local) / cloud
   break-even     = hardware per month / (cloud - energy per request), when that is within one
                    machine's capacity; otherwise there is none (the cloud is cheaper at any volume)
+HTTP models priced by their catalog entry's price basis (instead of energy + amortisation;
+  energy does not apply):
+  hourly price  = USD per hour x seconds / 3600 / requests in flight for the model in the run
+                  (run_models.concurrency; 1 when unknown)
+  per-token     = the cloud formula above with the basis' price model (genai-prices / pricing.yaml)
+  Projections then price every request that way: no machines and no fixed cost.
 Intervals: percentile bootstrap (mean latency and mean token counts of each resample
   propagate through every formula), seeded; prices and settings are fixed inputs. The run
   analysis (core.analysis.cost_report, the KPI table) resamples prompts with their repeats;
@@ -250,9 +256,10 @@ def cloud_price(model: str, overrides: PricingOverrides | None = None, at: datet
 
     when = at or datetime.now(tz=UTC)
     probe = 1000
+    provider, _, ref = model.partition(":") if ":" in model else (None, "", model)  # "openai:gpt-4o-mini"
     try:
-        inp = calc_price(Usage(input_tokens=probe, output_tokens=0), model, genai_request_timestamp=when)
-        out = calc_price(Usage(input_tokens=0, output_tokens=probe), model, genai_request_timestamp=when)
+        inp = calc_price(Usage(input_tokens=probe, output_tokens=0), ref, provider_id=provider, genai_request_timestamp=when)
+        out = calc_price(Usage(input_tokens=0, output_tokens=probe), ref, provider_id=provider, genai_request_timestamp=when)
     except LookupError as exc:
         raise LookupError(
             f"no price for cloud model {model!r} in {price_snapshot()}: {exc}. "
@@ -398,6 +405,61 @@ def cloud_cost_per_request(input_tokens: float | np.ndarray, output_tokens: floa
     ) / TOKENS_PER_PRICE_UNIT
 
 
+HOURLY_SOURCE = "endpoint hourly price"
+TOKENS_SOURCE = "per-token price"
+
+
+@dataclass(frozen=True)
+class PriceBasis:
+    """How an HTTP model's requests are priced (its catalog entry's price basis), instead of
+    local energy and hardware: an hourly price for a self-hosted endpoint shared by the
+    requests in flight, or cloud per-token prices. Energy does not apply."""
+
+    kind: Literal["hourly", "tokens"]
+    usd_per_hour: float | None = None
+    concurrency: int = 1  # requests in flight for this model in the run
+    price: CloudPrice | None = None
+
+    @property
+    def source(self) -> str:
+        return HOURLY_SOURCE if self.kind == "hourly" else TOKENS_SOURCE
+
+    @property
+    def label(self) -> str:
+        if self.kind == "hourly":
+            return f"{self.usd_per_hour:g} USD/hour endpoint, {self.concurrency} request(s) in flight"
+        p = self.price
+        assert p is not None
+        date = f", prices of {p.price_date}" if p.price_date else ""
+        return f"{p.model} ({p.source}: {p.snapshot}{date})"
+
+    def per_request(self, seconds: object, input_tokens: object, output_tokens: object) -> np.ndarray:
+        """Cost per request (USD); linear, so it also maps mean inputs to the mean cost."""
+        if self.kind == "hourly":
+            return float(self.usd_per_hour or 0) * np.asarray(seconds, dtype=float) / 3600 / max(1, self.concurrency)
+        assert self.price is not None
+        return cloud_cost_per_request(input_tokens, output_tokens, self.price)
+
+
+def resolve_price_basis(basis: Mapping[str, object] | None, *, concurrency: object = None,
+                        overrides: PricingOverrides | None = None, at: datetime | None = None) -> PriceBasis | None:
+    """A catalog price basis ({"kind": "hourly", "usd_per_hour": x} or {"kind": "tokens",
+    "model": "openai:gpt-4o-mini"}) as a PriceBasis; None when there is none. concurrency:
+    requests in flight in the run (unknown: 1). LookupError for an unknown price model."""
+    if not basis:
+        return None
+    try:
+        conc = int(concurrency)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        conc = 1
+    conc = conc if conc >= 1 else 1
+    if basis.get("kind") == "hourly" and basis.get("usd_per_hour") is not None:
+        return PriceBasis("hourly", _number(basis["usd_per_hour"], "price basis usd_per_hour"), conc)
+    if basis.get("kind") == "tokens" and basis.get("model"):
+        return PriceBasis("tokens", None, conc, cloud_price(str(basis["model"]), overrides, at))
+    return None
+
+
 def _power(settings: CostSettings, overrides: PricingOverrides | None, measured_watts: float | None) -> tuple[float, str, str]:
     if measured_watts is not None and math.isfinite(measured_watts) and measured_watts >= 0:
         return float(measured_watts), "measured", "measured"
@@ -412,8 +474,25 @@ def local_cost(
     model: str = "",
     measured_watts: float | None = None,
     overrides: PricingOverrides | None = None,
+    basis: PriceBasis | None = None,
+    input_tokens: object = None,
+    output_tokens: object = None,
 ) -> CostRow:
-    """Mean local cost per request from request latencies (ms)."""
+    """Mean local cost per request from request latencies (ms). basis: an HTTP model's price
+    basis, which prices the requests instead (token counts needed for a per-token basis)."""
+    if basis is not None:
+        lat = np.asarray(latency_ms, dtype=float).ravel()
+        nan = np.full(lat.shape, np.nan)
+        if basis.kind == "tokens":
+            sec, i, o = _finite_pairs(lat, nan if input_tokens is None else input_tokens, nan if output_tokens is None else output_tokens)
+        else:
+            sec, i, o = _finite(lat), None, None
+        sec = sec / 1000
+        n = sec.size
+        c = float(basis.per_request(sec, i, o).mean()) if n else None
+        return CostRow(model, n, float(sec.mean()) if n else None, math.nan, basis.source, basis.label,  # type: ignore[arg-type]
+                       None, None, None, c, c * 1000 if c is not None else None, settings.currency,
+                       "energy not applicable (priced by the endpoint)" if n else "no successful requests")
     s = _finite(latency_ms) / 1000
     watts, source, profile = _power(settings, overrides, measured_watts)
     if s.size == 0:
@@ -494,9 +573,18 @@ def _bootstrap_means(cols: Sequence[np.ndarray], n_resamples: int, seed: int) ->
     return [np.concatenate(a) for a in out]
 
 
-def _projection_quantities(m: _Means, watts: float, price: CloudPrice, settings: CostSettings, volume: int) -> dict[str, np.ndarray]:
-    energy_req = energy_kwh(watts, m.seconds) * settings.electricity_price_per_kwh
+def _projection_quantities(m: _Means, watts: float, price: CloudPrice, settings: CostSettings, volume: int,
+                           basis: PriceBasis | None = None) -> dict[str, np.ndarray]:
     cloud_req = cloud_cost_per_request(m.input_tokens, m.output_tokens, price)
+    if basis is not None:  # priced per request (HTTP endpoint): no machines, no fixed cost
+        own_req = np.atleast_1d(basis.per_request(m.seconds, m.input_tokens, m.output_tokens))
+        local, cloud = volume * own_req, volume * cloud_req
+        with np.errstate(divide="ignore", invalid="ignore"):
+            savings = np.where(cloud > 0, (cloud - local) / cloud * 100, np.nan)
+        inf = np.full(own_req.shape, np.inf)
+        return {"local": local, "cloud": cloud, "savings": savings, "break_even": np.where(own_req < cloud_req, 0.0, np.inf),
+                "capacity": inf, "machines": np.ones(own_req.shape)}
+    energy_req = energy_kwh(watts, m.seconds) * settings.electricity_price_per_kwh
     with np.errstate(divide="ignore", invalid="ignore"):
         capacity = np.where(m.seconds > 0, HOURS_PER_MONTH * 3600 / m.seconds, np.inf)
         machines = np.maximum(1, np.ceil(volume / capacity))
@@ -581,11 +669,17 @@ def cost_table(
     *,
     measured_watts: Mapping[str, float] | None = None,
     overrides: PricingOverrides | None = None,
+    bases: Mapping[str, PriceBasis] | None = None,
 ) -> tuple[CostRow, ...]:
-    """Local cost per model from the samples table (ok rows)."""
+    """Local cost per model from the samples table (ok rows); bases: HTTP models' price bases."""
     ok = _ok(df)
+
+    def tokens(g: pd.DataFrame, col: str) -> np.ndarray | None:
+        return g[col].to_numpy(float) if col in g.columns else None
+
     return tuple(
-        local_cost(g["latency_ms"].to_numpy(float), settings, model=str(m), measured_watts=(measured_watts or {}).get(str(m)), overrides=overrides)
+        local_cost(g["latency_ms"].to_numpy(float), settings, model=str(m), measured_watts=(measured_watts or {}).get(str(m)), overrides=overrides,
+                   basis=(bases or {}).get(str(m)), input_tokens=tokens(g, "input_tokens"), output_tokens=tokens(g, "output_tokens"))
         for m, g in ok.groupby("model", sort=False)
     )
 

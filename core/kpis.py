@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -470,16 +470,34 @@ class CostContext:
     """Cost inputs resolved once per table: settings, power per model, cloud prices."""
 
     settings: C.CostSettings
-    power: Mapping[str, tuple[float, str, str]]  # model -> (watts, source, profile)
+    power: Mapping[str, tuple[float, str, str]]  # model -> (watts, source, profile); HTTP priced: (nan, basis source, label)
     prices: Mapping[str, C.CloudPrice | str]  # cloud model -> price, or why there is none
+    bases: Mapping[str, C.PriceBasis] = field(default_factory=dict)  # HTTP models priced by their endpoint
 
 
 def cost_context(settings: C.CostSettings, models: Sequence[str], *, measured_watts: Mapping[str, float] | None = None,
-                 overrides: C.PricingOverrides | None = None, at: Any = None, strict: bool = False) -> CostContext:
-    """Resolve power and cloud prices. strict: an unknown cloud model raises LookupError."""
+                 overrides: C.PricingOverrides | None = None, at: Any = None, strict: bool = False,
+                 price_bases: Mapping[str, Mapping[str, Any]] | None = None) -> CostContext:
+    """Resolve power and cloud prices. strict: an unknown cloud model raises LookupError.
+    price_bases: model -> its catalog price basis with "concurrency" (see run_price_bases);
+    those models are priced by it (an unknown price model: LookupError when strict, else the
+    model falls back to the local formula with a note in its profile)."""
     overrides = C.load_pricing() if overrides is None else overrides
-    power = {}
+    power: dict[str, tuple[float, str, str]] = {}
+    bases: dict[str, C.PriceBasis] = {}
     for m in models:
+        raw = (price_bases or {}).get(m)
+        if raw:
+            try:
+                b = C.resolve_price_basis(raw, concurrency=raw.get("concurrency"), overrides=overrides, at=at)
+            except LookupError:
+                if strict:
+                    raise
+                b = None
+            if b is not None:
+                bases[m] = b
+                power[m] = (math.nan, b.source, b.label)
+                continue
         w = (measured_watts or {}).get(m)
         if w is not None and math.isfinite(w) and w >= 0:
             power[m] = (float(w), "measured", "measured")
@@ -494,7 +512,28 @@ def cost_context(settings: C.CostSettings, models: Sequence[str], *, measured_wa
             if strict:
                 raise
             prices[cm] = str(exc.args[0] if exc.args else exc)
-    return CostContext(settings, power, prices)
+    return CostContext(settings, power, prices, bases)
+
+
+def run_price_bases(source: Source, run_id: str, rm: pd.DataFrame | None = None) -> dict[str, dict[str, Any]]:
+    """Price bases of the run's HTTP models from its manifest (the specs as they were when the
+    run was created, so old runs stay reproducible), each with the run's "concurrency" for the
+    model (run_models.concurrency; 1 when unknown). Models without a basis are left out."""
+    df = query(source, "SELECT manifest FROM runs WHERE run_id = ?", [run_id])
+    try:
+        specs = json.loads(df["manifest"].iloc[0] or "{}").get("models") or {} if not df.empty else {}
+    except (TypeError, ValueError, AttributeError):
+        specs = {}
+    out = {}
+    for m, spec in specs.items():
+        basis = spec.get("price_basis") if isinstance(spec, dict) and spec.get("kind") == "http" else None
+        if not basis:
+            continue
+        conc = None
+        if rm is not None and "concurrency" in rm.columns and m in rm.index:
+            conc = _int(rm.loc[m, "concurrency"])
+        out[str(m)] = {**basis, "concurrency": conc if conc and conc >= 1 else 1}
+    return out
 
 
 def _boot(done: pd.DataFrame, scorers: Sequence[str], n_resamples: int | None, seed: int) -> BootstrapMeans:
@@ -580,23 +619,32 @@ def group_intervals(df: pd.DataFrame, model: str, scorers: Sequence[str], ctx: C
 
 
 def cost_quantities(seconds: object, input_tokens: object, output_tokens: object, watts: float,
-                    ctx: CostContext) -> dict[str, np.ndarray]:
+                    ctx: CostContext, basis: C.PriceBasis | None = None) -> dict[str, np.ndarray]:
     """Cost KPIs from mean seconds and token counts per request (scalars or arrays of
-    resampled means); the formulas are core.cost's. Cloud models without a price are left out."""
+    resampled means); the formulas are core.cost's. Cloud models without a price are left out.
+    basis: an HTTP model's price basis, which replaces energy + amortisation (energy: n/a)."""
     s = ctx.settings
     sec, inp, out = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (seconds, input_tokens, output_tokens))
-    energy, amort = C.local_cost_per_request(sec, watts, s)
-    local = energy + amort
+    if basis is not None:
+        local = np.atleast_1d(basis.per_request(sec, inp, out)) * np.ones(sec.shape)
+        energy = amort = wh = np.full(sec.shape, np.nan)
+    else:
+        energy, amort = C.local_cost_per_request(sec, watts, s)
+        local, wh = energy + amort, watts * sec / 3600
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = {"energy_wh_per_request": watts * sec / 3600, "energy_cost_per_request": energy, "amortisation_per_request": amort,
+        q = {"energy_wh_per_request": wh, "energy_cost_per_request": energy, "amortisation_per_request": amort,
              "local_cost_per_request": local, "local_cost_per_1k_output_tokens": np.where(out > 0, local / out * 1000, np.nan)}
         for cm, price in ctx.prices.items():
             if isinstance(price, C.CloudPrice):
                 k_cost, k_sav = (d.name for d in cloud_defs(cm))
                 q[k_cost] = C.cloud_cost_per_request(inp, out, price)
                 means = C._Means(sec, inp, out)  # noqa: SLF001 - core.cost's own projection formulas
-                q[k_sav] = C._projection_quantities(means, watts, price, s, s.volume_per_month)["savings"]  # noqa: SLF001
+                q[k_sav] = C._projection_quantities(means, watts, price, s, s.volume_per_month, basis)["savings"]  # noqa: SLF001
     return q
+
+
+_ENERGY_KPIS = frozenset({"energy_wh_per_request", "energy_cost_per_request", "amortisation_per_request", "power_watts"})
+_NOT_APPLICABLE = "not applicable: priced by the endpoint's price basis (no local energy or hardware)"
 
 
 def cost_intervals(bm: BootstrapMeans, model: str, ctx: CostContext, confidence: float) -> dict[str, Interval]:
@@ -608,13 +656,16 @@ def cost_intervals(bm: BootstrapMeans, model: str, ctx: CostContext, confidence:
     names += [d.name for cm in ctx.prices for d in cloud_defs(cm)]
     if sec is None:
         return {k: Interval(None, None, None, bm.method, confidence, 0, note="no successful requests") for k in names}
-    point = cost_quantities(sec, inp, out, watts, ctx)
-    boot = cost_quantities(bsec, binp, bout, watts, ctx)
+    basis = ctx.bases.get(model)
+    point = cost_quantities(sec, inp, out, watts, ctx, basis)
+    boot = cost_quantities(bsec, binp, bout, watts, ctx, basis)
     res = {}
     for k in names:
         if k not in point:  # a cloud model without a price
             why = ctx.prices[k.split("@", 1)[1]]
             res[k] = Interval(None, None, None, bm.method, confidence, n, note=str(why))
+        elif basis is not None and k in _ENERGY_KPIS:
+            res[k] = Interval(None, None, None, bm.method, confidence, n, note=_NOT_APPLICABLE)
         else:
             res[k] = bm.interval(_num(point[k][0]), boot[k], confidence=confidence, n=n)
     return res
@@ -644,12 +695,13 @@ def kpi_table(
         scorers = run_scorers(con, run_id)
         agg = aggregate(con, run_id, by_category=by_category, models=models, scorers=scorers)
         rm = run_models(con, run_id)
+        bases = run_price_bases(con, run_id, rm)
         df = fetch(con, run_id, models=models, scorers=scorers) if intervals and not agg.empty else None
     order = [m for m in spec_models if (not models or m in models)]
     present = [str(m) for m in agg["model"]] + [str(m) for m in rm.index if not models or m in models]
     order += sorted({m for m in present if m not in order})
     measured = measured_power(rm) if measured_watts is None else measured_watts
-    ctx = cost_context(settings, order, measured_watts=measured, overrides=overrides)
+    ctx = cost_context(settings, order, measured_watts=measured, overrides=overrides, price_bases=bases)
     groups: dict[tuple[str, str | None], dict[str, Interval]] = {}
     if df is not None:
         kw = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
@@ -662,7 +714,7 @@ def kpi_table(
     agg_rows = {(str(r["model"]), r["category"] if isinstance(r["category"], str) else ALL): r for r in agg.to_dict("records")}
     frame = pd.DataFrame(_rows(order, agg_rows, rm, groups, defs, ctx, intervals), columns=list(FRAME_COLUMNS))
     cats = sorted({k[1] for k in agg_rows if k[1] is not ALL})
-    power = {m: {"watts": w, "source": src, "profile": prof} for m, (w, src, prof) in ctx.power.items()}
+    power = {m: {"watts": _num(w), "source": src, "profile": prof} for m, (w, src, prof) in ctx.power.items()}
     notes = tuple(f"no price for {cm}: {p}" for cm, p in ctx.prices.items() if isinstance(p, str))
     return KpiTable(run_id, frame, tuple(order), tuple(cats), by_category, defs, settings, power, confidence, seed,
                     n_resamples, intervals, notes)
@@ -717,10 +769,10 @@ def _values(a: Mapping[str, Any], rm: pd.Series | None, ctx: CostContext, model:
         cold, warm = v.get("cold_latency_ms"), v.get("warm_latency_ms")
         v["cold_warm_ratio"] = cold / warm if cold is not None and warm else None
         v["cold_excess_ms"] = cold - warm if cold is not None and warm is not None else None
-    v["power_watts"] = ctx.power[model][0]
+    v["power_watts"] = _num(ctx.power[model][0])  # None for a model priced by its endpoint
     sec, inp, out = v.get("latency_ms_mean"), v.get("input_tokens_mean"), v.get("output_tokens_mean")
     if sec is not None and inp is not None and out is not None:
-        v.update({k: _num(x[0]) for k, x in cost_quantities(sec / 1000, inp, out, v["power_watts"], ctx).items()})
+        v.update({k: _num(x[0]) for k, x in cost_quantities(sec / 1000, inp, out, ctx.power[model][0], ctx, ctx.bases.get(model)).items()})
     return v
 
 

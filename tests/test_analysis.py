@@ -414,3 +414,56 @@ def test_demo_base_is_slower_and_better_than_demo_tiny(demo_run, capsys):
     c = _cli_json(capsys, "compare", run_id, "--db", str(path), "--metrics", "quality", "--all-pairs")
     assert c["comparisons"][0]["significant"] and c["comparisons"][0]["better"] == "demo-base"
     assert math.isfinite(A.cost_report(store, run_id, SETTINGS).local[0].cost_per_request.estimate)
+
+
+def test_http_models_are_priced_by_their_price_basis(tmp_path):
+    """An HTTP model's cost follows its catalog price basis (from the run manifest): an hourly
+    endpoint price shared by the requests in flight, or per-token cloud prices; local models
+    keep energy + amortisation."""
+    store = Store(tmp_path / "basis.duckdb")
+    run_id = synthetic_run(store, run_id="basis", n_models=3, n_items=20, repeats=2)
+    s = C.CostSettings(power_watts=100, cloud_models=("gpt-4o-mini",))
+    before = A.kpi_table(store, run_id, settings=s)
+    http = {"kind": "http", "base_url": "http://127.0.0.1:1/v1", "served_model": "x"}
+    manifest = {"models": {
+        "model-00": {"kind": "local", "price_basis": {}},
+        "model-01": {**http, "price_basis": {"kind": "hourly", "usd_per_hour": 2.5}},
+        "model-02": {**http, "price_basis": {"kind": "tokens", "model": "openai:gpt-4o-mini"}},
+    }}
+    with store.connect() as con:
+        con.execute("UPDATE runs SET manifest = ? WHERE run_id = ?", [json.dumps(manifest), run_id])
+        con.execute("UPDATE run_models SET concurrency = 4 WHERE model = 'model-01'")
+    ok = store.samples_df(run_id).query("status == 'ok'")
+    g1, g2 = ok[ok["model"] == "model-01"], ok[ok["model"] == "model-02"]
+    hourly = (2.5 * g1["latency_ms"].astype(float) / 1000 / 3600 / 4).mean()
+    price = C.cloud_price("openai:gpt-4o-mini")
+    per_token = ((g2["input_tokens"].astype(float) * price.input_per_mtok
+                  + g2["output_tokens"].astype(float) * price.output_per_mtok) / 1e6).mean()
+
+    t = A.kpi_table(store, run_id, settings=s)
+    assert t.value("model-01", "local_cost_per_request") == pytest.approx(hourly)
+    assert t.value("model-02", "local_cost_per_request") == pytest.approx(per_token)
+    assert t.value("model-00", "local_cost_per_request") == pytest.approx(before.value("model-00", "local_cost_per_request"))
+    assert t.value("model-01", "energy_wh_per_request") is None and t.value("model-01", "power_watts") is None
+    assert t.power["model-01"]["source"] == C.HOURLY_SOURCE and "4 request(s) in flight" in t.power["model-01"]["profile"]
+    assert "gpt-4o-mini" in t.power["model-02"]["profile"] and price.snapshot in t.power["model-02"]["profile"]
+    finite_json(t.to_dict())
+
+    rep = {x.model: x for x in A.cost_report(store, run_id, s).local}
+    assert rep["model-01"].cost_per_request.estimate == pytest.approx(hourly)
+    assert rep["model-02"].cost_per_request.estimate == pytest.approx(per_token)
+    assert rep["model-02"].power_source == C.TOKENS_SOURCE
+    lo, hi = rep["model-01"].cost_per_request.low, rep["model-01"].cost_per_request.high
+    assert lo is not None and lo <= hourly <= hi
+    assert rep["model-00"].power_source == "assumed"
+    assert rep["model-00"].cost_per_request.estimate == pytest.approx(
+        C.local_cost(ok[ok["model"] == "model-00"]["latency_ms"].astype(float), s).cost_per_request)
+    finite_json(A.cost_report(store, run_id, s).to_dict())
+
+    derived = A._with_derived(ok, ["local_cost"], s, None, A.run_price_bases(store, run_id, store.run_models_df(run_id).set_index("model")))
+    assert derived[derived["model"] == "model-01"]["local_cost"].mean() == pytest.approx(hourly)
+    assert derived[derived["model"] == "model-02"]["local_cost"].mean() == pytest.approx(per_token)
+    rows = {r.model: r for r in C.cost_table(ok, s, bases={"model-01": C.PriceBasis("hourly", 2.5, 4)})}
+    assert rows["model-01"].cost_per_request == pytest.approx(hourly) and rows["model-01"].energy_kwh_per_request is None
+    pt = A.compare_run(store, run_id, metrics=["cost"], settings=s).pareto_table.set_index("model")
+    assert pt.loc["model-01", "cost"] == pytest.approx(hourly) and pt.loc["model-02", "cost"] == pytest.approx(per_token)
