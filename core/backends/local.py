@@ -5,7 +5,7 @@ import time
 
 from core import devices
 from core.loader import LoadedModel
-from core.measure import CancelToken, GenerationStopped, TokenClock, UnsupportedOpError, classify_error, make_stopper
+from core.measure import CancelToken, GenerationStopped, TokenClock, UnsupportedOpError, classify_error
 from core.schemas import GenerationParams, Measurement, PromptItem
 
 
@@ -74,20 +74,22 @@ class TransformersBackend:
         kwargs = self._gen_kwargs(item, params)
         if seed is not None and not params.greedy:
             torch.manual_seed(seed)
-        clock = TokenClock(self.device)
-        stopper = make_stopper(deadline, cancel)
+        clock = TokenClock(self.device, deadline=deadline, cancel=cancel)  # also ends generation at the deadline
         with self.loaded.lock, torch.inference_mode():
             clock.start()
             # ---- timed region: generate only ----
-            out = self._call(inputs, {**kwargs, "streamer": clock, "stopping_criteria": [stopper]})
+            try:
+                out = self._call(inputs, {**kwargs, "streamer": clock})
+            except TokenClock.Abort:
+                out = None
             devices.synchronize(self.device)
             t_end = time.perf_counter()
             # ---- end of timed region ----
+        latency_ms = (t_end - clock.t0) * 1000.0
+        if out is None:
+            raise GenerationStopped(clock.reason or "timeout", latency_ms, len(clock.token_times))
         n_in = int(inputs["input_ids"].shape[1])
         new = out[0, n_in:]
-        latency_ms = (t_end - clock.t0) * 1000.0
-        if stopper.reason is not None:
-            raise GenerationStopped(stopper.reason, latency_ms, int(new.shape[0]))
         text = self.loaded.tokenizer.decode(new, skip_special_tokens=True).strip()
         return Measurement(
             text=text,
