@@ -128,39 +128,6 @@ class TokenClock:
         return None
 
 
-_STOP_CLASS = None
-
-
-def make_stopper(deadline: float, cancel: CancelToken | None):
-    """A transformers StoppingCriteria that ends generation at the deadline or on cancel.
-
-    Called once per generated token inside the timed region, so it is kept cheap: the class
-    is built once per process and the "keep going" answer is one reused tensor."""
-    global _STOP_CLASS
-    if _STOP_CLASS is None:
-        import torch
-        from transformers import StoppingCriteria
-
-        class _Stop(StoppingCriteria):
-            def __init__(self, deadline: float, cancel: CancelToken | None) -> None:
-                self.deadline, self.cancel, self.reason = deadline, cancel, None
-                self._go = None
-
-            def __call__(self, input_ids, scores, **kwargs):  # noqa: ANN001
-                if self.cancel is not None and self.cancel.cancelled:
-                    self.reason = "cancelled"
-                elif time.perf_counter() > self.deadline:
-                    self.reason = "timeout"
-                if self.reason is not None:
-                    return torch.ones((input_ids.shape[0],), dtype=torch.bool, device=input_ids.device)
-                if self._go is None or self._go.shape[0] != input_ids.shape[0]:
-                    self._go = torch.zeros((input_ids.shape[0],), dtype=torch.bool, device=input_ids.device)
-                return self._go
-
-        _STOP_CLASS = _Stop
-    return _STOP_CLASS(deadline, cancel)
-
-
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
 UNSUPPORTED_MARKERS = ("not implemented for", "not currently implemented", "not supported on mps", "unsupported on mps")
 
