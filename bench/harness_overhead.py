@@ -9,8 +9,8 @@ Ratios per demo model:
                   items                                                  (target <= 1.15 on demo-base)
 
 Pairing: the bare call for an item runs inside the runner's progress callback, right after the
-runner measured that item (its time is subtracted from the runner's wall time), so clock-speed
-drift and cache state hit both alike; on this shared 2-core machine unpaired medians of two
+runner measured that item or right before it (alternate rounds; its time is subtracted from the
+runner's wall time), so clock-speed drift and cache state hit both alike; on this shared 2-core machine unpaired medians of two
 separate loops moved by +-10% between runs. Wall ratio: bare loop (inputs prepared outside the
 timing) and a runner pass per round, alternating which goes first.
 
@@ -54,17 +54,24 @@ def bare_loop(backend: TransformersBackend, items, params: GenerationParams) -> 
 
 
 def runner_pass(store: Store, loader: ModelLoader, model: str, n: int, params: GenerationParams,
-                paired: TransformersBackend | None = None, items=None) -> tuple[list[float], float, list[float]]:  # noqa: ANN001
-    """One run through the Runner. With `paired`, the bare call of each item runs in the progress
-    callback right after the runner's sample (its time excluded from the wall time)."""
-    bare, spent = [], [0.0]
+                paired: TransformersBackend | None = None, items=None, lead: bool = False,  # noqa: ANN001
+                ) -> tuple[list[float], float, dict[int, float]]:
+    """One run through the Runner. With `paired`, bare calls run in the progress callback (their
+    time excluded from the wall time): after the runner's sample of item k, the bare call of item
+    k (lead=False: bare goes second) or of item k+1 (lead=True: bare goes first, just before the
+    runner's sample of that item). Rounds alternate, so whichever order the caches favour, both
+    paths get it equally."""
+    bare: dict[int, float] = {}
+    spent = [0.0]
     prepared = [(paired.encode(i), paired._gen_kwargs(i, params)) for i in items] if paired else []
 
     def on_event(e) -> None:  # noqa: ANN001
         if paired is not None and e.phase == "sample":
-            t = time.perf_counter()
-            bare.append(bare_call(paired.loaded.model, *prepared[e.model_done - 1]))
-            spent[0] += time.perf_counter() - t
+            idx = e.model_done - 1 + (1 if lead else 0)
+            if idx < len(prepared):
+                t = time.perf_counter()
+                bare[idx] = bare_call(paired.loaded.model, *prepared[idx])
+                spent[0] += time.perf_counter() - t
 
     spec = RunSpec(models=(model,), prompt_set="demo-qa", limit=n, device="cpu", generation=params)
     t_wall = time.perf_counter()
@@ -95,11 +102,12 @@ def main() -> None:
             bare_loop(backend, items[:3], params)  # warm both paths
             runner_pass(store, loader, model, 3, params)
             ratios, run_lat, bare_lat = [], [], []
-            for _ in range(args.rounds):  # paired latencies
-                lat, _, bare = runner_pass(store, loader, model, args.items, params, paired=backend, items=items)
-                ratios += [r / b for r, b in zip(lat, bare, strict=True)]
-                run_lat += lat
-                bare_lat += bare
+            for r in range(2 * args.rounds):  # paired latencies, bare second / bare first alternately
+                lat, _, bare = runner_pass(store, loader, model, args.items, params, paired=backend, items=items,
+                                           lead=r % 2 == 1)
+                ratios += [lat[i] / b for i, b in bare.items()]
+                run_lat += [lat[i] for i in bare]
+                bare_lat += list(bare.values())
             bare_wall = run_wall = 0.0
             for r in range(args.rounds):  # wall time, alternating which path goes first
                 for path in (("bare", "runner") if r % 2 == 0 else ("runner", "bare")):
