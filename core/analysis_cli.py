@@ -156,6 +156,20 @@ def fmt_interval(v: float | None, low: float | None, high: float | None, unit: s
     return f"{text} [{lo}, {hi}]"
 
 
+def effect_text(c) -> tuple[str, str]:  # noqa: ANN001 - core.compare.Comparison
+    """A comparison's effect with its interval, as the CLI and the reports show it:
+    ('2.41x [2.2, 2.6]', 'ratio') for ratio metrics, ('+3.1 points [2.6, 3.6]', 'diff.') otherwise."""
+    from core.stats import metric_info
+
+    info = metric_info(c.metric)
+    if info.effect == "ratio" and c.ratio is not None and c.ratio.estimate is not None:
+        return fmt_interval(c.ratio.estimate, c.ratio.low, c.ratio.high) + "x", "ratio"
+    d, k = c.difference, info.scale
+    scaled = [None if v is None else v * k for v in (d.estimate, d.low, d.high)]
+    unit = f" {info.diff_unit}" if info.diff_unit and info.diff_unit != info.unit else ""
+    return fmt_interval(*scaled, info.unit) + unit, "diff."
+
+
 def _nan(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
@@ -281,12 +295,7 @@ def _compare_text(r) -> str:  # noqa: ANN001 - core.analysis.RunComparison
     rows = []
     for c in r.comparisons:
         info = metric_info(c.metric)
-        if info.effect == "ratio" and c.ratio is not None and c.ratio.estimate is not None:
-            effect = fmt_interval(c.ratio.estimate, c.ratio.low, c.ratio.high) + "x"
-        else:
-            d, k = c.difference, info.scale
-            scaled = [None if v is None else v * k for v in (d.estimate, d.low, d.high)]
-            effect = fmt_interval(*scaled, info.unit) + (f" {info.diff_unit}" if info.diff_unit and info.diff_unit != info.unit else "")
+        effect, _ = effect_text(c)
         rows.append({"metric": info.label, "A": c.model_a, "B": c.model_b, "test": c.test.test,
                      "p": _p(c.p_value), f"p ({c.correction or 'raw'})": _p(c.p_final),
                      "effect (A vs B)": effect, "better": c.better(r.alpha) or "—"})

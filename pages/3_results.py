@@ -6,11 +6,8 @@ from ui import nav, state
 
 nav.guard(__file__)
 st.title("Results")
-runs = aw.finished_runs()
-if runs.empty:
-    st.info("No results yet. Start a run on the Run page (or the demo on the Overview page); "
-            "its samples appear here as soon as they are stored.", icon=":material/info:")
-    st.stop()
+runs = aw.finished_runs_or_stop("No results yet. Start a run on the Run page (or the demo on the Overview page); "
+                                "its samples appear here as soon as they are stored.")
 
 run_ids = aw.pick_runs(runs, key="results.runs", multi=True)
 if not run_ids:

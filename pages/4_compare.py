@@ -13,11 +13,8 @@ COLUMNS = {"latency_ms": "Latency", "ttft_ms": "Time to first token", "decode_tp
 
 nav.guard(__file__)
 st.title("Compare")
-runs = aw.finished_runs()
-if runs.empty:
-    st.info("Nothing to compare yet. Run two or more models on the same prompt set (Run page); "
-            "the comparison of their results appears here.", icon=":material/info:")
-    st.stop()
+runs = aw.finished_runs_or_stop("Nothing to compare yet. Run two or more models on the same prompt set (Run page); "
+                                "the comparison of their results appears here.")
 (run_id,) = aw.pick_runs(runs, key="compare.run", multi=False, prefer_several_models=True)
 models = aw.run_models(runs, [run_id])
 if len(models) < 2:

@@ -11,11 +11,8 @@ nav.guard(__file__)
 st.title("Costs")
 st.caption("What it costs to answer requests with a local model on this machine, against paying a cloud model "
            "for the same requests. Change the assumptions and every number and chart follows.")
-runs = aw.finished_runs()
-if runs.empty:
-    st.info("No measurements yet. Costs come from measured response times and token counts: run a model on the "
-            "Run page (or the demo on the Overview page) first.", icon=":material/info:")
-    st.stop()
+runs = aw.finished_runs_or_stop("No measurements yet. Costs come from measured response times and token counts: run a model on the "
+                                "Run page (or the demo on the Overview page) first.")
 (run_id,) = aw.pick_runs(runs, key="costs.run", multi=False)
 settings = aw.cost_assumptions()
 if not settings.cloud_models:

@@ -11,11 +11,8 @@ st.title("Reports")
 st.caption("Everything about one run in a file to share: the recommendation and why, KPIs with confidence intervals, "
            "distributions, pairwise tests, cost projections, methods, the environment and sample outputs. "
            "Each file is made when you click its button.")
-runs = aw.finished_runs()
-if runs.empty:
-    st.info("No runs to report on yet. Start a run on the Run page (or the demo on the Overview page); "
-            "its report can be downloaded here once samples are stored.", icon=":material/info:")
-    st.stop()
+runs = aw.finished_runs_or_stop("No runs to report on yet. Start a run on the Run page (or the demo on the Overview page); "
+                                "its report can be downloaded here once samples are stored.")
 
 (run_id,) = aw.pick_runs(runs, key="reports.run", multi=False, prefer_several_models=True)
 c1, c2 = st.columns(2)

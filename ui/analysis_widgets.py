@@ -62,6 +62,15 @@ def finished_runs() -> pd.DataFrame:
     return df[df["done"] > 0] if not df.empty else df
 
 
+def finished_runs_or_stop(empty_message: str) -> pd.DataFrame:
+    """The runs with samples; with none, the page's empty state (what to do instead) and stop."""
+    runs = finished_runs()
+    if runs.empty:
+        st.info(empty_message, icon=":material/info:")
+        st.stop()
+    return runs
+
+
 def run_label(r: pd.Series) -> str:
     return f"{r['run_id']} · {r['prompt_set']} · {r['status']} · {int(r['done']):,} samples"
 

@@ -20,7 +20,7 @@ import core
 from core import analysis
 from core import charts as ch
 from core import cost as C
-from core.analysis_cli import fmt_interval, fmt_value
+from core.analysis_cli import effect_text, fmt_interval, fmt_value
 from core.compare import verdict
 from core.stats import DEFAULT_ALPHA, DEFAULT_CONFIDENCE, DEFAULT_SEED, METHODS, Interval, metric_info
 from core.store import Store
@@ -161,13 +161,8 @@ class ReportOptions:
 def build_report(store: Store, run_id: str, options: ReportOptions | None = None) -> Report:
     """Everything the report shows, computed once (raises KeyError for an unknown run,
     ValueError for a baseline without results, LookupError for an unknown cloud model)."""
-    with _pinned(store):
+    with store.pinned():  # one open of the file for the report's ~30 queries
         return _build(store, run_id, options or ReportOptions())
-
-
-def _pinned(store: Store):  # noqa: ANN202 - a context manager
-    """One connection stays open while the report makes its ~30 queries (Store.pinned)."""
-    return store.pinned()
 
 
 def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
@@ -440,12 +435,8 @@ def _comparison_table(comp: analysis.RunComparison) -> Table:
     rows = []
     for c in comp.comparisons:
         info = metric_info(c.metric)
-        if info.effect == "ratio" and c.ratio is not None and c.ratio.estimate is not None:
-            effect = fmt_interval(c.ratio.estimate, c.ratio.low, c.ratio.high) + "x (ratio)"
-        else:
-            d, k = c.difference, info.scale
-            scaled = [None if v is None else v * k for v in (d.estimate, d.low, d.high)]
-            effect = fmt_interval(*scaled) + f" {info.diff_unit or info.unit}".rstrip() + " (diff.)"
+        effect, kind = effect_text(c)
+        effect = f"{effect} ({kind})"
         rows.append((info.label, c.model_a, c.model_b, c.test.test, fmt_value(c.n_pairs if c.paired else min(c.n_a, c.n_b), "count"),
                      _p(c.p_value), _p(c.p_final), effect, _num(c.cliffs_delta), _num(c.cohen_d), c.better(comp.alpha) or "—"))
     how = f"each model vs {comp.baseline}" if comp.baseline else "all pairs"
