@@ -23,7 +23,7 @@ _statm_pid = -1
 
 def rss_bytes() -> int:
     """Current resident set size: one pread of /proc/self/statm on Linux (about 1.5 us with the
-    file kept open, against 12 us for open/read/close; it is sampled at every token), psutil
+    file kept open, against 12 us for open/read/close; sampled at every token when the kernel mark is unavailable), psutil
     elsewhere."""
     global _statm_fd, _statm_pid
     if _HAS_STATM:
@@ -66,14 +66,76 @@ class _Abort(Exception):
     """Raised from TokenClock.put to end generate() at the deadline or on cancel."""
 
 
+class _PeakRss:
+    """The kernel's own peak-RSS counter for the current process (Linux >= 4.0).
+
+    Writing "5" to /proc/self/clear_refs resets the high-water mark (VmHWM) to the current RSS;
+    VmHWM read afterwards is the true peak since then, transients between tokens included, at no
+    cost inside the timed region (reading RSS at every token cost about 1.3% of a 7 ms
+    generation: bench/harness_overhead.py). The mark is process-wide, so one measured window owns
+    it at a time; a clock that cannot get it (another generation in flight in this process, no
+    /proc, a kernel that refuses the write) samples RSS at every token instead.
+    """
+
+    _lock = threading.Lock()
+    _usable: bool | None = None  # probed once per process
+
+    @classmethod
+    def acquire(cls) -> bool:
+        if cls._usable is False or not cls._lock.acquire(blocking=False):
+            return False
+        if cls._reset():
+            cls._usable = True
+            return True
+        cls._usable = False
+        cls._lock.release()
+        return False
+
+    @classmethod
+    def release(cls) -> int | None:
+        """The peak since acquire() in bytes (None if unreadable), and gives the mark back."""
+        try:
+            return cls.read()
+        finally:
+            cls._lock.release()
+
+    @staticmethod
+    def _reset() -> bool:
+        try:
+            fd = os.open("/proc/self/clear_refs", os.O_WRONLY)
+            try:
+                os.write(fd, b"5")
+            finally:
+                os.close(fd)
+            return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def read() -> int | None:
+        try:
+            with open("/proc/self/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"VmHWM:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
+
+
 class TokenClock:
     """Streamer protocol (put/end) that timestamps each token as generate() hands it over.
 
     The first put() carries the prompt and is ignored. The device is synchronised before
-    each clock read; RSS and accelerator memory are sampled at every token. With a deadline
-    or a cancel token it also ends generation (raising out of generate() right after the token
-    that crossed the line): one hook per token instead of a streamer plus a stopping criterion,
-    which cost about 3% of a 5 ms generation (bench/harness_overhead.py).
+    each clock read. Peak RSS comes from the kernel's high-water mark, reset by start() and read
+    by stop(), both outside the timed region (see _PeakRss); where that is not available RSS is
+    sampled at every token. Accelerator memory: CUDA's peak statistics, or on MPS a sample of the
+    allocated memory at every token. With a deadline or a cancel token the clock also ends
+    generation (raising out of generate() right after the token that crossed the line): one
+    hook per token instead of a streamer plus a stopping criterion.
+
+    Use: arm(); (prepare inputs); start(); generate(..., streamer=clock); t_end = perf_counter();
+    stop() (always, also when something raised: it gives the process-wide RSS mark back).
     """
 
     Abort = _Abort
@@ -89,27 +151,53 @@ class TokenClock:
         self.peak_accel = 0.0
         self._seen_prompt = False
         self._sample_accel = device == "mps"
+        self._sync = device in ("cuda", "mps")
+        self._sample_rss = True
+        self._owns_mark = False
+        self._armed = False
+
+    def arm(self) -> None:
+        """Open the peak-RSS window. Call it a little before start(), not right before: a system
+        call just before the clock starts slowed the generation after it by about 0.5% of 5 ms
+        (bench/harness_overhead.py), so the backend arms the clock before tokenising."""
+        if self._armed:
+            return
+        self._armed = True
+        self._owns_mark = _PeakRss.acquire()
+        self._sample_rss = not self._owns_mark
+        self.peak_rss = rss_bytes()
 
     def start(self) -> None:
-        self.peak_rss = rss_bytes()
+        self.arm()
         devices.reset_accel_peak(self.device)
         devices.synchronize(self.device)
         self.t0 = time.perf_counter()
+
+    def stop(self) -> None:
+        """After the timed region: fold in the kernel's peak and give the mark back."""
+        if self._owns_mark:
+            self._owns_mark = False
+            peak = _PeakRss.release()
+            if peak is not None and peak > self.peak_rss:
+                self.peak_rss = peak
 
     def put(self, value) -> None:  # noqa: ANN001 - torch tensor
         if not self._seen_prompt:
             self._seen_prompt = True
             return
-        devices.synchronize(self.device)
-        self.token_times.append(time.perf_counter())
-        rss = rss_bytes()
-        if rss > self.peak_rss:
-            self.peak_rss = rss
+        if self._sync:
+            devices.synchronize(self.device)
+        now = time.perf_counter()
+        self.token_times.append(now)
+        if self._sample_rss:
+            rss = rss_bytes()
+            if rss > self.peak_rss:
+                self.peak_rss = rss
         if self._sample_accel:
             self.peak_accel = max(self.peak_accel, devices.accel_memory_mb(self.device) or 0.0)
         if self.cancel is not None and self.cancel.cancelled:
             self.reason = "cancelled"
-        elif self.deadline is not None and self.token_times[-1] > self.deadline:
+        elif self.deadline is not None and now > self.deadline:
             self.reason = "timeout"
         if self.reason is not None:
             raise _Abort(self.reason)

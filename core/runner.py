@@ -219,6 +219,8 @@ class Runner:
             if n_flight > 1:  # N requests in flight; results come back in plan order
                 seeds = [sample_seed(spec.seed, p.item.id, p.repeat) for p in todo]
                 backend = ConcurrentRequests(backend, [p.item for p in todo], seeds, spec, self.cancel, n_flight)
+        if hasattr(backend, "prepare"):  # tokenise up front, not between samples (TransformersBackend.prepare)
+            backend.prepare((p.item for p in todo), cancel=self.cancel)
         consecutive = 0
         meter = _power_meter(mspec)  # energy of the whole generation loop (not per sample)
         t_model = time.perf_counter()

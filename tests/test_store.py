@@ -36,6 +36,17 @@ def test_append_replaces_same_key_and_done_keys(store):
     assert store.done_keys("r1") == {"a", "b"}
 
 
+def test_replacing_keys_touches_only_their_run(store):
+    """A batch deletes its own keys before inserting: within its run (one-run batches, the
+    runner's) or across runs (a mixed batch); rows of other runs stay."""
+    store.append_samples([_row("a", run_id="r1"), _row("b", run_id="r2")])
+    store.append_samples([_row("a", run_id="r1", latency=1.0)])
+    store.append_samples([_row("b", run_id="r2", latency=2.0), _row("c", run_id="r1", latency=3.0)])
+    one, two = store.samples_df("r1").set_index("result_key"), store.samples_df("r2").set_index("result_key")
+    assert sorted(one.index) == ["a", "c"] and one.loc["a", "latency_ms"] == 1.0
+    assert list(two.index) == ["b"] and two.loc["b", "latency_ms"] == 2.0
+
+
 def test_user_values_are_bound_not_formatted(store):
     evil = "x'); DROP TABLE samples; --"
     store.add_model(ModelSpec(name=evil, source="/nowhere"))

@@ -17,6 +17,20 @@ class TransformersBackend:
         self.device = loaded.device
         self.dtype = loaded.dtype
         self.fallback = loaded.fallback
+        self._prepared: dict[tuple, dict] = {}
+
+    def prepare(self, items, cancel: CancelToken | None = None) -> None:  # noqa: ANN001 - iterable of PromptItem
+        """Tokenise the items ahead of their samples. A tokenizer call right before generate()
+        slowed that generation by about 1.5% of 5 ms (cache and allocator state, measured with the
+        inputs prepared either way), which would be the harness slowing what it measures; the
+        runner calls this once per model, before its sample loop. Items not prepared are
+        tokenised on the fly."""
+        for n, item in enumerate(items):
+            if cancel is not None and n % 64 == 0 and cancel.cancelled:
+                return
+            key = _key(item)
+            if key not in self._prepared:
+                self._prepared[key] = self.encode(item)
 
     # ------------------------------------------------------------------ inputs
     def encode(self, item: PromptItem):
@@ -70,21 +84,25 @@ class TransformersBackend:
     ) -> Measurement:
         import torch
 
-        inputs = self.encode(item)
-        kwargs = self._gen_kwargs(item, params)
-        if seed is not None and not params.greedy:
-            torch.manual_seed(seed)
         clock = TokenClock(self.device, deadline=deadline, cancel=cancel)  # also ends generation at the deadline
-        with self.loaded.lock, torch.inference_mode():
-            clock.start()
-            # ---- timed region: generate only ----
-            try:
-                out = self._call(inputs, {**kwargs, "streamer": clock})
-            except TokenClock.Abort:
-                out = None
-            devices.synchronize(self.device)
-            t_end = time.perf_counter()
-            # ---- end of timed region ----
+        clock.arm()  # the peak-RSS window opens before tokenising: see TokenClock.arm
+        try:
+            inputs = self._prepared.get(_key(item)) or self.encode(item)
+            kwargs = {**self._gen_kwargs(item, params), "streamer": clock}
+            if seed is not None and not params.greedy:
+                torch.manual_seed(seed)
+            with self.loaded.lock, torch.inference_mode():
+                clock.start()
+                # ---- timed region: generate only ----
+                try:
+                    out = self._call(inputs, kwargs)
+                except TokenClock.Abort:
+                    out = None
+                devices.synchronize(self.device)
+                t_end = time.perf_counter()
+                # ---- end of timed region ----
+        finally:
+            clock.stop()
         latency_ms = (t_end - clock.t0) * 1000.0
         if out is None:
             raise GenerationStopped(clock.reason or "timeout", latency_ms, len(clock.token_times))
@@ -100,3 +118,7 @@ class TransformersBackend:
             peak_rss_mb=clock.peak_rss / 2**20,
             peak_accel_mb=clock.accel_peak_mb(),
         )
+
+
+def _key(item: PromptItem) -> tuple:
+    return (item.id, item.system, item.prompt)

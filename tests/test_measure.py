@@ -1,0 +1,161 @@
+"""The token clock: timestamps, stopping, and the peak RSS it reports (kernel high-water mark)."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from core import measure
+from core.measure import CancelToken, TokenClock, _PeakRss, rss_bytes
+from tests.conftest import demo_available
+
+linux_hwm = pytest.mark.skipif(not sys.platform.startswith("linux") or not _PeakRss._reset(),
+                               reason="needs /proc/self/clear_refs (Linux >= 4.0)")
+
+MB = 2**20
+
+
+def _transient(mb: int) -> None:
+    """Touch `mb` MB and free it again: RSS rises and falls back before the next token."""
+    a = np.ones(mb * MB // 8)
+    del a
+
+
+def test_clock_ignores_prompt_and_stamps_tokens():
+    clock = TokenClock("cpu")
+    clock.start()
+    clock.put("prompt ids")
+    for _ in range(3):
+        clock.put("token")
+    clock.stop()
+    assert len(clock.token_times) == 3
+    assert clock.token_times == sorted(clock.token_times) and clock.token_times[0] >= clock.t0
+    assert 0 <= clock.ttft_ms() < 10_000
+    assert clock.accel_peak_mb() is None  # CPU: no accelerator memory, never a fake zero
+
+
+@linux_hwm
+def test_peak_rss_catches_a_transient_between_tokens():
+    """Per-token sampling cannot see memory allocated and freed between two tokens; the kernel's
+    high-water mark does."""
+    clock = TokenClock("cpu")
+    clock.start()
+    base = rss_bytes()
+    clock.put("prompt")
+    clock.put("token")
+    _transient(300)
+    clock.put("token")
+    assert rss_bytes() - base < 150 * MB  # the transient is gone by the time of the token
+    clock.stop()
+    assert clock.peak_rss - base >= 250 * MB
+
+
+@linux_hwm
+def test_peak_rss_is_per_window_not_per_process():
+    _transient(300)  # an earlier peak must not leak into the next sample
+    clock = TokenClock("cpu")
+    clock.start()
+    clock.put("prompt")
+    clock.put("token")
+    clock.stop()
+    assert clock.peak_rss - rss_bytes() < 100 * MB
+
+
+@linux_hwm
+def test_second_concurrent_clock_falls_back_to_sampling():
+    first, second = TokenClock("cpu"), TokenClock("cpu")
+    first.start()
+    second.start()  # the mark is taken: this one samples RSS at every token
+    assert first._owns_mark and not first._sample_rss
+    assert not second._owns_mark and second._sample_rss
+    second.put("prompt")
+    base = rss_bytes()
+    grow = np.ones(200 * MB // 8)  # still held at the token, so sampling sees it
+    second.put("token")
+    second.stop()
+    first.stop()
+    assert second.peak_rss - base >= 150 * MB
+    del grow
+    third = TokenClock("cpu")  # given back: the next window owns the mark again
+    third.start()
+    assert third._owns_mark
+    third.stop()
+
+
+def test_without_kernel_mark_every_token_is_sampled(monkeypatch):
+    monkeypatch.setattr(_PeakRss, "_usable", False)
+    seen = []
+    monkeypatch.setattr(measure, "rss_bytes", lambda: seen.append(1) or 123 * MB)
+    clock = TokenClock("cpu")
+    clock.start()
+    clock.put("prompt")
+    for _ in range(4):
+        clock.put("token")
+    clock.stop()
+    assert len(seen) == 1 + 4 and clock.peak_rss == 123 * MB
+
+
+def test_deadline_and_cancel_abort_after_the_token():
+    clock = TokenClock("cpu", deadline=time.perf_counter() - 1)
+    clock.start()
+    clock.put("prompt")
+    with pytest.raises(TokenClock.Abort):
+        clock.put("token")
+    clock.stop()
+    assert clock.reason == "timeout" and len(clock.token_times) == 1
+
+    cancel = CancelToken()
+    clock = TokenClock("cpu", deadline=time.perf_counter() + 60, cancel=cancel)
+    clock.start()
+    clock.put("prompt")
+    clock.put("token")
+    threading.Thread(target=cancel.cancel).start()
+    time.sleep(0.05)
+    with pytest.raises(TokenClock.Abort):
+        clock.put("token")
+    clock.stop()
+    assert clock.reason == "cancelled" and len(clock.token_times) == 2
+
+
+@pytest.mark.skipif(not demo_available("demo-tiny"), reason="demo models not built")
+def test_aborted_generation_gives_the_mark_back(loader):
+    """The backend calls stop() also when generate() raised, or no later sample could own the mark."""
+    from core import catalog, prompts
+    from core.backends.local import TransformersBackend
+    from core.measure import GenerationStopped
+    from core.schemas import GenerationParams
+
+    backend = TransformersBackend(loader.get(catalog.get_spec("demo-tiny")))
+    item = prompts.get_set("demo-qa").items[0]
+    with pytest.raises(GenerationStopped):
+        backend.generate(item, GenerationParams(max_new_tokens=8), deadline=time.perf_counter() - 1, cancel=None, seed=None)
+    assert _PeakRss._lock.acquire(blocking=False)
+    _PeakRss._lock.release()
+    m = backend.generate(item, GenerationParams(max_new_tokens=8), deadline=time.perf_counter() + 60, cancel=None, seed=None)
+    assert m.peak_rss_mb > 0 and m.output_tokens > 0
+
+
+@pytest.mark.skipif(not demo_available("demo-tiny"), reason="demo models not built")
+def test_runner_tokenises_before_the_sample_loop(store, loader, monkeypatch):
+    """No tokenizer call between samples: it slowed the generation right after it (see
+    TransformersBackend.prepare). Every sample's generate() finds its inputs prepared."""
+    from core.backends.local import TransformersBackend
+    from core.runner import Runner
+    from core.schemas import GenerationParams, RunSpec
+
+    calls: list[str] = []
+    encode, call = TransformersBackend.encode, TransformersBackend._call
+    monkeypatch.setattr(TransformersBackend, "encode", lambda self, item: calls.append("encode") or encode(self, item))
+    monkeypatch.setattr(TransformersBackend, "_call", lambda self, i, kw: calls.append("generate") or call(self, i, kw))
+    spec = RunSpec(models=("demo-tiny",), prompt_set="demo-qa", limit=5, repeats=2, device="cpu",
+                   generation=GenerationParams(max_new_tokens=4))
+    runner = Runner(store, loader=loader)
+    run_id = runner.create(spec)
+    runner.execute(run_id)
+    assert calls[:2] == ["encode", "generate"]  # the untimed warm-up
+    rest = calls[2:]
+    assert rest == ["encode"] * 5 + ["generate"] * 10  # 5 items tokenised once, 2 repeats each
+    assert (store.samples_df(run_id)["status"] == "ok").all()
