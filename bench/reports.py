@@ -8,7 +8,8 @@ a fresh process for each format so neither profits from the other's caches.
 
 Prints, per format, the best of --runs: seconds to build the report model (statistics,
 comparisons, costs, chart data) and to render it, their sum (generation) with its CPU
-seconds and ratio to the target, the same with the imports, and the output size.
+seconds and ratio to the target, the same with the imports, the CPU seconds of the imports
+alone, and the output size (with the page count of the PDF).
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ RUN_ID = "bench"
 # matplotlib and fpdf2 load during the PDF render), what `python -m core report` pays on top
 # of the interpreter's start-up.
 _CHILD = """
-import json, sys, time
+import json, re, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
 from core import reports
 from core.store import Store
@@ -48,8 +49,9 @@ t2 = time.perf_counter()
 data = reports.html(report).encode() if sys.argv[3] == "html" else reports.pdf(report)
 t3, c3 = time.perf_counter(), time.process_time()
 open(sys.argv[4], "wb").write(data)
-print(json.dumps({"import": t1 - t0, "build": t2 - t1, "render": t3 - t2, "wall": t3 - t1, "cpu": c3 - c1,
-                  "total": t3 - t0, "total_cpu": c3 - c0, "bytes": len(data)}))
+pages = len(re.findall(rb"/Type\\s*/Page\\b", data)) if sys.argv[3] == "pdf" else None  # page objects, not /Pages
+print(json.dumps({"import_cpu": c1 - c0, "build": t2 - t1, "render": t3 - t2, "wall": t3 - t1, "cpu": c3 - c1,
+                  "total": t3 - t0, "bytes": len(data), "pages": pages}))
 """
 
 
@@ -82,11 +84,13 @@ def main() -> None:
     print(f"reports of {n:,} samples ({args.models} models x {args.items:,} prompts x {args.repeats} repeat(s)), "
           f"best of {args.runs}, each in a fresh process:")
     print(f"{'format':<7}{'build s':>9}{'render s':>9}{'generation s':>14}{'CPU s':>7}{'target':>8}{'ratio':>7}"
-          f"{'with imports s':>16}{'ratio':>7}{'size':>9}")
+          f"{'with imports s':>16}{'ratio':>7}{'import CPU s':>14}{'size':>9}")
     for fmt, t in best.items():
         target = TARGETS_S[fmt]
+        pages = f" ({t['pages']} pages)" if t.get("pages") else ""
         print(f"{fmt:<7}{t['build']:>9.2f}{t['render']:>9.2f}{t['wall']:>14.2f}{t['cpu']:>7.2f}{target:>8.0f}"
-              f"{t['wall'] / target:>7.2f}{t['total']:>16.2f}{t['total'] / target:>7.2f}{t['bytes'] / 1e6:>7.2f}MB")
+              f"{t['wall'] / target:>7.2f}{t['total']:>16.2f}{t['total'] / target:>7.2f}{t['import_cpu']:>14.2f}"
+              f"{t['bytes'] / 1e6:>7.2f}MB{pages}")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

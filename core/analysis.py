@@ -26,6 +26,7 @@ import pandas as pd
 from core import cost as C
 from core.compare import Comparison, comparisons_frame, pairwise, verdict
 from core.kpis import (
+    CostContext,
     KpiTable,
     aggregate,
     cost_context,
@@ -76,9 +77,9 @@ _COLUMNS = set(METRIC_ALIASES.values())
 DERIVED = {"local_cost"}  # computed per sample from latency (core.cost), not stored
 
 
-def _measured(explicit: Mapping[str, float] | None, rm: pd.DataFrame | None) -> Mapping[str, float] | None:
+def _measured(explicit: Mapping[str, float] | None, data: _RunData) -> Mapping[str, float] | None:
     """Watts per model: the caller's, else those the runner measured (run_models.power_w)."""
-    return explicit if explicit is not None or rm is None else measured_power(rm)
+    return explicit if explicit is not None else data.measured_watts
 
 
 def _stored(cols: Sequence[str]) -> list[str]:
@@ -89,14 +90,18 @@ def _stored(cols: Sequence[str]) -> list[str]:
 
 def _with_derived(df: pd.DataFrame, cols: Sequence[str], settings: C.CostSettings | None,
                   measured_watts: Mapping[str, float] | None = None,
-                  price_bases: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+                  price_bases: Mapping[str, Mapping[str, Any]] | None = None,
+                  ctx: CostContext | None = None) -> pd.DataFrame:
     """Add derived per-sample metrics: local_cost = energy + hardware amortisation of the
     request's latency at the model's power (measured, else the assumed profile), USD; an HTTP
-    model with a price basis (price_bases, from the run's manifest) is priced by it instead."""
+    model with a price basis (price_bases, from the run's manifest) is priced by it instead.
+    ctx: a cost context already resolved for every model in df (then the other cost arguments
+    are not read)."""
     if "local_cost" not in cols or df.empty:
         return df
-    ctx = cost_context(settings or C.CostSettings(cloud_models=()), sorted(map(str, df["model"].unique())),
-                       measured_watts=measured_watts, price_bases=price_bases)
+    if ctx is None:
+        ctx = cost_context(settings or C.CostSettings(cloud_models=()), sorted(map(str, df["model"].unique())),
+                           measured_watts=measured_watts, price_bases=price_bases)
 
     def num(col: str) -> np.ndarray:
         return pd.to_numeric(df[col], errors="coerce").to_numpy(float) if col in df.columns else np.full(len(df), np.nan)
@@ -132,6 +137,10 @@ def _f(x: object) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _nan(x: float | None) -> float:
+    return math.nan if x is None else x
+
+
 def _jsonable(obj: Any) -> Any:
     """Dataclasses / Intervals / numpy values as plain JSON (NaN and infinity -> None)."""
     if isinstance(obj, Interval):
@@ -161,6 +170,7 @@ class _RunData:
     run_models: pd.DataFrame | None = None  # indexed by model
     champion: str | None = None
     price_bases: Mapping[str, Mapping[str, Any]] | None = None  # HTTP models' price bases (with run_models)
+    measured_watts: Mapping[str, float] | None = None  # run_models.power_w per model (with run_models)
 
     def present(self, frame: pd.DataFrame | None = None) -> list[str]:
         """Models with rows in `frame` (default: the samples), spec order first."""
@@ -178,7 +188,7 @@ def _load(store: Store, run_id: str, columns: Sequence[str], models: Sequence[st
         champ = query(con, "SELECT value FROM settings WHERE key = 'champion'") if with_champion else None
         bases = run_price_bases(con, run_id, rm) if with_run_models else None
     champion = str(champ["value"].iloc[0]) if champ is not None and not champ.empty else None
-    return _RunData(order, samples, agg, rm, champion, bases)
+    return _RunData(order, samples, agg, rm, champion, bases, None if rm is None else measured_power(rm))
 
 
 # =========================================================================== comparisons
@@ -329,7 +339,14 @@ def compare_run(
     cols = list(dict.fromkeys(resolve_metric(m) for m in metrics))
     fetched = ["model", "item_id", "seq", "status", *dict.fromkeys(c for c in (*_stored(cols), "latency_ms") if c != "passed")]
     data = _load(store, run_id, fetched, models, with_aggregate=True, with_run_models=True, with_champion=use_champion)
-    df = _with_derived(data.samples, cols, settings, _measured(measured_watts, data.run_models), data.price_bases)
+    agg: pd.DataFrame = data.aggregate  # type: ignore[assignment]
+    # one cost context for the cost metric and the Pareto table (neither reads cloud prices)
+    priced = set(map(str, agg.index[agg["ok"] > 0]))
+    if "local_cost" in cols:
+        priced |= set(map(str, data.samples["model"].unique()))
+    ctx = cost_context(dataclasses.replace(settings or C.CostSettings(), cloud_models=()), sorted(priced),
+                       measured_watts=_measured(measured_watts, data), price_bases=data.price_bases)
+    df = _with_derived(data.samples, cols, settings, ctx=ctx)
     ok = df[df["status"] == "ok"]
     present = data.present(ok)
     notes: list[str] = []
@@ -353,8 +370,7 @@ def compare_run(
                          confidence=confidence, n_resamples=n_resamples, seed=seed)
     elif len(present) < 2:
         notes.append("fewer than two models with samples: nothing to compare")
-    table = _pareto_table(data.aggregate, present, settings or C.CostSettings(),  # type: ignore[arg-type]
-                          _measured(measured_watts, data.run_models), data.price_bases)
+    table = _pareto_table(agg, present, settings or C.CostSettings(), ctx=ctx)
     pts = pareto_front(table) if not table.empty else ()
     return RunComparison(
         run_id, tuple(usable), comps, baseline, source, correction, alpha, confidence, pts, table,
@@ -365,21 +381,24 @@ def compare_run(
 
 def _pareto_table(agg: pd.DataFrame, models: Sequence[str], settings: C.CostSettings,
                   measured_watts: Mapping[str, float] | None = None,
-                  price_bases: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+                  price_bases: Mapping[str, Mapping[str, Any]] | None = None,
+                  ctx: CostContext | None = None) -> pd.DataFrame:
     """Objectives per model (point estimates): mean quality, median latency, local cost per
-    request, memory (peak accelerator memory when every model has it, else peak RSS)."""
+    request, memory (peak accelerator memory when every model has it, else peak RSS).
+    ctx: a cost context already resolved for every model with successful requests."""
     agg = agg[agg["ok"] > 0]
     rows = []
     use_accel = not agg.empty and agg["peak_accel_mb_max"].notna().all()
-    ctx = cost_context(settings, list(agg.index), measured_watts=measured_watts, price_bases=price_bases)
+    if ctx is None:
+        ctx = cost_context(settings, list(agg.index), measured_watts=measured_watts, price_bases=price_bases)
     for m in models:
         if m not in agg.index:
             continue
         a = agg.loc[m]
         sec = _f(a["latency_ms_mean"])
         if m in ctx.bases:
-            cost = _f(ctx.bases[m].per_request((sec or 0) / 1000, _f(a.get("input_tokens_mean")) or math.nan,
-                                               _f(a.get("output_tokens_mean")) or math.nan))
+            cost = _f(ctx.bases[m].per_request((sec or 0) / 1000, _nan(_f(a.get("input_tokens_mean"))),
+                                               _nan(_f(a.get("output_tokens_mean")))))
         else:
             e, am = C.local_cost_per_request((sec or 0) / 1000, ctx.power[m][0], settings)
             cost = float(e + am)
@@ -523,8 +542,6 @@ class CostResamples:
     models: tuple[str, ...]  # models with samples, spec order first
     means: Mapping[str, BootstrapMeans]  # columns cost_s, cost_in, cost_out
     measured_watts: Mapping[str, float]
-    seed: int = DEFAULT_SEED
-    n_resamples: int | None = None
     price_bases: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)  # HTTP models (run manifest)
 
 
@@ -573,7 +590,7 @@ def cost_resamples(
         means[str(m)] = bootstrap_sums(_COST_COLUMNS, g[list(_COST_COLUMNS)].to_numpy(float),
                                        np.repeat(keep[:, None], len(_COST_COLUMNS), axis=1), int(g["n_rows"].sum()),
                                        clustered=len(g) < int(g["n_rows"].sum()), n_resamples=n_resamples, seed=seed)
-    return CostResamples(run_id, tuple(present), means, measured_power(rm), seed, n_resamples, bases)
+    return CostResamples(run_id, tuple(present), means, measured_power(rm), bases)
 
 
 def cost_report(
@@ -655,8 +672,7 @@ def _projection(bm: Any, model: str, price: C.CloudPrice, watts: float, source: 
         est = float(point[key][0]) * scale
         if bm.n_clusters < 2 and math.isfinite(est):
             return Interval(est, None, None, bm.method, confidence, n, note="fewer than 2 prompts: no interval")
-        draws = boot[key] * scale if bm.n_clusters >= 2 else np.array([np.nan])
-        r = C._interval(est, draws, confidence, n, bm.n_resamples, bm.seed, what)  # noqa: SLF001
+        r = C._interval(est, boot[key] * scale, confidence, n, bm.n_resamples, bm.seed, what)  # noqa: SLF001
         return dataclasses.replace(r, method=bm.method)
 
     machines = int(point["machines"][0])
@@ -728,7 +744,7 @@ def sample_size(
         raise ValueError("--effect must be a non-zero number in the metric's unit (e.g. 50 for 50 ms, 0.05 for 5 points of pass rate)")
     data = _load(store, run_id, ["model", "item_id", "status"] + ([] if col == "passed" else _stored([col])), models,
                  with_run_models=col in DERIVED)
-    df, order = _with_derived(data.samples, [col], None, price_bases=data.price_bases), data.order
+    df, order = _with_derived(data.samples, [col], None, data.measured_watts, data.price_bases), data.order
     ok = df[(df["status"] == "ok") & df[col].notna()]
     means = ok.assign(v=ok[col].astype(float)).groupby(["item_id", "model"])["v"].mean().unstack("model")
     present = [m for m in order if m in means.columns] + sorted(set(means.columns) - set(order))

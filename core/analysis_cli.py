@@ -156,6 +156,13 @@ def fmt_interval(v: float | None, low: float | None, high: float | None, unit: s
     return f"{text} [{lo}, {hi}]"
 
 
+def fmt_p(p: float | None) -> str:
+    """A p-value as the CLI and the reports show it: "<0.001", else three decimals."""
+    if p is None:
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def effect_text(c) -> tuple[str, str]:  # noqa: ANN001 - core.compare.Comparison
     """A comparison's effect with its interval, as the CLI and the reports show it:
     ('2.41x [2.2, 2.6]', 'ratio') for ratio metrics, ('+3.1 points [2.6, 3.6]', 'diff.') otherwise."""
@@ -297,7 +304,7 @@ def _compare_text(r) -> str:  # noqa: ANN001 - core.analysis.RunComparison
         info = metric_info(c.metric)
         effect, _ = effect_text(c)
         rows.append({"metric": info.label, "A": c.model_a, "B": c.model_b, "test": c.test.test,
-                     "p": _p(c.p_value), f"p ({c.correction or 'raw'})": _p(c.p_final),
+                     "p": fmt_p(c.p_value), f"p ({c.correction or 'raw'})": fmt_p(c.p_final),
                      "effect (A vs B)": effect, "better": c.better(r.alpha) or "—"})
     lines += ["", _table(rows) if rows else "(no comparisons)", "", "verdicts:"]
     lines += [f"- {v}" for v in r.verdicts()] or ["- none"]
@@ -320,12 +327,6 @@ def _compare_text(r) -> str:  # noqa: ANN001 - core.analysis.RunComparison
                  "Fisher otherwise; ratio of medians with a BCa bootstrap interval, mean difference with a t interval; "
                  f"{int(r.confidence * 100)}% CIs (full text: core.stats.METHODS, or `methods` in --format json)")
     return "\n".join(lines)
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "—"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 # =========================================================================== cost

@@ -13,45 +13,22 @@ user text (model names) is drawn with math text off, so a `$` in a name is just 
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
+from core.palette import CLOUD_DASHES, CLOUD_GREYS, model_colors  # noqa: F401 - model_colors: the dashboard's, for callers
 from core.stats import Interval
 
 LAYOUT = dict(margin=dict(l=60, r=20, t=60, b=50), hovermode="closest", template="plotly_white")
 PNG_SIZE = (7.5, 3.8)  # inches; at PNG_DPI this fits a portrait A4 page width
 PNG_DPI = 130
-CLOUD_GREYS = ("#333333", "#666666", "#999999", "#4d4d4d", "#808080")
-CLOUD_DASHES = ("dot", "dash", "dashdot", "longdash", "longdashdot")
 _MPL_DASH = {"solid": "-", "dot": ":", "dash": "--", "dashdot": "-.", "longdash": (0, (8, 3)), "longdashdot": (0, (8, 3, 2, 3))}
-
-# The dashboard's palette (ui/format.py): the bundled models keep their colours everywhere.
-PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
-    "#0b3d91", "#c45a00", "#1b6e1b", "#8b0000", "#5b3a8c", "#d4a017", "#00827f", "#b03060", "#4b8bbe", "#556b2f",
-)
-FIXED = {"demo-tiny": "#1f77b4", "demo-small": "#ff7f0e", "demo-base": "#2ca02c"}
-
-
-def model_colors(names: Iterable[str]) -> dict[str, str]:
-    """A colour per model: fixed for the bundled ones, else a hash slot of the palette
-    (collisions probed in name order), as on the dashboard."""
-    out, used = dict(FIXED), set(FIXED.values())
-    for name in sorted(set(names) - set(FIXED)):
-        slot = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % len(PALETTE)
-        color = next((PALETTE[(slot + k) % len(PALETTE)] for k in range(len(PALETTE))
-                      if PALETTE[(slot + k) % len(PALETTE)] not in used), PALETTE[slot])
-        out[name] = color
-        used.add(color)
-    return out
-
 
 def _defined(iv: Interval | None) -> bool:
     return iv is not None and iv.is_defined

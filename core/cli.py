@@ -50,6 +50,8 @@ def _print_df(df: pd.DataFrame, fmt: str = "table", out: str | None = None) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core.schemas import RunSpec  # loaded anyway by main() (core.catalog)
+
     p = argparse.ArgumentParser(prog="python -m core", description="Evaluate local LLMs: latency, memory, quality, cost.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -70,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--memory-budget", type=float, help="GB available for loaded models")
     r.add_argument("--timeout", type=float, default=60.0, help="per-sample time limit in seconds")
     r.add_argument("--max-failures", type=int, default=5, help="consecutive failures before a model is skipped")
-    r.add_argument("--batch-size", type=int, default=1000,
+    r.add_argument("--batch-size", type=int, default=RunSpec.batch_size,
                    help="most samples per store write (a batch is also written at least every 5 s)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--concurrency", type=int, default=1, help="requests in flight per HTTP model")
@@ -208,6 +210,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError("--max-new-tokens must be at least 1")
     if args.timeout <= 0:
         raise CliError("--timeout must be positive")
+    if args.batch_size < 1:
+        raise CliError("--batch-size must be at least 1")
     spec = RunSpec(
         models=models,
         prompt_set=args.prompt_set,

@@ -106,16 +106,13 @@ def default_budget(device: str, fraction: float = 0.6, explicit_gb: float | None
         if explicit_gb <= 0:
             raise ValueError("--memory-budget must be a positive number of GB")
         return Budget(int(explicit_gb * 1e9), f"configured {explicit_gb:g} GB")
-    if device == "cpu":
-        total = psutil.virtual_memory().total
-        return Budget(int(total * fraction), f"{fraction:.0%} of system memory")
-    torch = _torch()
     if device == "mps":
-        rec = torch.mps.recommended_max_memory()
+        rec = _torch().mps.recommended_max_memory()
         return Budget(int(rec * 0.9), "90% of MPS recommended maximum")
     if device == "cuda":
-        total = torch.cuda.get_device_properties(0).total_memory
+        total = _torch().cuda.get_device_properties(0).total_memory
         return Budget(int(total * 0.9), "90% of CUDA device memory")
+    # CPU (or anything else): system memory, without importing torch
     total = psutil.virtual_memory().total
     return Budget(int(total * fraction), f"{fraction:.0%} of system memory")
 

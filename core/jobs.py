@@ -7,8 +7,8 @@
     manager.resume(run_id)                     # interrupted / cancelled runs carry on
 
 The worker thread belongs to the process, not to a browser session: closing a tab
-neither stops nor corrupts a run. Store access in such a process goes through
-ThreadSafeStore (see there why). Pure Python; no streamlit.
+neither stops nor corrupts a run. A plain core.store.Store is safe to share with the
+worker thread: it serialises the connections of a process. Pure Python; no streamlit.
 """
 from __future__ import annotations
 
@@ -34,10 +34,6 @@ RESUMABLE = ("interrupted", "cancelled", "failed", "queued")
 # One run at a time in this process, whichever database it writes to: the runs share
 # the CPU/accelerator and the model loader, so two at once would distort both timings.
 _RUN_SLOT = threading.Lock()
-
-
-# Store itself now serialises the connections of a process; the name stays for callers.
-ThreadSafeStore = Store
 
 
 class RunBusyError(RuntimeError):
@@ -125,7 +121,7 @@ class RunManager:
         loader: ModelLoader | None = None,
         after_run: Sequence[Callable[[str, Store], None]] | None = None,
     ) -> None:
-        self.store = store if isinstance(store, ThreadSafeStore) else ThreadSafeStore(store.path, store.lock_timeout_s)
+        self.store = store
         self.loader = loader if loader is not None else ModelLoader()
         self.after_run = list(after_run) if after_run is not None else _default_hooks()
         self._lock = threading.Lock()

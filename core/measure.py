@@ -23,8 +23,8 @@ _statm_pid = -1
 
 def rss_bytes() -> int:
     """Current resident set size: one pread of /proc/self/statm on Linux (about 1.5 us with the
-    file kept open, against 12 us for open/read/close; sampled at every token when the kernel mark is unavailable), psutil
-    elsewhere."""
+    file kept open, against 12 us for open/read/close; the token clock's fallback reads it at
+    every token), psutil elsewhere."""
     global _statm_fd, _statm_pid
     if _HAS_STATM:
         pid = os.getpid()
@@ -71,8 +71,8 @@ class _PeakRss:
 
     Writing "5" to /proc/self/clear_refs resets the high-water mark (VmHWM) to the current RSS;
     VmHWM read afterwards is the true peak since then, transients between tokens included, at no
-    cost inside the timed region (reading RSS at every token cost about 1.3% of a 7 ms
-    generation: bench/harness_overhead.py). The mark is process-wide, so one measured window owns
+    cost inside the timed region (reading RSS at every token cost 1.5-2% of a 5-6 ms
+    generation: bench/token_clock.py). The mark is process-wide, so one measured window owns
     it at a time; a clock that cannot get it (another generation in flight in this process, no
     /proc, a kernel that refuses the write) samples RSS at every token instead.
     """
@@ -134,8 +134,8 @@ class TokenClock:
     generation (raising out of generate() right after the token that crossed the line): one
     hook per token instead of a streamer plus a stopping criterion.
 
-    Use: arm(); (prepare inputs); start(); generate(..., streamer=clock); t_end = perf_counter();
-    stop() (always, also when something raised: it gives the process-wide RSS mark back).
+    Use: start(); generate(..., streamer=clock); t_end = perf_counter(); stop() (always, also
+    when generate() raised: it gives the process-wide RSS mark back).
     """
 
     Abort = _Abort
@@ -154,21 +154,11 @@ class TokenClock:
         self._sync = device in ("cuda", "mps")
         self._sample_rss = True
         self._owns_mark = False
-        self._armed = False
 
-    def arm(self) -> None:
-        """Open the peak-RSS window. Call it a little before start(), not right before: a system
-        call just before the clock starts slowed the generation after it by about 0.5% of 5 ms
-        (bench/harness_overhead.py), so the backend arms the clock before tokenising."""
-        if self._armed:
-            return
-        self._armed = True
+    def start(self) -> None:
         self._owns_mark = _PeakRss.acquire()
         self._sample_rss = not self._owns_mark
         self.peak_rss = rss_bytes()
-
-    def start(self) -> None:
-        self.arm()
         devices.reset_accel_peak(self.device)
         devices.synchronize(self.device)
         self.t0 = time.perf_counter()

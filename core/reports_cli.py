@@ -54,12 +54,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     _check(args)
     store = cli._store(args)
-    store.get_run(args.run_id)  # KeyError: "no run 'X' in DB; list runs with `python -m core runs --db DB`"
     options = ReportOptions(baseline=args.baseline, volume=args.volume, appendix_items=args.appendix)
     try:
         written = write_report(store, args.run_id, args.format, args.out, options)
     except LookupError as exc:
-        if isinstance(exc, KeyError):
+        if isinstance(exc, KeyError):  # an unknown run: "no run 'X' in DB; list runs with ..." (exit status 2)
             raise
         raise CliError(str(exc.args[0] if exc.args else exc)) from None
     print(f"wrote {written[0]}" + (f" (+ {len(written) - 1} file(s): {', '.join(str(p) for p in written[1:3])}"

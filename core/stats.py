@@ -603,20 +603,24 @@ def _cluster_boot(
     s_max = int(sizes.max())
     quantiles = any(q is not None for q in stats_q)
     padded = quantiles and k * s_max <= _PAD_LIMIT * x.size
-    members = _padded_members(rank, codes, sizes, k, s_max) if padded or not quantiles else None
+    expand = padded or not quantiles  # the mean alone needs only sums and sizes, not the members
+    members = _padded_members(rank, codes, sizes, k, s_max) if padded else None
+    cs = None
+    if not expand:  # each sorted value's cluster (rank is the inverse of the sorting permutation)
+        cs = np.empty_like(codes)
+        cs[rank] = codes
     seeded = not isinstance(rng, np.random.Generator)
     blocks = _seeded_blocks(int(rng), k, B) if seeded else _index_blocks(rng, k, B)  # type: ignore[arg-type]
     drawn = None  # (B, 2): each resample's total and count, from the cached count matrix
-    if seeded and members is not None and _counts_cached(k, B):
+    if seeded and expand and _counts_cached(k, B):
         drawn = next(_seeded_counts(int(rng), k, B)) @ np.column_stack([sums, sizes.astype(float)])
     out, start = [], 0
     for idx in blocks:
-        if members is not None:
+        if expand:
             d = None if drawn is None else drawn[start:start + idx.shape[0]]
             out.append(_padded_cluster_stats(xs, members, sums, sizes, idx, stats_q, d))
         else:
-            order = np.argsort(x, kind="stable")
-            out.append(_weighted_cluster_stats(xs, codes[order], sums, sizes, idx, stats_q))
+            out.append(_weighted_cluster_stats(xs, cs, sums, sizes, idx, stats_q))  # type: ignore[arg-type]
         start += idx.shape[0]
     return np.concatenate(out, axis=1)
 
@@ -633,12 +637,12 @@ def _padded_members(rank: np.ndarray, codes: np.ndarray, sizes: np.ndarray, k: i
 
 
 def _padded_cluster_stats(
-    xs: np.ndarray, members: np.ndarray, sums: np.ndarray, sizes: np.ndarray, idx: np.ndarray,
+    xs: np.ndarray, members: np.ndarray | None, sums: np.ndarray, sizes: np.ndarray, idx: np.ndarray,
     stats_q: Sequence[float | None], drawn: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each resample's values (padding sorts last), sorted; order statistics at each row's own
     size with numpy.percentile's linear interpolation. drawn: (rows, 2) resample sums and
-    sizes when already known."""
+    sizes when already known. members: None when stats_q holds only means."""
     rows = idx.shape[0]
     if drawn is None:
         tsum, total = np.take(sums, idx).sum(axis=1), np.take(sizes, idx).sum(axis=1)

@@ -4,6 +4,7 @@
     mirror_run(store, run_id)              # log one run now -> MirrorResult (never raises on MLflow errors)
     sync(store)                            # replay pending runs (python -m core sync-mlflow [RUN_ID])
     mlflow_ui_command(store)               # "mlflow ui --backend-store-uri sqlite:///..." for the dashboard
+    display_uri(store)                     # the tracking store's address, credentials removed
 
 Layout in MLflow: one experiment per prompt set (or a chosen name); one parent run per
 evaluation run, tagged `llm_eval.run_id`; one child run per model. A sync first looks for
@@ -63,17 +64,6 @@ class MirrorResult:
     message: str | None = None
 
 
-@dataclass(frozen=True)
-class TrackingInfo:
-    """What the dashboard shows for one run."""
-
-    status: str | None
-    mlflow_run_id: str | None
-    message: str | None
-    tracking_uri: str
-    ui_command: str
-
-
 # ---------------------------------------------------------------------------- settings
 
 
@@ -106,12 +96,9 @@ def mlflow_ui_command(store: Store, tracking_uri: str | None = None) -> str:
     return f"mlflow ui --backend-store-uri {shlex.quote(uri)}"
 
 
-def tracking_info(store: Store, run_id: str, tracking_uri: str | None = None) -> TrackingInfo:
-    row = store.get_run(run_id)
-    msg = store.query_df("SELECT mlflow_message FROM runs WHERE run_id = ?", [run_id])["mlflow_message"].iloc[0]
-    uri = resolve_uri(store, tracking_uri)
-    return TrackingInfo(row.mlflow_status, row.mlflow_run_id, msg if isinstance(msg, str) else None, _strip_userinfo(uri),
-                        mlflow_ui_command(store, tracking_uri))
+def display_uri(store: Store, tracking_uri: str | None = None) -> str:
+    """Where the mirror goes, with any credentials in the address removed (safe to show)."""
+    return _strip_userinfo(resolve_uri(store, tracking_uri))
 
 
 # ---------------------------------------------------------------------------- hooks + sync

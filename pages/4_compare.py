@@ -39,7 +39,7 @@ with st.expander("Equivalence margins (differences smaller than these count as n
     margins = {k: v for k, v in margins.items() if v > 0}
 
 n = int(runs[runs["run_id"] == run_id]["done"].iloc[0])
-heavy = n > state.HEAVY_SAMPLES
+heavy = aw.is_heavy(runs, run_id)
 tests_on = bool(metrics) and (not heavy or st.toggle(
     "Run the pairwise tests", value=False, key="compare.go",
     help=f"{n:,} samples: the tests take a while on runs this size (the result is cached)."))

@@ -227,6 +227,38 @@ def test_measured_power_from_run_models_is_used_and_labelled(tmp_path):
     assert explicit["model-00"].power_source == "measured" and explicit["model-01"].power_source == "assumed"
 
 
+def test_sample_size_of_cost_uses_the_measured_power(tmp_path):
+    """sample_size prices 'cost' like compare_run, cost_report and kpi_table: at the watts
+    the runner measured (run_models.power_w), not the assumed profile."""
+    store = Store(tmp_path / "ss_power.duckdb")
+    run_id = synthetic_run(store, run_id="sspw", n_models=2, n_items=20, repeats=2)
+    watts = {"model-00": 20.0, "model-01": 300.0}
+    with store.connect() as con:
+        for m, w in watts.items():
+            con.execute("UPDATE run_models SET power_w = ?, power_source = 'nvml' WHERE model = ?", [w, m])
+    ok = store.samples_df(run_id).query("status == 'ok'")
+    s = C.CostSettings(cloud_models=())
+    energy, amort = C.local_cost_per_request(ok["latency_ms"].astype(float).to_numpy() / 1000,
+                                             ok["model"].map(watts).to_numpy(float), s)
+    means = ok.assign(v=energy + amort).groupby(["item_id", "model"])["v"].mean().unstack()
+    sd = (means["model-01"] - means["model-00"]).dropna().std(ddof=1)
+    row = A.sample_size(store, run_id, "cost", 1e-6, baseline="model-00").rows[0]
+    assert row.model_a == "model-01" and row.sd_difference == pytest.approx(sd, rel=1e-9)
+    c = A.compare_run(store, run_id, metrics=["cost"], use_champion=False).find("cost", "model-00", "model-01")
+    assert c.power.sd == pytest.approx(row.sd_difference, rel=1e-9)  # the same per-prompt differences
+
+
+def test_pareto_cost_keeps_zero_tokens(tmp_path):
+    """A token-priced model whose requests carry 0 input tokens costs its output tokens, not NaN."""
+    agg = pd.DataFrame({"ok": [10], "peak_accel_mb_max": [np.nan], "peak_rss_mb_max": [100.0], "quality_mean": [5.0],
+                        "latency_ms_mean": [500.0], "latency_ms_p50": [480.0], "input_tokens_mean": [0.0],
+                        "output_tokens_mean": [200.0]}, index=pd.Index(["m"], name="model"))
+    bases = {"m": {"kind": "tokens", "model": "openai:gpt-4o-mini", "concurrency": 1}}
+    t = A._pareto_table(agg, ["m"], C.CostSettings(cloud_models=()), price_bases=bases)
+    price = C.cloud_price("openai:gpt-4o-mini")
+    assert t["cost"].iloc[0] == pytest.approx(200 * price.output_per_mtok / 1e6)
+
+
 @pytest.mark.skipif(not demo_available("demo-tiny"), reason="demo-tiny not built")
 def test_runner_records_measured_energy(store, loader, monkeypatch):
     """No RAPL/NVML counter on the test machine, so the counter is simulated (1 J per read):

@@ -74,7 +74,7 @@ def test_run_page_runs_an_http_model_with_requests_in_flight_and_goodput(tmp_pat
     at.number_input(key="run.goodput_latency").set_value(600_000.0)
     at.button(key="run.start").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    snap = jobs.shared(jobs.ThreadSafeStore(db)).wait(240)
+    snap = jobs.shared(Store(db)).wait(240)
     assert snap.state == "completed", snap.error
     store = Store(db)
     row = store.get_run(snap.run_id)

@@ -24,13 +24,18 @@ def _transient(mb: int) -> None:
     del a
 
 
-def test_clock_ignores_prompt_and_stamps_tokens():
-    clock = TokenClock("cpu")
+def _generate(clock: TokenClock, tokens: int) -> TokenClock:
+    """What generate() does with a streamer: the prompt, then one put per new token."""
     clock.start()
     clock.put("prompt ids")
-    for _ in range(3):
+    for _ in range(tokens):
         clock.put("token")
     clock.stop()
+    return clock
+
+
+def test_clock_ignores_prompt_and_stamps_tokens():
+    clock = _generate(TokenClock("cpu"), 3)
     assert len(clock.token_times) == 3
     assert clock.token_times == sorted(clock.token_times) and clock.token_times[0] >= clock.t0
     assert 0 <= clock.ttft_ms() < 10_000
@@ -56,11 +61,7 @@ def test_peak_rss_catches_a_transient_between_tokens():
 @linux_hwm
 def test_peak_rss_is_per_window_not_per_process():
     _transient(300)  # an earlier peak must not leak into the next sample
-    clock = TokenClock("cpu")
-    clock.start()
-    clock.put("prompt")
-    clock.put("token")
-    clock.stop()
+    clock = _generate(TokenClock("cpu"), 1)
     assert clock.peak_rss - rss_bytes() < 100 * MB
 
 
@@ -89,12 +90,7 @@ def test_without_kernel_mark_every_token_is_sampled(monkeypatch):
     monkeypatch.setattr(_PeakRss, "_usable", False)
     seen = []
     monkeypatch.setattr(measure, "rss_bytes", lambda: seen.append(1) or 123 * MB)
-    clock = TokenClock("cpu")
-    clock.start()
-    clock.put("prompt")
-    for _ in range(4):
-        clock.put("token")
-    clock.stop()
+    clock = _generate(TokenClock("cpu"), 4)
     assert len(seen) == 1 + 4 and clock.peak_rss == 123 * MB
 
 

@@ -141,6 +141,9 @@ def test_real_run_is_mirrored_with_params_metrics_and_artifacts(setup, loader):
     assert len(pd.read_parquet(local)) == 6
     assert (folder / "mlartifacts").is_dir()  # artifacts beside the MLflow database
     assert tracking.mlflow_ui_command(store) == f"mlflow ui --backend-store-uri sqlite:///{folder / 'mlflow.db'}"
+    assert tracking.display_uri(store) == f"sqlite:///{folder / 'mlflow.db'}"
+    shown = tracking.display_uri(store, "https://alice:hunter2@mlflow.example:5000/")
+    assert "hunter2" not in shown and "mlflow.example:5000" in shown  # credentials never shown
 
 
 def test_closed_port_keeps_the_run_then_sync_is_idempotent(setup, capsys):

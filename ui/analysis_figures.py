@@ -12,11 +12,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.palette import CLOUD_DASHES, CLOUD_GREYS
 from core.stats import Interval
 
 LAYOUT = dict(margin=dict(l=60, r=20, t=60, b=50), hovermode="closest")
-CLOUD_GREYS = ("#333333", "#666666", "#999999", "#4d4d4d", "#808080")  # cloud options: neutral, never a model's colour
-CLOUD_DASHES = ("dot", "dash", "dashdot", "longdash", "longdashdot")
 POINTS_LIMIT = 3_000  # above this many values in a box/violin, only outliers are drawn as points
 
 

@@ -122,11 +122,16 @@ def kpi_tables(runs: pd.DataFrame, run_ids: Sequence[str], models: Sequence[str]
     large runs those cost another aggregate over every sample, so they are computed on request."""
     out = {}
     for rid in run_ids:
-        mine = run_models(runs, [rid])
-        chosen = tuple(m for m in mine if m in models)
-        out[rid] = state.kpis(rid, () if set(chosen) == set(mine) else chosen, by_category=not is_heavy(runs, rid),
+        out[rid] = state.kpis(rid, _model_subset(runs, rid, models), by_category=not is_heavy(runs, rid),
                               intervals=with_ci)
     return out
+
+
+def _model_subset(runs: pd.DataFrame, run_id: str, models: Sequence[str]) -> tuple[str, ...]:
+    """The run's models among `models`, or () when that is every model of the run (state.kpis's 'all')."""
+    mine = run_models(runs, [run_id])
+    chosen = tuple(m for m in mine if m in models)
+    return () if set(chosen) == set(mine) else chosen
 
 
 def is_heavy(runs: pd.DataFrame, run_id: str) -> bool:
@@ -198,9 +203,7 @@ def by_category(runs: pd.DataFrame, run_id: str, table, models: Sequence[str], w
         if not st.toggle("Compute the per-category breakdown", key="results.cat_go",
                          help=f"{n:,} samples: one more pass over every sample (cached)."):
             return
-        mine = run_models(runs, [run_id])
-        chosen = tuple(m for m in mine if m in models)
-        table = state.kpis(run_id, () if set(chosen) == set(mine) else chosen, by_category=True, intervals=with_ci)
+        table = state.kpis(run_id, _model_subset(runs, run_id, models), by_category=True, intervals=with_ci)
     t = table
     if not t.categories or len(t.categories) < 2:
         st.caption("This run's prompts have a single category.")

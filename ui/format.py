@@ -5,22 +5,12 @@ a model gets, so the same model looks the same on every page.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-from collections.abc import Iterable
+
+from core.palette import model_colors  # noqa: F401 - the model colours, shared with core.charts (reports)
 
 DASH = "–"
-
-# 20 distinguishable colours (Tableau 10 + its light variants reordered for contrast).
-PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
-    "#0b3d91", "#c45a00", "#1b6e1b", "#8b0000", "#5b3a8c",
-    "#d4a017", "#00827f", "#b03060", "#4b8bbe", "#556b2f",
-)
-# Fixed colours for the bundled models, so screenshots and docs always match.
-FIXED = {"demo-tiny": "#1f77b4", "demo-small": "#ff7f0e", "demo-base": "#2ca02c"}
 
 
 def _missing(v: object) -> bool:
@@ -119,38 +109,8 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
-def slug(text: str, limit: int = 64) -> str:
-    """A valid prompt-set / model name from a file name: letters, digits, '.', '_', '-'."""
+def slug(text: str, limit: int | None = 64, fallback: str = "prompt-set") -> str:
+    """A valid prompt-set / model name (or a file-name stem) from any text: letters, digits,
+    '.', '_', '-'; `fallback` when nothing is left, cut to `limit` characters (None: no cut)."""
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
-    return (s or "prompt-set")[:limit]
-
-
-# --------------------------------------------------------------------------- colours
-
-
-def _slot(name: str) -> int:
-    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % len(PALETTE)
-
-
-def model_colors(names: Iterable[str]) -> dict[str, str]:
-    """A colour per model: fixed for the bundled ones, else a hash slot of the palette.
-
-    Collisions are resolved by probing in name order over the whole universe passed in,
-    so pages must pass the same universe (ui.state.model_colors does).
-    """
-    out: dict[str, str] = {}
-    used = set()
-    for name, color in FIXED.items():
-        out[name] = color
-        used.add(color)
-    for name in sorted(set(names) - set(FIXED)):
-        slot = _slot(name)
-        for k in range(len(PALETTE)):
-            color = PALETTE[(slot + k) % len(PALETTE)]
-            if color not in used:
-                break
-        else:  # more models than colours: reuse the hash slot
-            color = PALETTE[slot]
-        out[name] = color
-        used.add(color)
-    return out
+    return (s or fallback)[:limit]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import io
-import re
 import shlex
 import zipfile
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 from core import reports
 from core.reports import Report, ReportOptions
 from core.store import Store
+from ui.format import slug
 
 AUTO = "(champion, else the recommended model)"
 
@@ -41,12 +41,8 @@ class Download:
         return " ".join(parts)
 
 
-def _safe(run_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", run_id).strip("-._") or "run"
-
-
 def report_downloads(run_id: str) -> list[Download]:
-    base = f"report-{_safe(run_id)}"
+    base = f"report-{slug(run_id, limit=None, fallback='run')}"
     return [
         Download("HTML", "html", f"{base}.html", f"{base}.html", "text/html",
                  "One self-contained file with interactive charts; opens offline in any browser."),
@@ -58,7 +54,7 @@ def report_downloads(run_id: str) -> list[Download]:
 
 
 def data_downloads(run_id: str) -> list[Download]:
-    base = f"samples-{_safe(run_id)}"
+    base = f"samples-{slug(run_id, limit=None, fallback='run')}"
     out = []
     for fmt, mime in (("csv", "text/csv"), ("parquet", "application/vnd.apache.parquet")):
         name = f"{base}.{fmt}"

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-import psutil
 import streamlit as st
 
 from core import catalog, config, jobs, prompts
-from core.devices import Budget
+from core.devices import Budget, default_budget
 from core.loader import ModelLoader
 from core.schemas import PromptSet
 from core.store import Store
@@ -51,7 +50,7 @@ def db_path() -> Path:
 
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> Store:
-    return jobs.ThreadSafeStore(path)  # session threads read while the run worker writes
+    return Store(path)  # shared by session threads and the run worker: Store serialises its connections
 
 
 def store() -> Store:
@@ -100,8 +99,7 @@ def budget() -> Budget:
     explicit = ld.budget_gb
     if explicit is not None or "torch" in sys.modules:
         return ld.budget()
-    total = psutil.virtual_memory().total
-    return Budget(int(total * 0.6), "60% of system memory")
+    return default_budget("cpu")
 
 
 # --------------------------------------------------------------------------- cached queries

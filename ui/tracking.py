@@ -21,24 +21,30 @@ def section(runs: pd.DataFrame) -> None:
     with st.expander("Experiment tracking (MLflow)", icon=":material/science:"):
         ids = runs["run_id"].tolist()
         run_id = st.selectbox("Run", ids, key="tracking.run")
-        info = tracking.tracking_info(state.store(), run_id)
-        status = STATUS_TEXT.get(info.status or "", info.status or "not mirrored yet (mirrored when the run finishes)")
+        row = runs[runs["run_id"] == run_id].iloc[0]  # runs_df's columns: no query per render
+        mlflow_status, mlflow_run_id, message = (_text(row.get(c)) for c in ("mlflow_status", "mlflow_run_id", "mlflow_message"))
+        status = STATUS_TEXT.get(mlflow_status or "", mlflow_status or "not mirrored yet (mirrored when the run finishes)")
         c1, c2 = st.columns(2)
         c1.markdown(f"**MLflow state:** {fmt.md_escape(status)}")
-        c2.markdown(f"**MLflow run id:** `{info.mlflow_run_id}`" if info.mlflow_run_id else "**MLflow run id:** none yet")
-        if info.message:
+        c2.markdown(f"**MLflow run id:** `{mlflow_run_id}`" if mlflow_run_id else "**MLflow run id:** none yet")
+        if message:
             st.caption("Last message from the mirror:")
-            st.code(info.message, language=None, wrap_lines=True)
-        st.caption(f"Tracking store: {fmt.md_escape(info.tracking_uri)}. Open MLflow's own UI with:")
-        st.code(info.ui_command, language="bash")
+            st.code(message, language=None, wrap_lines=True)
+        uri = tracking.display_uri(state.store())
+        st.caption(f"Tracking store: {fmt.md_escape(uri)}. Open MLflow's own UI with:")
+        st.code(tracking.mlflow_ui_command(state.store()), language="bash")
         pending = int((runs["mlflow_status"] == "pending").sum()) if "mlflow_status" in runs else 0
         b1, b2 = st.columns(2)
         if b1.button(f"Sync pending runs ({pending})", key="tracking.sync_pending", disabled=pending == 0,
                      icon=":material/sync:"):
             _sync(None)
         if b2.button("Sync this run", key="tracking.sync_one", icon=":material/sync:",
-                     disabled=info.status == "synced"):
+                     disabled=mlflow_status == "synced"):
             _sync(run_id)
+
+
+def _text(v: object) -> str | None:
+    return v if isinstance(v, str) else None  # NULL reads as None or NaN
 
 
 def _sync(run_id: str | None) -> None:
@@ -55,5 +61,4 @@ def _sync(run_id: str | None) -> None:
         widgets.show_problem("Sync to MLflow failed; the runs stay pending.", [f"{r.run_id}: {r.message}" for r in failed])
     else:
         st.session_state[state.Keys.notice] = f"Synced {len(results)} run{'s' * (len(results) != 1)} to MLflow."
-        st.cache_data.clear()
-        st.rerun()
+        st.rerun()  # the write changes state.data_version, so state.runs() reloads the runs with their new state

@@ -21,10 +21,9 @@ class TransformersBackend:
 
     def prepare(self, items, cancel: CancelToken | None = None) -> None:  # noqa: ANN001 - iterable of PromptItem
         """Tokenise the items ahead of their samples. A tokenizer call right before generate()
-        slowed that generation by about 1.5% of 5 ms (cache and allocator state, measured with the
-        inputs prepared either way), which would be the harness slowing what it measures; the
-        runner calls this once per model, before its sample loop. Items not prepared are
-        tokenised on the fly."""
+        slowed that generation by 1-2% of 5 ms (bench/token_clock.py), which would be the harness
+        slowing what it measures; the runner calls this once per model, before its sample loop.
+        Items not prepared are tokenised on the fly."""
         for n, item in enumerate(items):
             if cancel is not None and n % 64 == 0 and cancel.cancelled:
                 return
@@ -85,14 +84,13 @@ class TransformersBackend:
         import torch
 
         clock = TokenClock(self.device, deadline=deadline, cancel=cancel)  # also ends generation at the deadline
-        clock.arm()  # the peak-RSS window opens before tokenising: see TokenClock.arm
-        try:
-            inputs = self._prepared.get(_key(item)) or self.encode(item)
-            kwargs = {**self._gen_kwargs(item, params), "streamer": clock}
-            if seed is not None and not params.greedy:
-                torch.manual_seed(seed)
-            with self.loaded.lock, torch.inference_mode():
-                clock.start()
+        inputs = self._prepared.get(_key(item)) or self.encode(item)
+        kwargs = {**self._gen_kwargs(item, params), "streamer": clock}
+        if seed is not None and not params.greedy:
+            torch.manual_seed(seed)
+        with self.loaded.lock, torch.inference_mode():
+            clock.start()
+            try:
                 # ---- timed region: generate only ----
                 try:
                     out = self._call(inputs, kwargs)
@@ -101,8 +99,8 @@ class TransformersBackend:
                 devices.synchronize(self.device)
                 t_end = time.perf_counter()
                 # ---- end of timed region ----
-        finally:
-            clock.stop()
+            finally:
+                clock.stop()
         latency_ms = (t_end - clock.t0) * 1000.0
         if out is None:
             raise GenerationStopped(clock.reason or "timeout", latency_ms, len(clock.token_times))

@@ -3,7 +3,6 @@
     build_report(store, run_id, options) -> Report      everything shown, computed once
     render_html(store, run_id) -> str                   self-contained HTML (MLflow attaches it)
     html(report) / pdf(report) / markdown(report, dir)  renderers of a built report
-    export_tables(store, run_id, fmt, out)              raw samples + KPI table (csv | parquet)
     files(store, run_id, fmt, out_name) -> {name: bytes} every file of one format (dashboard downloads)
     write_report(store, run_id, fmt, out, options)      the CLI's `python -m core report`
 
@@ -17,7 +16,6 @@ File conventions (the CLI and the dashboard's download buttons produce the same 
 from __future__ import annotations
 
 import io
-import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -26,10 +24,9 @@ from core.reports.model import SECTIONS, Report, ReportOptions, build_report
 from core.store import Store
 
 __all__ = ["FORMATS", "SECTIONS", "Report", "ReportOptions", "build_report", "render_html", "html", "pdf", "markdown",
-           "markdown_zip", "export_tables", "files", "kpi_frame", "companion", "charts_dir", "write_report"]
+           "files", "kpi_frame", "companion", "charts_dir", "write_report"]
 
 FORMATS = ("html", "pdf", "md", "csv", "parquet")
-SUFFIX = {"html": ".html", "pdf": ".pdf", "md": ".md", "csv": ".csv", "parquet": ".parquet"}
 
 
 def html(report: Report) -> str:
@@ -65,25 +62,13 @@ def companion(out: Path, what: str = "kpis") -> Path:
     return out.with_name(f"{out.stem}.{what}{out.suffix}")
 
 
-def markdown_zip(report: Report, name: str = "report") -> bytes:
-    """report.md and report_charts/*.png in one zip (the dashboard's Markdown download)."""
-    md = markdown(report, f"{name}_charts")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(f"{name}.md", md.text)
-        for path, png in md.images.items():
-            z.writestr(path, png)
-    return buf.getvalue()
-
-
 def kpi_frame(store: Store, run_id: str, options: ReportOptions | None = None) -> pd.DataFrame:
     """The KPI table in long form: model, category, kpi, value, low, high, unit, method, confidence,
     n, n_resamples, seed, note (one row per model and KPI)."""
     from core import analysis
-    from core.reports.model import LARGE_RUN_RESAMPLES, LARGE_RUN_SAMPLES
 
     o = options or ReportOptions()
-    n = o.n_resamples or (LARGE_RUN_RESAMPLES if store.count_samples(run_id) > LARGE_RUN_SAMPLES else None)
+    n = o.bootstrap_resamples(store.count_samples(run_id))
     return analysis.kpi_table(store, run_id, settings=o.cost_settings(), confidence=o.confidence, n_resamples=n,
                               seed=o.seed).frame
 
@@ -96,13 +81,6 @@ def table_bytes(df: pd.DataFrame, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def export_tables(store: Store, run_id: str, fmt: str, out: str | Path, options: ReportOptions | None = None) -> list[Path]:
-    """Every sample to OUT and the KPI table to OUT_STEM.kpis.EXT (fmt: csv | parquet)."""
-    if fmt not in ("csv", "parquet"):
-        raise ValueError(f"tables are exported as csv or parquet, not {fmt!r}")
-    return write_report(store, run_id, fmt, out, options)
-
-
 def files(store: Store, run_id: str, fmt: str, out_name: str, options: ReportOptions | None = None,
           report: Report | None = None) -> dict[str, bytes]:
     """The files of one format as {path relative to OUT's folder: bytes}, OUT being named out_name:
@@ -112,9 +90,10 @@ def files(store: Store, run_id: str, fmt: str, out_name: str, options: ReportOpt
         raise ValueError(f"unknown report format {fmt!r}; use one of: {', '.join(FORMATS)}")
     out = Path(out_name)
     if fmt in ("csv", "parquet"):
-        store.get_run(run_id)
-        return {out.name: table_bytes(store.samples_df(run_id), fmt),
-                companion(out).name: table_bytes(kpi_frame(store, run_id, options), fmt)}
+        with store.pinned():  # one open of the file for the reads, as in build_report
+            store.get_run(run_id)
+            samples, kpis = store.samples_df(run_id), kpi_frame(store, run_id, options)
+        return {out.name: table_bytes(samples, fmt), companion(out).name: table_bytes(kpis, fmt)}
     report = report or build_report(store, run_id, options)
     if fmt == "html":
         return {out.name: html(report).encode("utf-8")}

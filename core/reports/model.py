@@ -20,7 +20,7 @@ import core
 from core import analysis
 from core import charts as ch
 from core import cost as C
-from core.analysis_cli import effect_text, fmt_interval, fmt_value
+from core.analysis_cli import effect_text, fmt_interval, fmt_p, fmt_value
 from core.compare import verdict
 from core.stats import DEFAULT_ALPHA, DEFAULT_CONFIDENCE, DEFAULT_SEED, METHODS, Interval, metric_info
 from core.store import Store
@@ -154,6 +154,11 @@ class ReportOptions:
         s = self.settings or C.CostSettings()
         return replace(s, volume_per_month=int(self.volume)) if self.volume is not None else s
 
+    def bootstrap_resamples(self, n_samples: int) -> int | None:
+        """Resamples for a run of n_samples: n_resamples when set, else LARGE_RUN_RESAMPLES above
+        LARGE_RUN_SAMPLES, else None (the analysis defaults)."""
+        return self.n_resamples or (LARGE_RUN_RESAMPLES if n_samples > LARGE_RUN_SAMPLES else None)
+
 
 # =========================================================================== assembling
 
@@ -169,12 +174,11 @@ def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
     run = store.get_run(run_id)
     settings = o.cost_settings()
     n_samples = store.count_samples(run_id)
-    resamples = o.n_resamples or (LARGE_RUN_RESAMPLES if n_samples > LARGE_RUN_SAMPLES else None)
+    resamples = o.bootstrap_resamples(n_samples)
     stat = dict(confidence=o.confidence, n_resamples=resamples, seed=o.seed)
     kpi = analysis.kpi_table(store, run_id, settings=settings, **stat)
     common = dict(use_champion=False, alpha=o.alpha, correction=o.correction, settings=settings, **stat)
-    look = _Kpis(kpi)
-    rec, comp, baseline, source = _recommend_and_compare(store, run, look, o.baseline, common)
+    rec, comp, baseline, source = _recommend_and_compare(store, run, kpi, o.baseline, common)
     costs = analysis.cost_report(store, run_id, settings, **stat)
     colors = ch.model_colors(kpi.models)
     focus = rec.model or baseline
@@ -186,12 +190,12 @@ def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
         title=f"Evaluation report: {run.name or run_id}",
         generated_at=o.generated_at or datetime.now(timezone.utc).strftime(TIME_FORMAT),
         summary=summary,
-        kpi_tables=_kpi_tables(look),
-        distributions=tuple(_distributions(store, run_id, look, colors)),
+        kpi_tables=_kpi_tables(kpi),
+        distributions=tuple(_distributions(store, run_id, kpi, colors)),
         comparison=_comparison_table(comp),
         verdicts=tuple(comp.verdicts()),
         comparison_notes=tuple(comp.notes),
-        pareto=_pareto(comp, look, colors),
+        pareto=_pareto(comp, kpi, colors),
         cost_tables=_cost_tables(costs),
         cost_charts=_cost_charts(costs, focus, colors),
         cost_notes=tuple([*costs.assumptions, *costs.notes]),
@@ -205,14 +209,14 @@ def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
     )
 
 
-def _recommend_and_compare(store: Store, run: Any, look: _Kpis, explicit: str | None, common: dict[str, Any]
+def _recommend_and_compare(store: Store, run: Any, kpi: analysis.KpiTable, explicit: str | None, common: dict[str, Any]
                            ) -> tuple[analysis.Recommendation, analysis.RunComparison, str | None, str]:
     """The recommendation and the pairwise comparisons of the report (each model vs the baseline).
 
     analysis.recommend reads only the quality comparisons of the best-quality model against
     each other model (and the Pareto table), so when the report's baseline is that model the
     report's own comparison serves both: one compare_run instead of two in the usual case."""
-    best = _best_quality(look)
+    best = _best_quality(kpi)
     baseline, source = _baseline(store, run, explicit, best)
     if baseline is None:  # no quality scores and no champion: the recommendation picks the baseline
         rec = _recommend(store, run.run_id, common, best)
@@ -233,10 +237,9 @@ def _recommend_and_compare(store: Store, run: Any, look: _Kpis, explicit: str | 
     return rec, comp, baseline, source
 
 
-def _best_quality(look: _Kpis) -> str | None:
-    kpi = look.t
-    scored = [m for m in kpi.models if look.value(m, "quality_mean") is not None]
-    return max(scored, key=lambda m: (look.value(m, "quality_mean"), -(look.value(m, "latency_ms_p50") or math.inf)),
+def _best_quality(kpi: analysis.KpiTable) -> str | None:
+    scored = [m for m in kpi.models if kpi.value(m, "quality_mean") is not None]
+    return max(scored, key=lambda m: (kpi.value(m, "quality_mean"), -(kpi.value(m, "latency_ms_p50") or math.inf)),
                default=None)
 
 
@@ -324,38 +327,6 @@ def _key_verdicts(comp: analysis.RunComparison, limit: int = 8) -> tuple[str, ..
     return tuple(picked)
 
 
-class _Kpis:
-    """Fast lookups into a KpiTable's overall rows (one pass over the frame instead of a filter per
-    cell), with None for KPIs without an interval. (KpiTable.interval fails on those under pandas 3,
-    where the missing method reads back as NaN rather than None.)"""
-
-    def __init__(self, kpi: analysis.KpiTable) -> None:
-        f = kpi.frame
-        self.t = kpi
-        self.rows = {(r["model"], r["kpi"]): r for r in f[f["category"].isna()].to_dict("records")}
-
-    def value(self, model: str, name: str) -> float | None:
-        r = self.rows.get((model, name))
-        return None if r is None else _finite(r["value"])
-
-    def interval(self, model: str, name: str) -> Interval | None:
-        r = self.rows.get((model, name))
-        if r is None or not isinstance(r["method"], str) or not r["method"]:
-            return None
-        n, b, sd = (_finite(r[k]) for k in ("n", "n_resamples", "seed"))
-        return Interval(_finite(r["value"]), _finite(r["low"]), _finite(r["high"]), r["method"], float(r["confidence"]),
-                        int(n or 0), None if b is None else int(b), None if sd is None else int(sd),
-                        r["note"] if isinstance(r["note"], str) else "")
-
-
-def _finite(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _iv(iv: Interval | None, unit: str = "") -> str:
     return "—" if iv is None else fmt_interval(iv.estimate, iv.low, iv.high, unit)
 
@@ -363,21 +334,20 @@ def _iv(iv: Interval | None, unit: str = "") -> str:
 # =========================================================================== KPI tables + charts
 
 
-def _kpi_tables(look: _Kpis) -> tuple[Table, ...]:
-    kpi = look.t
+def _kpi_tables(kpi: analysis.KpiTable) -> tuple[Table, ...]:
     tables = []
     for title, kpis in KPI_GROUPS:
         present = [(k, label) for k, label in kpis if k in kpi.definitions
-                   and any(look.value(m, k) is not None for m in kpi.models)]
+                   and any(kpi.value(m, k) is not None for m in kpi.models)]
         if not present:
             continue
         rows = []
         for m in kpi.models:
             cells = [m]
             for k, _ in present:
-                iv, unit = look.interval(m, k), kpi.definitions[k].unit
+                iv, unit = kpi.interval(m, k), kpi.definitions[k].unit
                 cells.append(fmt_interval(iv.estimate, iv.low, iv.high, unit) if iv is not None
-                             else fmt_value(look.value(m, k), unit))
+                             else fmt_value(kpi.value(m, k), unit))
             rows.append(tuple(cells))
         has_iv = any(kpi.definitions[k].has_interval for k, _ in present)
         tables.append(Table(("Model", *(label for _, label in present)), tuple(rows), title,
@@ -403,9 +373,8 @@ FROM v JOIN q USING (model) GROUP BY q.model
 """
 
 
-def _distributions(store: Store, run_id: str, look: _Kpis, colors: dict[str, str]) -> list[ch.BoxChart]:
+def _distributions(store: Store, run_id: str, kpi: analysis.KpiTable, colors: dict[str, str]) -> list[ch.BoxChart]:
     """Box plots from exact quartiles and Tukey fences computed in SQL (bounded size at any n)."""
-    kpi = look.t
     out = []
     for col, label, kpi_name, stat in DISTRIBUTIONS:
         df = store.query_df(_BOX_SQL.format(col=col), [run_id]).set_index("model")
@@ -414,7 +383,7 @@ def _distributions(store: Store, run_id: str, look: _Kpis, colors: dict[str, str
             continue
         series = tuple(
             ch.BoxSeries(m, int(r["n"]), float(r["q1"]), float(r["med"]), float(r["q3"]), float(r["lo"]), float(r["hi"]),
-                         float(r["mean"]), int(r["outliers"]), look.interval(m, kpi_name), colors.get(m))
+                         float(r["mean"]), int(r["outliers"]), kpi.interval(m, kpi_name), colors.get(m))
             for m, r in ((m, df.loc[m]) for m in models)
         )
         n_out = sum(s.outliers for s in series)
@@ -438,7 +407,7 @@ def _comparison_table(comp: analysis.RunComparison) -> Table:
         effect, kind = effect_text(c)
         effect = f"{effect} ({kind})"
         rows.append((info.label, c.model_a, c.model_b, c.test.test, fmt_value(c.n_pairs if c.paired else min(c.n_a, c.n_b), "count"),
-                     _p(c.p_value), _p(c.p_final), effect, _num(c.cliffs_delta), _num(c.cohen_d), c.better(comp.alpha) or "—"))
+                     fmt_p(c.p_value), fmt_p(c.p_final), effect, _num(c.cliffs_delta), _num(c.cohen_d), c.better(comp.alpha) or "—"))
     how = f"each model vs {comp.baseline}" if comp.baseline else "all pairs"
     return Table(
         ("Metric", "A", "B", "Test", "n", "p", f"p ({corr})", "Effect A vs B [CI]", "Cliff's δ", "Cohen's d", "Better"),
@@ -449,21 +418,17 @@ def _comparison_table(comp: analysis.RunComparison) -> Table:
     )
 
 
-def _p(p: float | None) -> str:
-    return "—" if p is None else "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def _num(x: float | None) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:+.2f}"
 
 
-def _pareto(comp: analysis.RunComparison, look: _Kpis, colors: dict[str, str]) -> ch.ScatterChart | None:
+def _pareto(comp: analysis.RunComparison, kpi: analysis.KpiTable, colors: dict[str, str]) -> ch.ScatterChart | None:
     t = comp.pareto_table.dropna(subset=["quality", "latency_ms"]) if not comp.pareto_table.empty else comp.pareto_table
     if t.empty:
         return None
     eff = {p.model: p.efficient for p in comp.pareto}
-    pts = tuple(ch.Point(str(r.model), float(r.latency_ms), float(r.quality), look.interval(str(r.model), "latency_ms_p50"),
-                         look.interval(str(r.model), "quality_mean"), colors.get(str(r.model)), eff.get(str(r.model), False))
+    pts = tuple(ch.Point(str(r.model), float(r.latency_ms), float(r.quality), kpi.interval(str(r.model), "latency_ms_p50"),
+                         kpi.interval(str(r.model), "quality_mean"), colors.get(str(r.model)), eff.get(str(r.model), False))
                 for r in t.itertuples())
     front = tuple(sorted((p.x, p.y) for p in pts if p.highlight))
     return ch.ScatterChart("pareto", "Quality against median latency (outlined: Pareto-efficient)", "Median latency (ms)",
