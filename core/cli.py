@@ -80,7 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--goodput-latency-ms", type=float, help="HTTP goodput: ... and latency at most this")
     r.add_argument("--name", default="")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--queue", action="store_true",
+                   help="hand the run to the evaluation worker (started if none is alive) instead of running it here")
     _mlflow_flags(r)
+
+    w = add("worker", "the evaluation worker: runs queued runs one at a time in its own process")
+    w.add_argument("--cores", help="measurement cores, e.g. 1-3 (default: all but one when there are at least two)")
+    w.add_argument("--metrics-port", type=int, default=9464, help="Prometheus metrics on 127.0.0.1 (0 = any free port)")
+    w.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics")
+    w.add_argument("--idle-exit", type=float, help="exit after this many idle seconds (default: keep running)")
+    w.add_argument("--log-path", help=argparse.SUPPRESS)  # set by the client that starts the worker
+
+    c = add("cancel", "cancel a queued or running run (samples already stored are kept)")
+    c.add_argument("run_id")
 
     rs = add("resume", "resume an interrupted or cancelled run")
     rs.add_argument("run_id")
@@ -230,15 +242,66 @@ def cmd_run(args: argparse.Namespace) -> int:
         name=args.name,
     )
     store = _store(args)
+    if args.queue:
+        return _queue(store, spec)
+    _refuse_if_measuring(store)
     run_id = Runner(store).create(spec)
     print(f"run id: {run_id}", flush=True)
     return _execute(store, run_id, args.no_progress, args=args)
+
+
+def _refuse_if_measuring(store) -> None:  # noqa: ANN001
+    """One measurement at a time per database: two would distort each other's timings."""
+    from core import jobs
+
+    busy = jobs.measuring_elsewhere(store)
+    if busy:
+        raise CliError(f"busy: run {busy[0]} is being measured on this database by process {busy[1]}; "
+                       "queue yours with --queue (the worker runs it next) or wait")
+
+
+def _queue(store, spec) -> int:  # noqa: ANN001
+    from core import jobs
+
+    q = jobs.RunQueue(store)
+    (run_id,) = q.submit([spec], start_worker=False)
+    print(f"run id: {run_id}", flush=True)
+    try:
+        info = q.ensure_worker()
+    except jobs.WorkerStartError as exc:
+        print(f"error: {exc}\n{exc.log_tail}", file=sys.stderr)
+        return 2
+    ahead = len(q.queued()) - 1
+    what = f"busy with run {info.run_id}" if info.run_id else info.state
+    print(f"queued for the worker (pid {info.pid}, {what}); {ahead} run(s) ahead of it. "
+          f"Watch: python -m core runs --db {store.path}")
+    return 0
+
+
+@command("worker")
+def cmd_worker(args: argparse.Namespace) -> int:
+    from core import worker
+
+    return worker.main(str(config.db_path(args.db)), args.cores, None if args.no_metrics else args.metrics_port,
+                       args.idle_exit, args.log_path)
+
+
+@command("cancel")
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from core import jobs
+
+    outcome = jobs.RunQueue(_store(args)).cancel(args.run_id)
+    print({"dequeued": f"run {args.run_id} was queued: cancelled before it started",
+           "requested": f"run {args.run_id}: cancel requested; it stops within the current generation",
+           "idle": f"run {args.run_id} is not queued or running; nothing to cancel"}[outcome])
+    return 0
 
 
 @command("resume")
 def cmd_resume(args: argparse.Namespace) -> int:
     store = _store(args)
     row = store.get_run(args.run_id)
+    _refuse_if_measuring(store)
     print(f"resuming {row.run_id}: {row.done}/{row.planned} samples already done", flush=True)
     return _execute(store, args.run_id, args.no_progress, args=args)
 

@@ -1,48 +1,64 @@
-"""Background runs for a long-lived server process (the dashboard): one run at a time.
+"""Runs through the store: clients queue, the evaluation worker process runs (core.worker).
 
-    manager = jobs.shared(store, loader)       # one manager per database, process-wide
-    run_ids = manager.start([spec])            # RunBusyError while another run is going
-    snap = manager.snapshot()                  # live progress, cheap, thread-safe
-    manager.cancel()                           # stops within one generation, keeps samples
-    manager.resume(run_id)                     # interrupted / cancelled runs carry on
+    queue = jobs.RunQueue(store)        # the dashboard's and `python -m core run --queue`'s handle
+    run_ids = queue.submit([spec])      # queued in the store; starts a worker when none is alive
+    snap = queue.snapshot()             # live progress, read from the worker's progress record
+    queue.cancel(run_id)                # a queued run is dropped; a running one stops within a generation
+    queue.resume(run_id)                # interrupted / cancelled / failed runs are queued again
 
-The worker thread belongs to the process, not to a browser session: closing a tab
-neither stops nor corrupts a run. A plain core.store.Store is safe to share with the
-worker thread: it serialises the connections of a process. Pure Python; no streamlit.
+Nothing here loads a model or imports torch: a page render never shares a process with a timed
+generation. Everything the worker and its clients exchange goes through the store (runs, the
+worker slot with its heartbeat, one progress record per run, cancel and unload requests), so
+closing a tab, opening a second one or restarting the dashboard neither stops nor duplicates a run.
+Pure Python; no streamlit.
 """
 from __future__ import annotations
 
-import threading
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from core.loader import ModelLoader
-from core.measure import CancelToken, rss_bytes
-from core.runner import ProgressEvent, Runner, RunResult
 from core.schemas import RunSpec
-from core.store import Store
+from core.store import Store, now, pid_alive
 
 TRACE_LEN = 600  # latency points kept for the live chart
 ERRORS_LEN = 50  # run-level messages kept
-RESUMABLE = ("interrupted", "cancelled", "failed", "queued")
-
-# One run at a time in this process, whichever database it writes to: the runs share
-# the CPU/accelerator and the model loader, so two at once would distort both timings.
-_RUN_SLOT = threading.Lock()
+RESUMABLE = ("interrupted", "cancelled", "failed")
+ACTIVE = ("running", "cancelling", "loading")
+HOST = socket.gethostname()
+START_TIMEOUT_S = 60.0  # how long a client waits for a worker it started to beat
 
 
 class RunBusyError(RuntimeError):
-    """A run is already in progress; the message says which and what to do."""
+    """The request conflicts with a run in progress; the message says which and what to do."""
+
+
+class WorkerStartError(RuntimeError):
+    """The worker could not start; carries the tail of its log. Queued runs stay queued."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
+
+
+# --------------------------------------------------------------------------- the progress record
 
 
 @dataclass(frozen=True)
 class TracePoint:
-    t_s: float  # seconds since the job started
+    t_s: float  # seconds since the run started in the worker
     model: str
     latency_ms: float | None  # None for a failed sample
     ok: bool
@@ -56,6 +72,7 @@ class ModelProgress:
     planned: int
     errors: int
     last_latency_ms: float | None
+    eta_s: float | None = None
     message: str | None = None
 
     @property
@@ -65,13 +82,12 @@ class ModelProgress:
 
 @dataclass(frozen=True)
 class JobSnapshot:
-    """What the live panel shows; a copy, safe to read while the run goes on."""
+    """One run's progress as the worker last wrote it (at least every second while it runs),
+    with the state corrected by the run's row when the worker is gone (interrupted)."""
 
-    state: str  # idle | running | cancelling | completed | cancelled | failed
+    state: str  # idle | queued | running | cancelling | completed | cancelled | interrupted | failed
     run_id: str | None = None
-    run_ids: tuple[str, ...] = ()
-    run_index: int = 0  # which of run_ids is running (0-based)
-    spec: RunSpec | None = None
+    prompt_set: str | None = None
     done: int = 0
     planned: int = 0
     eta_s: float | None = None
@@ -79,140 +95,262 @@ class JobSnapshot:
     models: tuple[ModelProgress, ...] = ()
     trace: tuple[TracePoint, ...] = ()
     messages: tuple[str, ...] = ()
-    rss_mb: float | None = None
-    results: tuple[RunResult, ...] = ()
+    rss_mb: float | None = None  # the worker's resident memory
+    worker_pid: int | None = None
+    updated_at: str | None = None  # when the worker wrote this record (UTC, ISO)
     error: str | None = None
 
     @property
     def active(self) -> bool:
-        return self.state in ("running", "cancelling")
+        return self.state in ACTIVE
 
     @property
     def fraction(self) -> float:
         return self.done / self.planned if self.planned else 0.0
 
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
 
-@dataclass
-class _Job:
-    specs: list[RunSpec]
-    run_ids: list[str]
-    cancel: CancelToken
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-    state: str = "running"
-    index: int = 0
-    done: int = 0
-    planned: int = 0
-    eta_s: float | None = None
-    models: dict[str, ModelProgress] = field(default_factory=dict)
-    trace: deque = field(default_factory=lambda: deque(maxlen=TRACE_LEN))
-    messages: deque = field(default_factory=lambda: deque(maxlen=ERRORS_LEN))
-    results: list[RunResult] = field(default_factory=list)
-    error: str | None = None
-    last_errors: int = 0
+    @classmethod
+    def from_json(cls, text: str) -> JobSnapshot:
+        d = json.loads(text)
+        d["models"] = tuple(ModelProgress(**m) for m in d.get("models", ()))
+        d["trace"] = tuple(TracePoint(**t) for t in d.get("trace", ()))
+        d["messages"] = tuple(d.get("messages", ()))
+        return cls(**d)
 
 
-class RunManager:
-    """Runs `core.runner.Runner` in a daemon thread of the current process, one run at a time."""
+# --------------------------------------------------------------------------- the worker slot
 
-    def __init__(
-        self,
-        store: Store,
-        loader: ModelLoader | None = None,
-        after_run: Sequence[Callable[[str, Store], None]] | None = None,
-    ) -> None:
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """The store's worker slot: who holds it, its heartbeat, and whether it is alive."""
+
+    pid: int
+    host: str
+    started_at: datetime
+    beat_at: datetime
+    beat_deadline: datetime
+    state: str
+    run_id: str | None
+    cores: tuple[int, ...] | None
+    torch_threads: int | None
+    metrics_port: int | None
+    loaded: tuple[dict, ...]
+    log_path: str | None
+    message: str | None
+    alive: bool
+
+    @property
+    def local(self) -> bool:
+        return self.host == HOST
+
+
+def holder_alive(row: dict[str, Any]) -> bool:
+    """A worker row is live until it says stopped, its process is gone (same host: pid and start
+    time checked, so SIGKILL is seen at once) or its heartbeat deadline has passed (hung, or on
+    another host)."""
+    if row.get("state") == "stopped":
+        return False
+    if row.get("host") == HOST and not pid_alive(row.get("pid"), row.get("proc_started")):
+        return False
+    deadline = row.get("beat_deadline")
+    return deadline is None or now() <= deadline
+
+
+def worker_info(store: Store, timeout_s: float | None = None) -> WorkerInfo | None:
+    row = store.worker_row(timeout_s)
+    if row is None:
+        return None
+    return WorkerInfo(
+        pid=int(row["pid"]), host=row["host"], started_at=row["started_at"], beat_at=row["beat_at"],
+        beat_deadline=row["beat_deadline"], state=row["state"], run_id=row["run_id"],
+        cores=tuple(json.loads(row["cores"])) if row["cores"] else None, torch_threads=row["torch_threads"],
+        metrics_port=row["metrics_port"], loaded=tuple(json.loads(row["loaded"] or "[]")), log_path=row["log_path"],
+        message=row["message"], alive=holder_alive(row),
+    )
+
+
+def log_path_for(store: Store) -> Path:
+    """Where a worker started for this database writes its log (beside the database file)."""
+    return store.path.with_name(store.path.stem + ".worker.log")
+
+
+def log_tail(path: str | Path | None, lines: int = 30) -> str:
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 16_384))
+            return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# --------------------------------------------------------------------------- the client
+
+
+_CHILDREN: list[subprocess.Popen] = []  # workers this process started: polled so none stays a zombie
+
+
+def _reap() -> None:
+    for p in list(_CHILDREN):
+        if p.poll() is not None:
+            _CHILDREN.remove(p)
+
+
+class RunQueue:
+    """The clients' side: queue, cancel and resume runs, start the worker, read progress."""
+
+    def __init__(self, store: Store, python: str = sys.executable, worker_args: Sequence[str] = (),
+                 after_spawn: Callable[[WorkerInfo], None] | None = None) -> None:
         self.store = store
-        self.loader = loader if loader is not None else ModelLoader()
-        self.after_run = list(after_run) if after_run is not None else _default_hooks()
-        self._lock = threading.Lock()
-        self._job: _Job | None = None
-        self._thread: threading.Thread | None = None
+        self.python = python
+        self.worker_args = list(worker_args)  # extra `python -m core worker` flags (tests: --metrics-port 0)
+        self.after_spawn = after_spawn
 
     # ------------------------------------------------------------------ control
-    def start(self, specs: RunSpec | Sequence[RunSpec]) -> list[str]:
-        """Create one run per spec (validated now, so mistakes raise here) and run them in order."""
+    def submit(self, specs: RunSpec | Sequence[RunSpec], start_worker: bool = True) -> list[str]:
+        """Queue one run per spec (validated now, so mistakes raise here), then make sure a worker
+        runs them. WorkerStartError when it cannot start: the runs stay queued."""
+        from core.runner import Runner
+
         specs = [specs] if isinstance(specs, RunSpec) else list(specs)
         if not specs:
             raise ValueError("nothing to run: choose at least one model and one prompt set")
-        self._claim()
-        run_ids: list[str] = []
-        try:
-            for s in specs:
-                run_ids.append(Runner(self.store).create(s))
-            for rid in run_ids[1:]:
-                self.store.set_run_status(rid, "queued", f"waits for {run_ids[0]}")
-        except BaseException as exc:
-            for rid in run_ids:  # created before a later spec failed validation: never started
-                self.store.set_run_status(rid, "failed", f"not started: {exc}"[:500])
-            _RUN_SLOT.release()
-            raise
-        self._launch(specs, run_ids)
+        run_ids = [Runner(self.store).create(s, queued=True) for s in specs]
+        if start_worker:
+            self.ensure_worker()
         return run_ids
 
-    def resume(self, run_id: str) -> str:
-        """Carry on an interrupted, cancelled, failed or never-started run: stored samples are skipped."""
+    def resume(self, run_id: str, start_worker: bool = True) -> str:
+        """Queue an interrupted, cancelled or failed run again; its stored samples are skipped."""
         row = self.store.runs_df(run_id=run_id)
         if row.empty:
             raise KeyError(f"no run {run_id!r} in {self.store.path}")
         status = str(row.iloc[0]["status"])
         if status == "running":
-            raise RunBusyError(f"run {run_id} is still running in process {row.iloc[0]['pid']}; wait for it or cancel it there")
-        self._claim()
-        try:
-            spec = self.store.get_run(run_id).spec
-        except BaseException:
-            _RUN_SLOT.release()
-            raise
-        self._launch([spec], [run_id])
+            raise RunBusyError(f"run {run_id} is still running in process {row.iloc[0]['pid']}; wait for it or cancel it")
+        if status == "queued":
+            raise RunBusyError(f"run {run_id} is already queued")
+        if status not in RESUMABLE:
+            raise ValueError(f"run {run_id} is {status}; only interrupted, cancelled or failed runs can be resumed")
+        self.store.queue_run(run_id, "queued again to resume")
+        if start_worker:
+            self.ensure_worker()
         return run_id
 
-    def cancel(self) -> bool:
-        """Ask the running job to stop after the current token; False when nothing runs."""
-        with self._lock:
-            job = self._job
-            if job is None or job.state != "running":
-                return False
-            job.state = "cancelling"
-            job.cancel.cancel()
-            return True
+    def cancel(self, run_id: str) -> str:
+        """'dequeued' (it never started), 'requested' (stops within the current generation) or 'idle'."""
+        if self.store.dequeue_run(run_id, "cancelled before it started"):
+            return "dequeued"
+        row = self.store.runs_df(run_id=run_id)
+        if row.empty or row.iloc[0]["status"] != "running":
+            return "idle"
+        self.store.add_request("cancel", run_id, origin=f"{HOST}:{os.getpid()}")
+        self._poke(int(row.iloc[0]["pid"]), run_by_worker=self._worker_pid() == int(row.iloc[0]["pid"]))
+        return "requested"
 
-    def wait(self, timeout: float | None = None) -> JobSnapshot:
-        """Block until the current job ends (tests, scripts); returns the final snapshot."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        return self.snapshot()
+    def request_unload(self, model: str) -> None:
+        """Ask the worker to drop a model from its loader (done between runs)."""
+        self.store.add_request("unload", None, model, origin=f"{HOST}:{os.getpid()}")
+        info = worker_info(self.store)
+        if info and info.alive and info.local:
+            self._poke(info.pid, run_by_worker=True)
 
-    @property
-    def busy(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
+    def ensure_worker(self, timeout_s: float = START_TIMEOUT_S) -> WorkerInfo:
+        """The live worker, started now (same interpreter and environment, LLM_EVAL_DB set to this
+        store) when none is alive; WorkerStartError with its log's tail when it does not come up."""
+        _reap()
+        info = worker_info(self.store)
+        if info is not None and info.alive:
+            if info.local:
+                self._poke(info.pid, run_by_worker=True)  # wake it now rather than at its next poll
+            return info
+        log = log_path_for(self.store)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "LLM_EVAL_DB": str(self.store.path.resolve()), "PYTHONUNBUFFERED": "1"}
+        cmd = [self.python, "-m", "core", "worker", "--db", str(self.store.path.resolve()), "--log-path", str(log),
+               *self.worker_args]
+        from core import config
+
+        with open(log, "ab") as out:
+            out.write(f"\n--- {now().isoformat(timespec='seconds')} started by pid {os.getpid()}: {' '.join(cmd)}\n".encode())
+            out.flush()
+            try:
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                        cwd=str(config.ROOT), start_new_session=True)
+            except OSError as exc:
+                raise WorkerStartError(f"the evaluation worker could not be started ({exc}); the run stays queued",
+                                       log_tail(log)) from exc
+        _CHILDREN.append(proc)
+        info = self._wait_for_worker(proc, log, timeout_s)
+        if self.after_spawn is not None:
+            self.after_spawn(info)
+        return info
+
+    def _wait_for_worker(self, proc: subprocess.Popen, log: Path, timeout_s: float) -> WorkerInfo:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            info = worker_info(self.store)
+            if info is not None and info.alive:  # ours, or one another client started at the same time
+                return info
+            if proc.poll() is not None:
+                info = worker_info(self.store)
+                if info is not None and info.alive:
+                    return info
+                raise WorkerStartError(f"the evaluation worker exited with status {proc.returncode} before it "
+                                       "started; the run stays queued. Its log says:", log_tail(log))
+            time.sleep(0.1)
+        raise WorkerStartError(f"the evaluation worker did not report within {timeout_s:.0f} s; the run stays "
+                               f"queued (log: {log})", log_tail(log))
+
+    def _worker_pid(self) -> int | None:
+        info = worker_info(self.store)
+        return info.pid if info is not None and info.alive and info.local else None
+
+    @staticmethod
+    def _poke(pid: int, run_by_worker: bool) -> None:
+        """SIGUSR1 wakes the worker (it then reads its requests); a CLI run takes SIGINT as cancel."""
+        if pid <= 0 or pid == os.getpid():
+            return
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGUSR1 if run_by_worker else signal.SIGINT)
 
     # ------------------------------------------------------------------ reading
-    def snapshot(self) -> JobSnapshot:
-        rss = rss_bytes() / 2**20
-        with self._lock:
-            job = self._job
-            if job is None:
-                return JobSnapshot(state="idle", rss_mb=rss)
-            end = job.finished if job.finished is not None else time.monotonic()
-            return JobSnapshot(
-                state=job.state,
-                run_id=job.run_ids[min(job.index, len(job.run_ids) - 1)],
-                run_ids=tuple(job.run_ids),
-                run_index=job.index,
-                spec=job.specs[min(job.index, len(job.specs) - 1)],
-                done=job.done,
-                planned=job.planned,
-                eta_s=job.eta_s if job.state in ("running", "cancelling") else None,
-                elapsed_s=end - job.started,
-                models=tuple(job.models.values()),
-                trace=tuple(job.trace),
-                messages=tuple(job.messages),
-                rss_mb=rss,
-                results=tuple(job.results),
-                error=job.error,
-            )
+    def worker(self) -> WorkerInfo | None:
+        _reap()
+        return worker_info(self.store)
+
+    def snapshot(self, run_id: str | None = None) -> JobSnapshot:
+        """Progress of run_id, or of the worker's current run, or of the last run with a record."""
+        _reap()
+        if run_id is None:
+            info = worker_info(self.store)
+            run_id = info.run_id if info is not None and info.alive and info.run_id else None
+        if run_id is None:
+            latest = self.store.latest_progress()
+            if latest is None:
+                return JobSnapshot(state="idle")
+            run_id, doc = latest
+        else:
+            doc = self.store.progress_doc(run_id)
+        rows = self.store.runs_df(run_id=run_id)
+        status = str(rows.iloc[0]["status"]) if not rows.empty else "idle"
+        if doc is None:
+            return JobSnapshot(state=status, run_id=run_id)
+        snap = JobSnapshot.from_json(doc)
+        if status != "running" and snap.state in ACTIVE:  # the worker is gone (killed) or the run ended
+            message = rows.iloc[0]["message"] if not rows.empty else None
+            extra = (f"the worker stopped before the run finished{': ' + message if isinstance(message, str) else ''}",)
+            return replace(snap, state=status, eta_s=None,
+                           messages=snap.messages + (extra if status == "interrupted" else ()))
+        return snap
+
+    def queued(self) -> pd.DataFrame:
+        return self.store.queued_runs()
 
     def recent_errors(self, run_id: str, limit: int = 20) -> pd.DataFrame:
         """The latest failed samples of a run (model, item, kind, message) for the live panel."""
@@ -227,104 +365,40 @@ class RunManager:
         df = self.store.runs_df()
         if df.empty:
             return df
-        active = set(self.snapshot().run_ids) if self.busy else set()
-        keep = df["status"].isin(RESUMABLE) & ~df["run_id"].isin(active)
+        keep = df["status"].isin(RESUMABLE)
         return df.loc[keep, ["run_id", "name", "status", "prompt_set", "done", "planned", "created_at"]].reset_index(drop=True)
 
-    # ------------------------------------------------------------------ internals
-    def _claim(self) -> None:
-        if not _RUN_SLOT.acquire(blocking=False):
-            snap = self.snapshot()
-            what = f"run {snap.run_id} ({snap.done}/{snap.planned} samples)" if snap.active else "another run"
-            raise RunBusyError(
-                f"{what} is in progress in this server; one run at a time keeps timings clean. "
-                "Wait for it to finish or cancel it, then start again."
-            )
 
-    def _launch(self, specs: list[RunSpec], run_ids: list[str]) -> None:
-        job = _Job(specs=specs, run_ids=run_ids, cancel=CancelToken())
-        with self._lock:
-            self._job = job
-        self._thread = threading.Thread(target=self._work, args=(job,), name=f"llm-eval-run-{run_ids[0]}", daemon=True)
-        try:
-            self._thread.start()
-        except BaseException:
-            _RUN_SLOT.release()
-            raise
-
-    def _work(self, job: _Job) -> None:
-        try:
-            for i, (spec, run_id) in enumerate(zip(job.specs, job.run_ids, strict=True)):
-                if job.cancel.cancelled:
-                    break
-                with self._lock:
-                    job.index = i
-                    job.models = {m: ModelProgress(m, "waiting", 0, 0, 0, None) for m in spec.models}
-                    job.last_errors = 0
-                if spec.memory_budget_gb is not None:
-                    self.loader.set_budget(spec.memory_budget_gb)
-                runner = Runner(self.store, loader=self.loader, on_event=lambda e, j=job: self._on_event(j, e),
-                                cancel=job.cancel, after_run=self.after_run)
-                result = runner.execute(run_id)
-                with self._lock:
-                    job.results.append(result)
-            for rid in job.run_ids[len(job.results):]:
-                if job.cancel.cancelled and self.store.get_run(rid).status == "queued":
-                    self.store.set_run_status(rid, "cancelled", "cancelled before it started")
-            with self._lock:
-                job.state = "cancelled" if job.cancel.cancelled else "completed"
-        except BaseException as exc:  # noqa: BLE001 - the thread must end cleanly; the run row says "failed"
-            with self._lock:
-                job.state = "failed"
-                job.error = f"{type(exc).__name__}: {exc}"
-                job.messages.append(job.error)
-        finally:
-            with self._lock:
-                job.finished = time.monotonic()
-                job.eta_s = None
-            _RUN_SLOT.release()
-
-    def _on_event(self, job: _Job, e: ProgressEvent) -> None:
-        with self._lock:
-            job.done, job.planned = e.done, e.planned
-            if e.eta_s is not None or e.phase == "run_done":
-                job.eta_s = e.eta_s
-            if e.model is None:
-                return
-            prev = job.models.get(e.model) or ModelProgress(e.model, "waiting", 0, 0, 0, None)
-            if e.phase == "loading":
-                job.models[e.model] = replace(prev, phase="loading", done=e.model_done, planned=e.model_planned)
-            elif e.phase == "sample":
-                failed = e.errors > job.last_errors
-                job.last_errors = e.errors
-                job.trace.append(TracePoint(time.monotonic() - job.started, e.model, None if failed else e.latency_ms, not failed))
-                job.models[e.model] = ModelProgress(
-                    e.model, "running", e.model_done, e.model_planned, prev.errors + int(failed),
-                    e.latency_ms if not failed else prev.last_latency_ms,
-                )
-            elif e.phase == "model_done":
-                job.last_errors = e.errors  # run-level error count after the model's last write
-                job.models[e.model] = replace(prev, phase="done", done=e.model_done, planned=e.model_planned)
-            elif e.phase == "model_failed":
-                job.last_errors += prev.planned - prev.done  # its samples were stored as skipped
-                job.models[e.model] = replace(prev, phase="failed", message=e.message)
-                job.messages.append(f"{e.model}: {e.message}")
+def measuring_elsewhere(store: Store, pid: int | None = None) -> tuple[str, int] | None:
+    """(run_id, pid) of a run some live process other than `pid` is measuring on this database."""
+    pid = os.getpid() if pid is None else pid
+    for r in store.running_runs().itertuples():
+        if r.pid is not None and not pd.isna(r.pid) and int(r.pid) != pid and pid_alive(r.pid):
+            return str(r.run_id), int(r.pid)
+    return None
 
 
-def _default_hooks() -> list[Callable[[str, Store], None]]:
-    from core.tracking import after_run_hooks
+@dataclass
+class ProgressState:
+    """The mutable progress of one run inside the worker; snapshot() freezes it for the store."""
 
-    return after_run_hooks()
+    run_id: str
+    prompt_set: str
+    models: dict[str, ModelProgress]
+    started: float = field(default_factory=time.monotonic)
+    state: str = "running"
+    done: int = 0
+    planned: int = 0
+    eta_s: float | None = None
+    trace: list[TracePoint] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    error: str | None = None
 
-
-_MANAGERS: dict[Path, RunManager] = {}
-_MANAGERS_LOCK = threading.Lock()
-
-
-def shared(store: Store, loader: ModelLoader | None = None) -> RunManager:
-    """The process-wide manager for this database (created on first use)."""
-    key = store.path.resolve()
-    with _MANAGERS_LOCK:
-        if key not in _MANAGERS:
-            _MANAGERS[key] = RunManager(store, loader)
-        return _MANAGERS[key]
+    def snapshot(self, rss_mb: float | None) -> JobSnapshot:
+        return JobSnapshot(
+            state=self.state, run_id=self.run_id, prompt_set=self.prompt_set, done=self.done, planned=self.planned,
+            eta_s=self.eta_s if self.state in ACTIVE else None, elapsed_s=time.monotonic() - self.started,
+            models=tuple(self.models.values()), trace=tuple(self.trace[-TRACE_LEN:]),
+            messages=tuple(self.messages[-ERRORS_LEN:]), rss_mb=rss_mb, worker_pid=os.getpid(),
+            updated_at=now().isoformat(), error=self.error,
+        )

@@ -54,3 +54,18 @@ def environment_manifest(accelerator: str | None = None) -> dict[str, Any]:
         "git_commit": _git_commit(),
         "load_average": list(psutil.getloadavg()) if hasattr(psutil, "getloadavg") else None,
     }
+
+
+def measurement_settings(role: str, local_models: bool = True) -> dict[str, Any]:
+    """How the executing process measures: its role (cli | worker), pid, the cores it may run on
+    (CPU affinity; None where the OS has no affinity API) and torch's intra-op thread count."""
+    import os
+
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    threads = None
+    if local_models:  # local models need torch anyway; HTTP-only runs never import it
+        import torch
+
+        threads = torch.get_num_threads()
+    return {"role": role, "pid": os.getpid(), "cores": cores, "torch_threads": threads,
+            "cores_logical": psutil.cpu_count(logical=True)}

@@ -20,7 +20,8 @@ from core import catalog, devices, prompts
 from core.backends import backend_class
 from core.loader import ModelLoader, OverBudgetError
 from core.manifest import environment_manifest
-from core.measure import CancelToken, GenerationStopped, UnsupportedOpError, classify_error
+from core.manifest import measurement_settings
+from core.measure import CancelToken, GenerationStopped, MachineLoad, UnsupportedOpError, classify_error
 from core.schemas import Measurement, ModelSpec, PromptItem, PromptSet, RunSpec
 from core.store import Store, now, result_key
 
@@ -96,16 +97,21 @@ class Runner:
         on_event: Callable[[ProgressEvent], None] | None = None,
         cancel: CancelToken | None = None,
         after_run: list[Callable[[str, Store], None]] | None = None,
+        interrupt: CancelToken | None = None,
+        role: str = "cli",
     ) -> None:
         self.store = store
         self.loader = loader
         self.on_event = on_event or (lambda e: None)
-        self.cancel = cancel or CancelToken()
+        self.cancel = cancel or CancelToken()  # stop within the current generation: the run ends 'cancelled'
+        self.interrupt = interrupt or CancelToken()  # stop after the current sample: the run stays resumable
         self.after_run = after_run or []
+        self.role = role  # what executes the run ('cli' | 'worker'), recorded in the manifest
 
     # ------------------------------------------------------------------ create
-    def create(self, spec: RunSpec) -> str:
-        """Validate the spec, plan the run and store its row and manifest; returns the run id."""
+    def create(self, spec: RunSpec, queued: bool = False) -> str:
+        """Validate the spec, plan the run and store its row and manifest; returns the run id.
+        queued: the row waits for the evaluation worker (core.worker) instead of running here."""
         if not spec.models:
             raise ValueError("no models given: pass --models A,B")
         if spec.repeats < 1:
@@ -113,12 +119,14 @@ class Runner:
         if spec.limit is not None and spec.limit < 1:
             raise ValueError("--limit must be at least 1")
         with self.store.pinned():  # a burst of lookups and writes: one open of the file
-            return self._create(spec)
+            return self._create(spec, queued)
 
-    def _create(self, spec: RunSpec) -> str:
+    def _create(self, spec: RunSpec, queued: bool) -> str:
         specs = {m: catalog.get_spec(m, self.store) for m in spec.models}
         ps = prompts.get_set(spec.prompt_set, self.store).limited(spec.limit)
-        device = devices.resolve_device(spec.device)
+        # a queued run is created by a client that never imports torch (the dashboard): the worker
+        # resolves the device and names the accelerator when it executes the run (execute())
+        device = spec.device if queued else devices.resolve_device(spec.device)
         versions = {}
         for name, mspec in specs.items():
             try:
@@ -126,7 +134,7 @@ class Runner:
             except catalog.ModelUnavailableError:
                 versions[name] = f"unavailable:{name}"
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        manifest = environment_manifest(devices.accelerator_name())
+        manifest = environment_manifest(None if queued else devices.accelerator_name())
         manifest.update(
             device=device,
             generation=spec.to_dict()["generation"],
@@ -138,7 +146,8 @@ class Runner:
             models={n: json.loads(s.to_json()) for n, s in specs.items()},
         )
         planned = len(spec.models) * len(ps.items) * spec.repeats
-        self.store.create_run(run_id, spec, ps, planned, manifest, os.getpid())
+        self.store.create_run(run_id, spec, ps, planned, manifest, None if queued else os.getpid(),
+                              status="queued" if queued else "running")
         return run_id
 
     # ------------------------------------------------------------------ execute
@@ -155,15 +164,23 @@ class Runner:
             planned = plan(run_id, spec, ps, versions)
             done = self.store.done_keys(run_id) - self._rerun_keys(run_id)
             self.store.set_run_status(run_id, "running", pid=os.getpid())
+            local = any(m.get("kind") != "http" for m in row.manifest.get("models", {}).values())
+            patch = {"measurement": measurement_settings(self.role, local)}
+            if local and (row.manifest.get("device") == "auto" or "accelerator" not in row.manifest
+                          or row.manifest.get("accelerator") is None):
+                patch.update(device=devices.resolve_device(spec.device), accelerator=devices.accelerator_name())
+            self.store.update_manifest(run_id, patch)
         state = _RunState(run_id=run_id, planned=len(planned), done=len(done & {p.key for p in planned}), ps_hash=ps.content_hash)
         try:
             for model in spec.models:
-                if self.cancel.cancelled:
+                if self.cancel.cancelled or self.interrupt.cancelled:
                     break
                 todo = [p for p in planned if p.model == model and p.key not in done]
                 if todo:
                     self._run_model(spec, model, todo, state, len([p for p in planned if p.model == model]))
-            status = "cancelled" if self.cancel.cancelled else "completed"
+            status = "cancelled" if self.cancel.cancelled else "interrupted" if self.interrupt.cancelled else "completed"
+            if status == "interrupted":
+                state.message = f"stopped after sample {state.done} of {state.planned} ({self.role} asked to stop); resume to carry on"
             with self.store.pinned():
                 self.store.set_run_status(run_id, status, state.message)
                 stored = self.store.count_samples(run_id)
@@ -224,17 +241,21 @@ class Runner:
         consecutive = 0
         meter = _power_meter(mspec)  # energy of the whole generation loop (not per sample)
         t_model = time.perf_counter()
+        load = MachineLoad()  # how busy the rest of the machine is, per sample (read outside the timed region)
         for i, p in enumerate(todo):
-            if self.cancel.cancelled:
+            if self.cancel.cancelled or self.interrupt.cancelled:
                 break
             deadline = time.perf_counter() + spec.timeout_s
             seed = sample_seed(spec.seed, p.item.id, p.repeat)
             started = now()
+            load.begin()
             try:
                 m = backend.generate(p.item, spec.generation, deadline=deadline, cancel=self.cancel, seed=seed)
+                batch.other_cpu = load.end()
                 batch.add(p, backend, started, measurement=m)
                 consecutive = 0
             except GenerationStopped as stop:
+                batch.other_cpu = load.end()
                 status = "timeout" if stop.kind == "timeout" else "cancelled"
                 msg = f"exceeded the per-sample limit of {spec.timeout_s:g} s" if status == "timeout" else "run cancelled"
                 msg = getattr(stop, "message", None) or msg
@@ -247,6 +268,7 @@ class Runner:
                 batch.add(p, backend, started, measurement=m)
                 self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms)
             except Exception as exc:  # noqa: BLE001 - a failed sample is a row, not a crash
+                batch.other_cpu = load.end()
                 kind = classify_error(exc)
                 if kind == "oom":
                     devices.free_memory(backend.device)  # never retried blindly
@@ -260,6 +282,7 @@ class Runner:
                 ProgressEvent(
                     state.run_id, "sample", model, state.done + len(batch.rows), state.planned,
                     model_done + done_here, model_total, eta, batch.last_latency, batch.last_rss, state.errors + batch.errors,
+                    status=batch.rows[-1]["status"],
                 )
             )
             batch.maybe_flush()
@@ -360,6 +383,7 @@ class _Batch:
         self.last_latency: float | None = None
         self.last_rss: float | None = None
         self.last_message: str | None = None
+        self.other_cpu: float | None = None  # the machine load of the sample being added (core.measure.MachineLoad)
         self.errors = 0
 
     def _row(self, p: PlannedSample, backend: str, device: str | None, dtype: str | None, fallback: str | None) -> dict:
@@ -384,7 +408,9 @@ class _Batch:
     def add(self, p: PlannedSample, backend, started, *, measurement: Measurement | None = None, status: str = "ok",  # noqa: ANN001
             error_kind: str | None = None, message: str | None = None, latency_ms: float | None = None, attempts: int = 1) -> None:
         row = self._row(p, backend.name, backend.device, backend.dtype, backend.fallback)
-        row.update(status=status, error_kind=error_kind, error_message=message, attempts=attempts, started_at=started, finished_at=now())
+        row.update(status=status, error_kind=error_kind, error_message=message, attempts=attempts, started_at=started,
+                   finished_at=now(), other_cpu=self.other_cpu)
+        self.other_cpu = None
         if measurement is not None:
             row.update(
                 latency_ms=measurement.latency_ms,

@@ -279,4 +279,5 @@ SAMPLE_COLUMNS = (
     "fallback",
     "started_at",
     "finished_at",
+    "other_cpu",  # CPU time of other processes on the measurement cores / the sample's wall time (cores)
 )

@@ -146,6 +146,45 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE run_models ADD COLUMN power_source VARCHAR;
         """,
     ),
+    (
+        "0005_worker",
+        """
+        ALTER TABLE runs ADD COLUMN queued_at TIMESTAMP;
+        ALTER TABLE samples ADD COLUMN other_cpu DOUBLE;
+        CREATE TABLE workers (
+            slot VARCHAR PRIMARY KEY,      -- one row: one worker per database
+            token VARCHAR,                 -- random id of the worker holding the slot
+            pid INTEGER,
+            host VARCHAR,
+            started_at TIMESTAMP,
+            proc_started DOUBLE,           -- the process's start time (epoch s): guards against pid reuse
+            beat_at TIMESTAMP,
+            beat_deadline TIMESTAMP,       -- stale after this without a new beat
+            state VARCHAR,                 -- starting | idle | loading | running | waiting | stopping | stopped
+            run_id VARCHAR,
+            cores VARCHAR,                 -- JSON list of the measurement cores
+            torch_threads INTEGER,
+            metrics_port INTEGER,
+            loaded VARCHAR,                -- JSON list of the models the loader holds
+            log_path VARCHAR,
+            message VARCHAR
+        );
+        CREATE TABLE run_progress (
+            run_id VARCHAR PRIMARY KEY,
+            updated_at TIMESTAMP,
+            doc VARCHAR                    -- JSON: core.jobs.JobSnapshot
+        );
+        CREATE TABLE run_requests (
+            id VARCHAR PRIMARY KEY,
+            run_id VARCHAR,
+            kind VARCHAR,                  -- cancel | unload
+            arg VARCHAR,
+            created_at TIMESTAMP,
+            handled_at TIMESTAMP,
+            origin VARCHAR
+        );
+        """,
+    ),
 )
 
 
@@ -170,6 +209,22 @@ ROW_GROUP_ROWS = 122_880
 
 class StoreBusyError(RuntimeError):
     """The database file stayed locked by another process past the retry budget."""
+
+
+def pid_alive(pid: Any, started: float | None = None) -> bool:
+    """Whether process pid runs on this machine (a zombie counts as gone; with `started`, the
+    process must also have started then, so a reused pid is not mistaken for the old process)."""
+    import psutil
+
+    try:
+        if pid is None or pd.isna(pid) or int(pid) <= 0:
+            return False
+        proc = psutil.Process(int(pid))
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(proc.create_time() - float(started)) < 1.0
+    except (psutil.Error, ValueError, TypeError):
+        return False
 
 
 def now() -> datetime:
@@ -229,8 +284,9 @@ class Store:
     _connect_lock = threading.RLock()
 
     @contextlib.contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with Store._connect_lock, self._open() as con:
+    def connect(self, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection; waits up to timeout_s (default lock_timeout_s) for another process."""
+        with Store._connect_lock, self._open(timeout_s) as con:
             yield con
 
     @contextlib.contextmanager
@@ -255,8 +311,9 @@ class Store:
                 con.close()
 
     @contextlib.contextmanager
-    def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        deadline = time.monotonic() + self.lock_timeout_s
+    def _open(self, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        timeout_s = self.lock_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout_s
         delay = 0.005
         while True:
             try:
@@ -267,7 +324,7 @@ class Store:
                     if "lock" in str(exc).lower():
                         raise StoreBusyError(
                             f"database {self.path} is locked by another process for more than "
-                            f"{self.lock_timeout_s:.0f} s; close the other writer or use --db with another file"
+                            f"{timeout_s:.0f} s; close the other writer or use --db with another file"
                         ) from exc
                     raise
                 time.sleep(delay * (0.5 + random.random()))
@@ -298,24 +355,37 @@ class Store:
             return con.execute(sql, list(params)).df()
 
     # ------------------------------------------------------------------ runs
-    def create_run(self, run_id: str, spec: RunSpec, prompt_set: PromptSet, planned: int, manifest: dict[str, Any], pid: int) -> None:
+    def create_run(self, run_id: str, spec: RunSpec, prompt_set: PromptSet, planned: int, manifest: dict[str, Any],
+                   pid: int | None, status: str = "running") -> None:
+        """A new run row: 'running' in process pid, or 'queued' for the worker (pid None)."""
         with self.connect() as con:
             con.execute(
                 "INSERT INTO runs (run_id, name, created_at, updated_at, status, prompt_set, prompt_set_hash,"
-                " planned, spec, manifest, pid) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                " planned, spec, manifest, pid, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     run_id,
                     spec.name or run_id,
                     now(),
                     now(),
+                    status,
                     prompt_set.name,
                     prompt_set.content_hash,
                     planned,
                     json.dumps(spec.to_dict()),
                     json.dumps(manifest, default=str),
                     pid,
+                    now() if status == "queued" else None,
                 ],
             )
+
+    def update_manifest(self, run_id: str, patch: dict[str, Any]) -> None:
+        """Merge top-level keys into a run's manifest (what the executing process records about itself)."""
+        with self.connect() as con:
+            row = con.execute("SELECT manifest FROM runs WHERE run_id = ?", [run_id]).fetchone()
+            if row is None:
+                return
+            manifest = {**json.loads(row[0] or "{}"), **patch}
+            con.execute("UPDATE runs SET manifest = ? WHERE run_id = ?", [json.dumps(manifest, default=str), run_id])
 
     def set_run_status(self, run_id: str, status: str, message: str | None = None, pid: int | None = None) -> None:
         finished = now() if status in ("completed", "cancelled", "failed") else None
@@ -357,8 +427,6 @@ class Store:
 
     def runs_df(self, run_id: str | None = None, limit: int | None = None) -> pd.DataFrame:
         """Runs with samples done / planned. A 'running' run whose process is gone shows 'interrupted'."""
-        import psutil
-
         where, params = ("WHERE r.run_id = ?", [run_id]) if run_id else ("", [])
         lim = f"LIMIT {int(limit)}" if limit else ""
         df = self.query_df(
@@ -373,7 +441,7 @@ class Store:
             params,
         )
         if not df.empty:
-            alive = df["pid"].map(lambda p: bool(p) and psutil.pid_exists(int(p)))
+            alive = df["pid"].map(lambda p: pid_alive(p))
             df.loc[(df["status"] == "running") & ~alive, "status"] = "interrupted"
         return df
 
@@ -458,6 +526,24 @@ class Store:
             [run_id],
         )
 
+    def machine_load(self, run_id: str, busy_at: float | None = None) -> pd.DataFrame:
+        """Per model: n (samples with other_cpu), busy (other_cpu >= busy_at, default
+        core.measure.BUSY_OTHER_CPU), busy_share (busy / n, NULL when n is 0), mean_other_cpu."""
+        if busy_at is None:
+            from core.measure import BUSY_OTHER_CPU
+
+            busy_at = BUSY_OTHER_CPU
+        return self.query_df(
+            """
+            SELECT model, n, busy, busy::DOUBLE / nullif(n, 0) AS busy_share, mean_other_cpu
+            FROM (SELECT model, count(other_cpu) AS n, count(*) FILTER (WHERE other_cpu >= ?) AS busy,
+                         avg(other_cpu) AS mean_other_cpu
+                  FROM samples WHERE run_id = ? GROUP BY model)
+            ORDER BY model
+            """,
+            [float(busy_at), run_id],
+        )
+
     # ------------------------------------------------------------------ catalog + prompt sets
     def add_model(self, spec: ModelSpec) -> None:
         with self.connect() as con:
@@ -505,3 +591,111 @@ class Store:
                 con.execute("DELETE FROM settings WHERE key = ?", [key])
             else:
                 con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
+
+
+    # ------------------------------------------------------------------ queue, worker slot, progress, requests
+    # The evaluation worker (core.worker) and its clients (core.jobs: dashboard, CLI) meet here.
+    # Each method is one short transaction; DuckDB's file lock makes each atomic across processes.
+    WORKER_COLUMNS = ("token", "pid", "host", "started_at", "proc_started", "beat_at", "beat_deadline", "state",
+                      "run_id", "cores", "torch_threads", "metrics_port", "loaded", "log_path", "message")
+
+    def worker_row(self, timeout_s: float | None = None) -> dict[str, Any] | None:
+        with self.connect(timeout_s) as con:
+            cur = con.execute(f"SELECT {', '.join(self.WORKER_COLUMNS)} FROM workers WHERE slot = 'main'")
+            row = cur.fetchone()
+        return dict(zip(self.WORKER_COLUMNS, row, strict=True)) if row else None
+
+    def claim_worker_slot(self, row: dict[str, Any], is_live: Any) -> dict[str, Any] | None:
+        """Take the worker slot for row['token'] unless a live worker holds it (is_live(existing) -> bool).
+        Returns None when taken, or the live holder's row."""
+        with self.connect() as con:
+            con.execute("BEGIN")
+            cur = con.execute(f"SELECT {', '.join(self.WORKER_COLUMNS)} FROM workers WHERE slot = 'main'")
+            old = cur.fetchone()
+            holder = dict(zip(self.WORKER_COLUMNS, old, strict=True)) if old else None
+            if holder is not None and holder["token"] != row["token"] and is_live(holder):
+                con.execute("ROLLBACK")
+                return holder
+            cols = ["slot", *row]
+            con.execute(f"INSERT OR REPLACE INTO workers ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                        ["main", *row.values()])
+            con.execute("COMMIT")
+        return None
+
+    def beat_worker(self, token: str, fields: dict[str, Any], timeout_s: float | None = None) -> bool:
+        """Update the slot's fields if token still holds it; False when another worker took it over."""
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.connect(timeout_s) as con:
+            got = con.execute(f"UPDATE workers SET {sets} WHERE slot = 'main' AND token = ? RETURNING token",
+                              [*fields.values(), token]).fetchall()
+        return bool(got)
+
+    def claim_next_run(self, pid: int) -> str | None:
+        """The oldest queued run, marked running in process pid (atomically), or None."""
+        with self.connect() as con:
+            got = con.execute(
+                "UPDATE runs SET status = 'running', pid = ?, updated_at = ?, message = NULL WHERE run_id = ("
+                " SELECT run_id FROM runs WHERE status = 'queued' ORDER BY queued_at NULLS LAST, created_at LIMIT 1)"
+                " AND status = 'queued' RETURNING run_id",
+                [pid, now()],
+            ).fetchall()
+        return got[0][0] if got else None
+
+    def queue_run(self, run_id: str, message: str | None = None) -> None:
+        with self.connect() as con:
+            con.execute("UPDATE runs SET status = 'queued', queued_at = ?, updated_at = ?, finished_at = NULL,"
+                        " message = ?, pid = NULL WHERE run_id = ?", [now(), now(), message, run_id])
+
+    def dequeue_run(self, run_id: str, message: str) -> bool:
+        """Cancel a run that has not started yet; False when it is no longer queued."""
+        with self.connect() as con:
+            got = con.execute("UPDATE runs SET status = 'cancelled', message = ?, updated_at = ?, finished_at = ?"
+                              " WHERE run_id = ? AND status = 'queued' RETURNING run_id",
+                              [message, now(), now(), run_id]).fetchall()
+        return bool(got)
+
+    def queued_runs(self) -> pd.DataFrame:
+        return self.query_df("SELECT run_id, name, prompt_set, planned, queued_at FROM runs WHERE status = 'queued'"
+                             " ORDER BY queued_at NULLS LAST, created_at")
+
+    def running_runs(self) -> pd.DataFrame:
+        """Runs marked running, with their process ids (a dead pid means interrupted: see runs_df)."""
+        return self.query_df("SELECT run_id, pid FROM runs WHERE status = 'running' ORDER BY created_at")
+
+    def write_progress(self, run_id: str, doc: str, timeout_s: float | None = None) -> None:
+        with self.connect(timeout_s) as con:
+            con.execute("INSERT OR REPLACE INTO run_progress VALUES (?, ?, ?)", [run_id, now(), doc])
+
+    def progress_doc(self, run_id: str) -> str | None:
+        with self.connect() as con:
+            row = con.execute("SELECT doc FROM run_progress WHERE run_id = ?", [run_id]).fetchone()
+        return row[0] if row else None
+
+    def latest_progress(self) -> tuple[str, str] | None:
+        """(run_id, doc) of the most recently updated progress record."""
+        with self.connect() as con:
+            row = con.execute("SELECT run_id, doc FROM run_progress ORDER BY updated_at DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def add_request(self, kind: str, run_id: str | None = None, arg: str | None = None, origin: str | None = None) -> str:
+        import uuid
+
+        rid = uuid.uuid4().hex
+        with self.connect() as con:
+            con.execute("INSERT INTO run_requests VALUES (?, ?, ?, ?, ?, NULL, ?)", [rid, run_id, kind, arg, now(), origin])
+        return rid
+
+    def pending_requests(self, kind: str, run_id: str | None = None, timeout_s: float | None = None) -> pd.DataFrame:
+        sql = "SELECT id, run_id, arg, created_at FROM run_requests WHERE kind = ? AND handled_at IS NULL"
+        params: list[Any] = [kind]
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            params.append(run_id)
+        with self.connect(timeout_s) as con:
+            return con.execute(sql + " ORDER BY created_at", params).df()
+
+    def mark_handled(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with self.connect() as con:
+            con.execute(f"UPDATE run_requests SET handled_at = ? WHERE id IN ({', '.join('?' * len(ids))})", [now(), *ids])

@@ -8,7 +8,7 @@ nav.guard(__file__)
 st.title("Overview")
 widgets.notice()
 
-snap = state.manager().snapshot()
+snap = state.queue().snapshot()
 if snap.active:
     st.info(f"Run {snap.run_id} is in progress: {snap.done:,} of {snap.planned:,} samples.", icon=":material/hourglass_top:")
     st.page_link(widgets.RUN_PAGE, label="Watch it live on the Run page", icon=":material/monitoring:")

@@ -1,6 +1,7 @@
-"""Run: choose models, prompt sets and parameters; start, watch, cancel or resume a run.
+"""Run: choose models, prompt sets and parameters; queue, watch, cancel or resume a run.
 
-Runs execute in the server process (core.jobs), one at a time; closing the tab does not stop them.
+Runs execute in the evaluation worker process (core.worker), one at a time, never in this server:
+closing the tab, opening another or restarting the dashboard neither stops nor duplicates a run.
 """
 import streamlit as st
 
@@ -15,25 +16,67 @@ REFRESH_IDLE_S = 5.0
 nav.guard(__file__)
 st.title("Run")
 widgets.notice()
-manager = state.manager()
-st.session_state[state.Keys.run_seen_busy] = manager.busy
+queue = state.queue()
+first = queue.snapshot()
+st.session_state[state.Keys.run_seen_busy] = first.active
 
 
-@st.fragment(run_every=REFRESH_BUSY_S if manager.busy else REFRESH_IDLE_S)
+def cancel_button(run_id: str, key: str, label: str = "Cancel run") -> None:
+    if st.button(label, icon=":material/stop_circle:", key=key):
+        outcome = queue.cancel(run_id)
+        st.session_state[state.Keys.notice] = {
+            "dequeued": f"Cancelled {run_id} before it started.",
+            "requested": f"Cancel requested for {run_id}: it stops within the current generation.",
+        }.get(outcome, f"{run_id} was not running any more.")
+        st.rerun()
+
+
+@st.fragment(run_every=REFRESH_BUSY_S if first.active else REFRESH_IDLE_S)
 def live() -> None:
-    snap = manager.snapshot()
-    if manager.busy != st.session_state.get(state.Keys.run_seen_busy):
-        st.rerun()  # a run started or ended: redraw the whole page (Start button, resumable runs)
-    elsewhere = widgets.external_runs()
-    if snap.state == "idle":
+    snap = queue.snapshot()
+    if snap.active != st.session_state.get(state.Keys.run_seen_busy):
+        st.rerun()  # a run started or ended: redraw the whole page (refresh rate, resumable runs)
+    info = queue.worker()
+    widgets.worker_status(info)
+    elsewhere = widgets.external_runs(info.pid if info is not None and info.alive else None)
+    queued = queue.queued()
+    if snap.state == "idle" and queued.empty:
         if not elsewhere:
-            st.caption("No run in progress in this server.")
+            st.caption("No run in progress.")
         return
-    with st.container(border=True):
-        widgets.live_panel(snap, state.model_colors())
-        if snap.state == "running" and st.button("Cancel run", icon=":material/stop_circle:", key="run.cancel"):
-            manager.cancel()
-            st.rerun()
+    if snap.state != "idle":
+        with st.container(border=True):
+            widgets.live_panel(snap, state.model_colors())
+            if snap.state == "running":
+                cancel_button(snap.run_id, key="run.cancel")
+            elif snap.state == "interrupted":
+                st.warning(f"Run {snap.run_id} was interrupted: the worker stopped or was killed before it finished. "
+                           "Resume runs exactly the samples that are missing.", icon=":material/warning:")
+                if st.button("Resume this run", icon=":material/resume:", key="run.resume_live"):
+                    resume(snap.run_id)
+    if not queued.empty:
+        st.markdown(f"**Queued** ({len(queued)}): the worker takes them in this order.")
+        st.dataframe(queued, hide_index=True)
+        c1, c2 = st.columns([3, 1])
+        victim = c1.selectbox("Queued run", list(queued["run_id"]), key="run.queued_pick", label_visibility="collapsed")
+        with c2:
+            cancel_button(victim, key="run.cancel_queued", label="Cancel queued run")
+        if info is None or not info.alive:
+            st.warning("Runs are queued but no evaluation worker is running.", icon=":material/warning:")
+            if st.button("Start the worker", key="run.start_worker", icon=":material/play_arrow:"):
+                if widgets.ensure_worker():
+                    st.rerun()
+
+
+def resume(run_id: str) -> None:
+    try:
+        queue.resume(run_id, start_worker=False)
+    except (RunBusyError, KeyError, ValueError) as exc:
+        widgets.show_problem("The run could not be resumed.", str(exc))
+        return
+    if widgets.ensure_worker():
+        st.session_state[state.Keys.notice] = f"Resumed {run_id}: queued for the evaluation worker."
+        st.rerun()
 
 
 live()
@@ -104,26 +147,20 @@ specs = [
 planned = sum(len(sets[s].items[: int(limit) or None]) * len(models) * int(repeats) for s in chosen_sets)
 st.caption(f"{planned:,} samples planned ({len(models)} models × {len(chosen_sets)} prompt sets × {int(repeats)} repeats).")
 if st.button("Start run", type="primary", icon=":material/play_arrow:", key="run.start",
-             disabled=manager.busy or not models or not chosen_sets):
+             disabled=not models or not chosen_sets):
     if widgets.start_runs(specs):
         st.rerun()
-if manager.busy:
-    st.caption("One run at a time: wait for the current run to finish or cancel it.")
+if first.active:
+    st.caption("One run at a time keeps timings clean: a new run waits in the queue until the current one ends.")
 
 # ------------------------------------------------------------------ resume
-resumable = manager.resumable_runs()
+resumable = queue.resumable_runs()
 if not resumable.empty:
     st.subheader("Resume an interrupted run")
     st.caption("Samples already stored are kept; only the missing ones run.")
     labels = {r.run_id: f"{r.run_id} · {r.status} · {r.prompt_set} · {int(r.done):,}/{int(r.planned):,}"
               for r in resumable.itertuples()}
     run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="run.resume_id")
-    if st.button("Resume", icon=":material/resume:", key="run.resume", disabled=manager.busy):
-        try:
-            manager.resume(run_id)
-        except (RunBusyError, KeyError, ValueError) as exc:
-            widgets.show_problem("The run could not be resumed.", str(exc))
-        else:
-            st.session_state[state.Keys.notice] = f"Resumed {run_id}"
-            st.rerun()
+    if st.button("Resume", icon=":material/resume:", key="run.resume"):
+        resume(run_id)
 st.caption(f"Database: {fmt.md_escape(str(state.db_path()))}")

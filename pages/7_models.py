@@ -28,26 +28,29 @@ if c2.button("Mark as champion", key="models.set_champion", icon=":material/trop
 st.caption(f"Current champion: {fmt.md_escape(champion) if champion else 'none (the Compare page asks for a baseline)'}")
 
 # ------------------------------------------------------------------ loaded models
-st.subheader("Loaded in this server")
-loader = state.loader()
-loaded = loader.loaded()
+st.subheader("Loaded in the evaluation worker")
+info = state.worker()
+loaded = list(info.loaded) if info is not None and info.alive else []
 budget = state.budget()
-st.plotly_chart(figures.memory_gauge(loader.used_bytes() / 2**20, budget.bytes / 2**20, budget.basis), key="models.gauge")
+used_mb = sum(m["bytes"] for m in loaded) / 2**20
+st.plotly_chart(figures.memory_gauge(used_mb, budget.bytes / 2**20, budget.basis), key="models.gauge")
+widgets.worker_status(info)
 if loaded:
     st.dataframe(
-        [{"model": m.name, "device": m.device, "dtype": m.dtype, "params": fmt.params(m.params),
-          "est. memory": fmt.mb(m.estimated_mb), "load time": f"{m.load_time_s:.2f} s"} for m in loaded],
+        [{"model": m["name"], "device": m["device"], "dtype": m["dtype"], "params": fmt.params(m["params"]),
+          "est. memory": fmt.mb(m["bytes"] / 2**20), "load time": f"{m['load_time_s']:.2f} s"} for m in loaded],
         hide_index=True,
     )
     c1, c2 = st.columns([3, 1])
-    target = c1.selectbox("Unload", [m.name for m in loaded], key="models.unload_name")
-    if c2.button("Unload", key="models.unload", icon=":material/eject:", disabled=state.manager().busy,
-                 help="Not while a run is in progress."):
-        loader.unload(target)
-        st.session_state[state.Keys.notice] = f"Unloaded {target}."
+    target = c1.selectbox("Unload", [m["name"] for m in loaded], key="models.unload_name")
+    if c2.button("Unload", key="models.unload", icon=":material/eject:",
+                 help="The worker drops the model between runs (a run in progress keeps it until it ends)."):
+        state.queue().request_unload(target)
+        st.session_state[state.Keys.notice] = f"Asked the worker to unload {target}."
         st.rerun()
 else:
-    st.caption("No model is loaded. Models load when a run needs them and stay loaded for the next run.")
+    st.caption("No model is loaded. The evaluation worker loads models when a run needs them and keeps them "
+               "for the next run.")
 
 # ------------------------------------------------------------------ add
 st.subheader("Add a model")

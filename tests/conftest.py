@@ -12,6 +12,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("LLM_EVAL_MLFLOW", "off")  # tests that need the mirror turn it on themselves
+os.environ.setdefault("LLM_EVAL_ISOLATE", "0")  # the dashboard's step off the worker's cores (tested on its own)
 
 from core import config  # noqa: E402
 
@@ -61,3 +62,23 @@ def demo_run(tmp_path_factory, loader):
     run_id = runner.create(spec)
     runner.execute(run_id)
     return path, run_id
+
+
+@pytest.fixture(autouse=True)
+def _stop_started_workers():
+    """Workers a test's dashboard or client started (core.jobs.RunQueue) end with the test."""
+    yield
+    import signal
+    import subprocess
+
+    from core import jobs
+
+    for proc in list(jobs._CHILDREN):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        jobs._CHILDREN.remove(proc)

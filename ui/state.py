@@ -1,8 +1,9 @@
 """Cached resources and cached queries shared by the pages, plus session-state keys.
 
 Resources (st.cache_resource, shared by every session, hence thread-safe objects only):
-the Store for the database the CLI uses (LLM_EVAL_DB or the default runtime path), one
-ModelLoader for the process and the process-wide RunManager.
+the Store for the database the CLI uses (LLM_EVAL_DB or the default runtime path) and the
+RunQueue through which runs go to the evaluation worker process (core.worker). The dashboard
+never loads a model or imports torch: timed generations run in the worker.
 
 Queries (st.cache_data) take the database path and a data version (the file's size and
 modification time, WAL included) as arguments, so they are recomputed as soon as a run
@@ -11,7 +12,6 @@ writes new samples, whoever wrote them (this server or a CLI run).
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +21,6 @@ import streamlit as st
 
 from core import catalog, config, jobs, prompts
 from core.devices import Budget, default_budget
-from core.loader import ModelLoader
 from core.schemas import PromptSet
 from core.store import Store
 from ui import format as fmt
@@ -57,11 +56,6 @@ def store() -> Store:
     return _store(str(db_path()))
 
 
-@st.cache_resource(show_spinner=False)
-def loader() -> ModelLoader:
-    """One loader for the whole server: a model is loaded once, whichever session asks."""
-    return ModelLoader()
-
 
 @st.cache_resource(show_spinner=False)
 def warm_up() -> threading.Thread:
@@ -76,8 +70,39 @@ def warm_up() -> threading.Thread:
     return thread
 
 
-def manager() -> jobs.RunManager:
-    return jobs.shared(store(), loader())
+@st.cache_resource(show_spinner=False)
+def _queue(path: str) -> jobs.RunQueue:
+    return jobs.RunQueue(_store(path), after_spawn=_isolate)
+
+
+def queue() -> jobs.RunQueue:
+    """Runs go to the evaluation worker through the store (queue, cancel, resume, progress)."""
+    q = _queue(str(db_path()))
+    _isolated(str(db_path()))
+    return q
+
+
+def _isolate(info: jobs.WorkerInfo) -> None:
+    """Keep the dashboard off the worker's measurement cores (it has the others to itself)."""
+    from core.worker import isolate_from
+
+    if info.local:
+        isolate_from(info.cores)
+
+
+@st.cache_resource(show_spinner=False, ttl=CACHE_TTL_S)
+def _isolated(path: str) -> bool:
+    """Once per server (re-checked every CACHE_TTL_S): step off a live worker's cores, e.g. one started
+    before this dashboard or by another client."""
+    info = jobs.worker_info(_store(path))
+    if info is not None and info.alive:
+        _isolate(info)
+        return True
+    return False
+
+
+def worker() -> jobs.WorkerInfo | None:
+    return queue().worker()
 
 
 def data_version(path: str | Path | None = None) -> tuple[int, ...]:
@@ -94,11 +119,7 @@ def data_version(path: str | Path | None = None) -> tuple[int, ...]:
 
 
 def budget() -> Budget:
-    """The loader's memory budget, without importing torch just to draw a page."""
-    ld = loader()
-    explicit = ld.budget_gb
-    if explicit is not None or "torch" in sys.modules:
-        return ld.budget()
+    """The worker's default memory budget for CPU models, computed here without torch."""
     return default_budget("cpu")
 
 

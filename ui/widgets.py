@@ -5,7 +5,6 @@ is shown with st.text, st.code or st.dataframe, never as markdown or HTML.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import pandas as pd
@@ -13,7 +12,7 @@ import streamlit as st
 
 from core import catalog
 from core.devices import Budget
-from core.jobs import JobSnapshot, RunBusyError
+from core.jobs import JobSnapshot, WorkerInfo, WorkerStartError
 from core.prompts import PromptSetError
 from core.schemas import GenerationParams, PromptSet, RunSpec
 from ui import figures, state
@@ -204,18 +203,44 @@ def demo_problem() -> str | None:
 
 
 def start_runs(specs: Sequence[RunSpec]) -> bool:
-    """Start runs in the server's background worker; shows why when it cannot. True when started."""
+    """Queue runs for the evaluation worker (started when none is alive); shows why when it cannot.
+    True when queued and a worker is there to run them."""
+    queue = state.queue()
     try:
-        with st.spinner("Preparing the run…"):
-            run_ids = state.manager().start(list(specs))
-    except RunBusyError as exc:
-        st.warning(str(exc), icon=":material/hourglass_top:")
-        return False
+        with st.spinner("Queuing the run…"):
+            run_ids = queue.submit(list(specs), start_worker=False)
     except (catalog.CatalogError, KeyError, ValueError) as exc:
         show_problem("The run could not be started.", exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc))
         return False
-    st.session_state[state.Keys.notice] = f"Started {len(run_ids)} run{'s' * (len(run_ids) != 1)}: {', '.join(run_ids)}"
+    if not ensure_worker():
+        return False
+    n = len(run_ids)
+    st.session_state[state.Keys.notice] = f"Queued {n} run{'s' * (n != 1)} for the evaluation worker: {', '.join(run_ids)}"
     return True
+
+
+def ensure_worker() -> bool:
+    """Start the evaluation worker if none is alive; on failure show its log's tail (runs stay queued)."""
+    try:
+        with st.spinner("Starting the evaluation worker…"):
+            state.queue().ensure_worker()
+    except WorkerStartError as exc:
+        show_problem(str(exc), exc.log_tail or "(the worker wrote nothing to its log)")
+        return False
+    return True
+
+
+def worker_status(info: WorkerInfo | None) -> None:
+    """One line on the evaluation worker: alive or not, pid, cores, threads, metrics, what it does."""
+    if info is None or not info.alive:
+        gone = f" (the last one, pid {info.pid}, stopped or died)" if info is not None else ""
+        st.caption(f"Evaluation worker: not running{gone}. It starts when a run is queued.")
+        return
+    cores = ", ".join(map(str, info.cores)) if info.cores else "all"
+    doing = f"running {info.run_id}" if info.run_id else fmt.md_escape(info.message or info.state)
+    metrics = f" · metrics http://127.0.0.1:{info.metrics_port}/metrics" if info.metrics_port else ""
+    st.caption(f"Evaluation worker: pid {info.pid} on {fmt.md_escape(info.host)} · cores {cores} · "
+               f"{info.torch_threads or '?'} torch threads · {doing}{metrics}")
 
 
 def getting_started(expanded: bool) -> None:
@@ -228,27 +253,24 @@ def getting_started(expanded: bool) -> None:
             "3. **Run** them on the *Run* page and watch progress live; runs continue if you close the tab."
         )
         problem = demo_problem()
-        busy = state.manager().busy
-        if st.button("Run the demo models on demo-qa", type="primary", disabled=bool(problem) or busy,
+        if st.button("Run the demo models on demo-qa", type="primary", disabled=bool(problem),
                      icon=":material/play_arrow:", key="overview.demo"):
             if start_runs([demo_spec()]):
                 st.switch_page(RUN_PAGE)
         if problem:
             st.info(problem)
-        elif busy:
-            st.caption("A run is in progress; the demo can start when it ends.")
         c1, c2, c3 = st.columns(3)
         c1.page_link(RUN_PAGE, label="Configure a run", icon=":material/play_circle:")
         c2.page_link("pages/6_prompt_sets.py", label="Import a prompt set", icon=":material/list_alt:")
         c3.page_link("pages/7_models.py", label="Add a model", icon=":material/memory:")
 
 
-def external_runs() -> bool:
-    """Progress of runs written by other processes (e.g. `python -m core run`); True if any."""
+def external_runs(worker_pid: int | None) -> bool:
+    """Progress of runs measured outside the worker (e.g. `python -m core run`); True if any."""
     df = state.runs()
     if df.empty:
         return False
-    other = df[(df["status"] == "running") & (df["pid"] != os.getpid())]
+    other = df[(df["status"] == "running") & (df["pid"] != (worker_pid or -1))]
     for r in other.itertuples():
         frac = r.done / r.planned if r.planned else 0.0
         st.progress(min(1.0, frac), text=f"Run {r.run_id} from another process (pid {int(r.pid)}): "
@@ -257,33 +279,32 @@ def external_runs() -> bool:
 
 
 def live_panel(snap: JobSnapshot, colors: dict[str, str]) -> None:
-    """Progress of the server's current (or last) run: per model, ETA, latency trace, memory, errors."""
-    label = {"running": "Running", "cancelling": "Cancelling after the current generation",
-             "completed": "Completed", "cancelled": "Cancelled", "failed": "Failed"}.get(snap.state, snap.state)
-    n = len(snap.run_ids)
-    which = f" (run {snap.run_index + 1} of {n})" if n > 1 else ""
-    st.markdown(f"**{label}** · run `{snap.run_id}`{which} · prompt set `{snap.spec.prompt_set if snap.spec else ''}`")
+    """Progress of the worker's current (or last) run: per model, ETA, latency trace, memory, errors."""
+    label = {"running": "Running", "loading": "Loading a model", "cancelling": "Cancelling after the current generation",
+             "completed": "Completed", "cancelled": "Cancelled", "failed": "Failed",
+             "interrupted": "Interrupted (the worker stopped before the run finished)"}.get(snap.state, snap.state)
+    st.markdown(f"**{label}** · run `{snap.run_id}` · prompt set `{fmt.md_escape(snap.prompt_set or '')}`")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Samples", f"{snap.done:,} / {snap.planned:,}")
     c2.metric("Time left (est.)" if snap.active else "Elapsed", fmt.duration(snap.eta_s if snap.active else snap.elapsed_s))
-    c3.metric("Server memory (RSS)", fmt.mb(snap.rss_mb))
+    c3.metric("Worker memory (RSS)", fmt.mb(snap.rss_mb), help="Resident memory of the evaluation worker process")
     c4.metric("Failed samples", fmt.count(sum(m.errors for m in snap.models)))
     st.progress(min(1.0, snap.fraction), text=f"{fmt.pct(snap.fraction, 0)} of all samples")
     for m in snap.models:
         last = f" · last {fmt.ms(m.last_latency_ms)}" if m.last_latency_ms else ""
         errs = f" · {m.errors} failed" if m.errors else ""
-        st.progress(min(1.0, m.fraction), text=f"{fmt.md_escape(m.model)} · {m.phase} · {m.done}/{m.planned}{last}{errs}")
+        eta = f" · about {fmt.duration(m.eta_s)} left" if m.phase == "running" and m.eta_s else ""
+        st.progress(min(1.0, m.fraction),
+                    text=f"{fmt.md_escape(m.model)} · {m.phase} · {m.done}/{m.planned}{last}{errs}{eta}")
     if snap.trace:
         st.plotly_chart(figures.latency_trace(snap.trace, colors), key="run.trace")
     if snap.messages:
         show_problem("Problems reported during the run:", list(snap.messages))
     if snap.run_id and (snap.messages or any(m.errors for m in snap.models)):
-        errs = state.manager().recent_errors(snap.run_id)
+        errs = state.queue().recent_errors(snap.run_id)
         if not errs.empty:
             st.caption("Latest failed samples")
             st.dataframe(errs, hide_index=True)
     if not snap.active:
-        for r in snap.results:
-            st.caption(f"Run {r.run_id}: {r.status}, {r.stored:,} of {r.planned:,} samples stored.")
         if snap.error:
             show_problem("The run stopped with an error; what was measured is kept and it can be resumed.", snap.error)
