@@ -6,6 +6,7 @@
     cost_resamples(store, run_id) -> CostResamples  the settings-free part of a cost report (reusable)
     sample_size(store, run_id, metric, effect) -> SampleSizeReport
     recommend(store, run_id)      -> Recommendation   a model and a plain-language why
+    machine_load(store, run_id)   -> MachineLoadReport  how busy other processes kept the measurement cores
 
 Pure Python (no streamlit). Every result is a frozen dataclass with `to_dict()`, the JSON the
 CLI prints with `--format json` (documented in docs/cli-json.md). The statistics are
@@ -28,12 +29,14 @@ from core.compare import Comparison, comparisons_frame, pairwise, verdict
 from core.kpis import (
     CostContext,
     KpiTable,
+    MachineLoadReport,
     aggregate,
     cost_context,
     cost_intervals,
     fetch,
     interval_dict,
     kpi_table,
+    machine_load,
     measured_power,
     query,
     run_models,
@@ -64,6 +67,7 @@ from core.store import Store
 __all__ = [
     "DEFAULT_METRICS", "METRIC_ALIASES", "KpiTable", "kpi_table", "RunComparison", "compare_run", "CostReport",
     "cost_report", "CostResamples", "cost_resamples", "SampleSizeReport", "sample_size", "Recommendation", "recommend", "resolve_metric", "METHODS",
+    "MachineLoadReport", "machine_load",
 ]
 
 DEFAULT_METRICS = ("latency", "ttft", "tokens_per_s", "quality", "passed", "peak_rss")

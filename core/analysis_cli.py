@@ -196,19 +196,26 @@ def _table(rows: Iterable[dict[str, Any]]) -> str:
 
 @command("summary")
 def cmd_summary(args: argparse.Namespace) -> int:
-    from core.analysis import kpi_table
+    from core.analysis import kpi_table, machine_load
 
     _check_confidence(args)
-    t = kpi_table(cli._store(args), args.run_id, by_category=args.by_category, settings=_settings(args),
+    store = cli._store(args)
+    t = kpi_table(store, args.run_id, by_category=args.by_category, settings=_settings(args),
                   models=_list(args.models), intervals=not args.no_intervals, confidence=args.confidence,
                   n_resamples=args.resamples, seed=args.seed)
+    load = machine_load(store, args.run_id)
     if args.format == "json":
-        _print_json(t.to_dict())
+        _print_json({**t.to_dict(), "machine_load": load.to_dict()})
     elif args.format == "csv":
         print(t.wide().to_csv(index=False), end="")
     else:
-        print(_summary_text(t))
+        print(_summary_text(t) + "\n" + _load_text(load))
     return 0
+
+
+def _load_text(load) -> str:  # noqa: ANN001 - core.kpis.MachineLoadReport
+    """The busy-machine warning when flagged, and always the one-line 'Machine load:' note."""
+    return (f"WARNING: {load.text}\n" if load.flagged else "") + load.note
 
 
 def _summary_text(t) -> str:  # noqa: ANN001 - core.kpis.KpiTable

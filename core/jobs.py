@@ -295,7 +295,7 @@ class RunQueue:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             info = worker_info(self.store)
-            if info is not None and info.alive:  # ours, or one another client started at the same time
+            if info is not None and info.alive and info.state != "starting":  # ours, or one another client started
                 return info
             if proc.poll() is not None:
                 info = worker_info(self.store)

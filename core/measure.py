@@ -6,6 +6,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
 
 import psutil
 
@@ -204,6 +205,148 @@ class TokenClock:
         if self.device == "mps":
             return self.peak_accel
         return None
+
+
+BUSY_OTHER_CPU = 0.25  # a sample "ran on a busy machine" when other_cpu >= this (cores)
+BUSY_SHARE_FLAG = 0.10  # a run (or model) is flagged when more than this share of its samples ran on a busy machine
+
+_PROC_STAT = "/proc/stat"
+_HAS_PROC_STAT = os.path.exists(_PROC_STAT)
+_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+_LINE_BYTES = 256  # a "cpuN" line of /proc/stat is at most ~220 bytes (ten 20-digit counters)
+_stat_fd: int | None = None
+_stat_pid = -1
+
+CoreTimes = tuple[tuple[float, float], ...]  # per core: (busy seconds, idle seconds), cumulative
+
+
+def _proc_stat_times(cores: frozenset[int], last: int) -> CoreTimes | None:
+    """(busy, idle) seconds of each core in `cores` (ascending) from the first lines of /proc/stat,
+    one pread on a descriptor kept open. busy = user+nice+system+irq+softirq+steal (guest time
+    is inside user and nice), idle = idle+iowait. None when a core is missing."""
+    global _stat_fd, _stat_pid
+    pid = os.getpid()
+    if _stat_fd is None or _stat_pid != pid:
+        _stat_fd, _stat_pid = os.open(_PROC_STAT, os.O_RDONLY), pid
+    out = []
+    for line in os.pread(_stat_fd, _LINE_BYTES * (last + 3), 0).split(b"\n")[1:]:  # line 1: the all-CPU total
+        if not line.startswith(b"cpu"):
+            break
+        f = line.split()
+        if len(f) > 8 and int(f[0][3:]) in cores:
+            busy = int(f[1]) + int(f[2]) + int(f[3]) + int(f[6]) + int(f[7]) + int(f[8])
+            out.append((busy * _TICK_S, (int(f[4]) + int(f[5])) * _TICK_S))
+    return tuple(out) if len(out) == len(cores) else None
+
+
+def _psutil_times(cores: frozenset[int]) -> CoreTimes | None:
+    """The same from psutil (macOS and other systems without /proc/stat)."""
+    try:
+        per_cpu = psutil.cpu_times(percpu=True)
+    except (OSError, NotImplementedError, AttributeError):
+        return None
+    if not per_cpu or max(cores) >= len(per_cpu):
+        return None
+    out = []
+    for t in (per_cpu[i]._asdict() for i in sorted(cores)):
+        idle = t.get("idle", 0.0) + t.get("iowait", 0.0)
+        out.append((sum(v for k, v in t.items() if k not in ("idle", "iowait") and not k.startswith("guest")), idle))
+    return tuple(out)
+
+
+def _cores_busy_s(start: CoreTimes, stop: CoreTimes, wall: float) -> float:
+    """Busy core-seconds over a window of `wall` seconds. A core that logged no busy tick in
+    the window counts as idle (exact for an idle core); any other core is busy for the wall
+    time minus its idle time. The idle counter is precise on tickless kernels (it is only
+    rounded down to a tick when printed), so a core kept busy the whole window, by this
+    process or another, reads exactly, where the busy counters (one tick charged to whatever
+    runs at each tick) would be off by up to one tick per core, on every core at once."""
+    return sum(wall - (i1 - i0) for (b0, i0), (b1, i1) in zip(start, stop, strict=True) if b1 > b0)
+
+
+def _own_cpu_s() -> float:
+    """CPU seconds of this process so far (every thread)."""
+    try:
+        import resource
+
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        return ru.ru_utime + ru.ru_stime
+    except ImportError:  # pragma: no cover - Windows
+        t = _PROC.cpu_times()
+        return t.user + t.system
+
+
+def default_cores() -> tuple[int, ...]:
+    """The cores this process may run on (its CPU affinity), else every core."""
+    try:
+        return tuple(sorted(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return tuple(range(os.cpu_count() or 1))
+
+
+class MachineLoad:
+    """How busy OTHER processes kept the measurement cores during one generation, in cores.
+
+    begin() right before generate() and end() right after it (both outside the timed region)
+    give the CPU time other processes used on `cores` over that window divided by its wall
+    time: 0.0 when nobody else ran there, 1.0 when another process kept one of those cores
+    fully busy. It is the busy time of the cores (Linux: /proc/stat's per-CPU lines, read with
+    one pread on a descriptor kept open; elsewhere psutil.cpu_times(percpu=True); see
+    _cores_busy_s) minus this process's own CPU time (getrusage(RUSAGE_SELF), every thread),
+    clamped at 0. `cores` should hold every core this process runs on (the default, its CPU
+    affinity, does): its own time on a core outside the set would be subtracted anyway and
+    hide others' load.
+
+    Precision: the kernel counts core time in clock ticks (SC_CLK_TCK, 10 ms at 100 Hz), so a
+    single short sample is quantised and noisy: up to about one tick per partly busy core over
+    the sample's wall time (+-0.2 cores per such core on a 50 ms sample; a sample shorter than
+    a tick can read 0 for a core that was busy). Cores kept busy the whole sample and idle
+    cores read exactly, so a quiet machine reads 0. The rounding is unbiased, so the mean over
+    a run and the share of busy samples (other_cpu >= BUSY_OTHER_CPU) are sound for samples
+    of a few ticks or more, up to the clamp at 0, which lifts the mean by a fraction of a tick
+    per noisy sample. Judge a run by its mean and busy share, never by one sample. (Measured on
+    a 2-core VM: 15 ms samples of a core this process kept busy read 0.001 +- 0.002 cores, and
+    0.50 +- 0.04 with a spinning process sharing the core; the plain sum of the busy counters
+    read 0.0 +- 0.33 cores there, half of a quiet core's samples "busy".)
+
+    Cost: begin() + end() take about 25 us together (timeit of 100,000 pairs on a 2-core Linux
+    VM; the kernel formats all of /proc/stat on every read, so it grows with the machine's
+    core and interrupt count). end() returns None when the counters cannot be read (no
+    /proc/stat and no psutil support, or a core that does not exist).
+    """
+
+    def __init__(self, cores: Sequence[int] | None = None) -> None:
+        self.cores = tuple(sorted(set(cores))) if cores is not None else default_cores()
+        if not self.cores or min(self.cores) < 0:
+            raise ValueError(f"cores must be core numbers >= 0, got {cores!r}")
+        self._set = frozenset(self.cores)
+        self._start: tuple[CoreTimes | None, float, float] | None = None
+
+    def _core_times(self) -> CoreTimes | None:
+        try:
+            if _HAS_PROC_STAT:
+                return _proc_stat_times(self._set, self.cores[-1])
+            return _psutil_times(self._set)
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _snapshot(self) -> tuple[CoreTimes | None, float, float]:
+        return self._core_times(), _own_cpu_s(), time.perf_counter()
+
+    def begin(self) -> None:
+        """Snapshot the counters (right before a generation, outside the timed region)."""
+        self._start = self._snapshot()
+
+    def end(self) -> float | None:
+        """Other processes' CPU-seconds on the cores / wall-seconds since begin() (cores)."""
+        if self._start is None:
+            raise RuntimeError("MachineLoad.end() called without begin()")
+        (cores0, own0, t0), (cores1, own1, t1) = self._start, self._snapshot()
+        self._start = None
+        if cores0 is None or cores1 is None or t1 <= t0:
+            return None
+        wall = t1 - t0
+        return max(0.0, _cores_busy_s(cores0, cores1, wall) - (own1 - own0)) / wall
 
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")

@@ -138,7 +138,7 @@ class ProgressRecorder:
             p.state = "cancelling"
         if force or time.monotonic() - self.last_write >= PROGRESS_EVERY_S:
             grace = LOAD_GRACE_S if e.phase == "loading" else self.timeout_s + SAMPLE_GRACE_S
-            self.write(state="loading" if e.phase == "loading" else "running", grace_s=grace)
+            self.write(state="loading" if e.phase == "loading" else "running", grace_s=grace, must=force)
 
     def _model_event(self, e: ProgressEvent) -> None:
         p, prev = self.p, self.p.models.get(e.model) or ModelProgress(e.model, "waiting", 0, 0, 0, None)
@@ -176,13 +176,15 @@ class ProgressRecorder:
         self.known_loaded = {m["name"] for m in held}
         self.worker.metrics.set_loaded({m["name"]: m["bytes"] for m in held})
 
-    def write(self, state: str, grace_s: float) -> None:
-        """Progress record + heartbeat + cancel requests, in one open of the file (best effort)."""
+    def write(self, state: str, grace_s: float, must: bool = False) -> None:
+        """Progress record + heartbeat + cancel requests, in one open of the file. The periodic
+        writes are best effort (skipped when another process holds the file for PROGRESS_LOCK_S);
+        phase changes and the run's last record (`must`) wait as long as any store write."""
         self.last_write = time.monotonic()
         snap = self.p.snapshot(rss_bytes() / 2**20)
         try:
             with self.worker.store.pinned():
-                self.worker.store.write_progress(self.p.run_id, snap.to_json(), timeout_s=PROGRESS_LOCK_S)
+                self.worker.store.write_progress(self.p.run_id, snap.to_json(), timeout_s=None if must else PROGRESS_LOCK_S)
                 self.worker.beat(state, run_id=self.p.run_id, grace_s=grace_s)
                 self.worker.check_cancel(self.p.run_id)
         except StoreBusyError:  # a long read elsewhere holds the file: the next write follows within a second
@@ -350,7 +352,7 @@ class Worker:
         spec = row.spec
         self.cancel, self.run_id = CancelToken(), run_id
         rec = ProgressRecorder(self, run_id, row.prompt_set, spec.models, spec.timeout_s)
-        rec.write("running", grace_s=LOAD_GRACE_S)
+        rec.write("running", grace_s=LOAD_GRACE_S, must=True)
         print(f"worker: run {run_id} ({row.planned} samples, {row.done} stored)", flush=True)
         try:
             if spec.memory_budget_gb is not None:
@@ -365,7 +367,7 @@ class Worker:
             print(f"worker: run {run_id} failed: {rec.p.error}", flush=True)
         finally:
             rec.p.eta_s = None
-            rec.write(rec.p.state, grace_s=IDLE_GRACE_S)
+            rec.write(rec.p.state, grace_s=IDLE_GRACE_S, must=True)
             self.metrics.set_progress(None, 0, 0)
             self.cancel, self.run_id = None, None
         print(f"worker: run {run_id} {rec.p.state}", flush=True)
@@ -378,7 +380,11 @@ def _after_run_hooks() -> list:
 
 
 def main(db: str, cores: str | None, metrics_port: int | None, idle_exit_s: float | None, log_path: str | None) -> int:
-    store = Store(db)
+    try:
+        store = Store(db)
+    except StoreBusyError as exc:  # another program holds the file: the run stays queued, say why
+        print(f"worker: cannot open the store: {exc}", file=sys.stderr, flush=True)
+        return 2
     allowed = None
     if cores:
         have = available_cores()

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.jobs import RunBusyError
 from core.schemas import GenerationParams, RunSpec
-from ui import nav, state, widgets
+from ui import machine_load, nav, state, widgets
 from ui import format as fmt
 
 REFRESH_BUSY_S = 1.0
@@ -47,6 +47,8 @@ def live() -> None:
     if snap.state != "idle":
         with st.container(border=True):
             widgets.live_panel(snap, state.model_colors())
+            if snap.done:
+                machine_load.notice([snap.run_id])  # how busy the measurement cores were (flagged when often)
             if snap.state == "running":
                 cancel_button(snap.run_id, key="run.cancel")
             elif snap.state == "interrupted":

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from ui import analysis_widgets as aw
-from ui import nav, state
+from ui import machine_load, nav, state
 
 nav.guard(__file__)
 st.title("Results")
@@ -19,6 +19,7 @@ if not models:
     st.info("Choose at least one model.")
     st.stop()
 with_ci = aw.interval_toggle(int(runs[runs["run_id"].isin(run_ids)]["done"].sum()), key="results.ci")
+machine_load.notice(run_ids)
 colors = state.model_colors()
 
 st.subheader("Distributions")

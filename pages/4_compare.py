@@ -3,7 +3,7 @@ import streamlit as st
 
 from ui import analysis_figures as af
 from ui import analysis_widgets as aw
-from ui import nav, parity, state
+from ui import machine_load, nav, parity, state
 from ui import format as fmt
 
 METRICS = {"latency": "Latency", "ttft": "Time to first token", "tokens_per_s": "Decode speed", "quality": "Quality",
@@ -20,6 +20,7 @@ models = aw.run_models(runs, [run_id])
 if len(models) < 2:
     st.info("This run has a single model: choose a run with two or more models to compare them.")
     st.stop()
+machine_load.notice([run_id])
 
 champion = state.champion()
 c1, c2, c3 = st.columns([2, 1, 1])

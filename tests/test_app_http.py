@@ -5,6 +5,8 @@ The runs go to a real `transformers serve` process serving demo-small (tests/hel
 """
 from __future__ import annotations
 
+import time
+
 from pathlib import Path
 
 import pytest
@@ -74,8 +76,13 @@ def test_run_page_runs_an_http_model_with_requests_in_flight_and_goodput(tmp_pat
     at.number_input(key="run.goodput_latency").set_value(600_000.0)
     at.button(key="run.start").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    snap = jobs.shared(Store(db)).wait(240)
-    assert snap.state == "completed", snap.error
+    run_id = str(Store(db).runs_df().iloc[0]["run_id"])
+    queue = jobs.RunQueue(Store(db))
+    deadline = time.monotonic() + 240
+    while (snap := queue.snapshot(run_id)).state not in ("completed", "failed", "interrupted"):
+        assert time.monotonic() < deadline, "the run did not finish"
+        time.sleep(0.1)
+    assert snap.state == "completed", (snap.error, snap.messages)
     store = Store(db)
     row = store.get_run(snap.run_id)
     assert (row.spec.concurrency, row.spec.goodput_latency_ms, row.spec.goodput_ttft_ms) == (2, 600_000.0, None)

@@ -7,6 +7,7 @@ is closed, plotly charts render, and hostile prompt text shows as text and runs 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core import prompts
+from core import jobs, prompts
 from tests.dashboard_support import populate, prepare
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -81,6 +82,9 @@ def server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+    worker = jobs.worker_info(setup.store)  # the server started it in a session of its own: it outlives the server
+    if worker is not None and worker.alive:
+        os.kill(worker.pid, signal.SIGTERM)
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,12 @@
 """The token clock: timestamps, stopping, and the peak RSS it reports (kernel high-water mark)."""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +158,105 @@ def test_runner_tokenises_before_the_sample_loop(store, loader, monkeypatch):
     rest = calls[2:]
     assert rest == ["encode"] * 5 + ["generate"] * 10  # 5 items tokenised once, 2 repeats each
     assert (store.samples_df(run_id)["status"] == "ok").all()
+
+
+# --------------------------------------------------------------------------- machine load
+
+linux_affinity = pytest.mark.skipif(not sys.platform.startswith("linux") or not hasattr(os, "sched_setaffinity")
+                                    or not os.path.exists("/proc/stat") or not os.sched_getaffinity(0),
+                                    reason="needs Linux CPU affinity and /proc/stat")
+
+
+@pytest.fixture
+def one_core():
+    """The test thread pinned to one core of its affinity for the test (restored after)."""
+    before = os.sched_getaffinity(0)
+    core = min(before)
+    os.sched_setaffinity(0, {core})
+    try:
+        yield core
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _window(load: measure.MachineLoad, seconds: float, burn: bool = False) -> float | None:
+    load.begin()
+    t0 = time.perf_counter()
+    if burn:
+        while time.perf_counter() - t0 < seconds:
+            pass
+    else:
+        time.sleep(seconds)
+    return load.end()
+
+
+@linux_affinity
+def test_machine_load_of_an_idle_window_is_small(one_core):
+    """Other engineers' processes may share this machine: the quietest of a few windows counts."""
+    load = measure.MachineLoad()
+    assert load.cores == (one_core,)
+    values = [_window(load, 0.2) for _ in range(5)]
+    assert all(v is not None and v >= 0.0 for v in values)
+    assert min(values) < 0.2
+
+
+@linux_affinity
+def test_machine_load_sees_a_busy_process_on_the_same_core(one_core):
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        os.sched_setaffinity(child.pid, {one_core})
+        time.sleep(0.2)  # the interpreter starts and spins
+        value = _window(measure.MachineLoad([one_core]), 0.5)
+    finally:
+        child.kill()
+        child.wait()
+    assert value is not None and value > 0.3
+
+
+@linux_affinity
+def test_machine_load_does_not_count_its_own_cpu(one_core):
+    load = measure.MachineLoad([one_core])
+    values = [_window(load, 0.3, burn=True) for _ in range(3)]
+    assert min(values) < 0.25
+
+
+def test_machine_load_falls_back_to_psutil_and_to_none(monkeypatch):
+    monkeypatch.setattr(measure, "_HAS_PROC_STAT", False)
+    load = measure.MachineLoad()
+    value = _window(load, 0.05)
+    assert value is not None and value >= 0.0
+    monkeypatch.setattr(measure.psutil, "cpu_times", lambda percpu=False: (_ for _ in ()).throw(OSError("no counters")))
+    assert _window(load, 0.01) is None
+
+
+def test_machine_load_rejects_misuse():
+    with pytest.raises(RuntimeError, match="without begin"):
+        measure.MachineLoad().end()
+    with pytest.raises(ValueError):
+        measure.MachineLoad([])
+    assert _window(measure.MachineLoad([10_000]), 0.01) is None  # a core that does not exist: unmeasurable, not 0
+
+
+def test_machine_load_module_imports_no_torch():
+    code = "import sys; import core.measure; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(Path(__file__).resolve().parents[1]))
+    assert out.stdout.strip() == "False"
+
+
+def test_core_busy_time_reads_busy_and_idle_cores_exactly():
+    """Per core (busy s, idle s): no busy tick in the window -> idle; else wall minus the idle time."""
+    start = ((10.0, 50.0), (20.0, 40.0), (30.0, 30.0))
+    stop = ((10.0, 50.1), (20.1, 40.0), (30.05, 30.04))  # idle core, busy core, core busy part of the window
+    assert measure._cores_busy_s(start, stop, 0.1) == pytest.approx(0.0 + 0.1 + 0.06)
+
+
+@linux_affinity
+def test_short_windows_on_a_core_this_process_keeps_busy_are_not_busy(one_core):
+    """1.5 ticks per window: the plain busy-tick sum reads +-0.67 cores here, half the windows 'busy'."""
+    load = measure.MachineLoad([one_core])
+    shares = []
+    for _ in range(3):  # other engineers' processes may land on the core for real: the quietest attempt counts
+        values = [_window(load, 0.015, burn=True) for _ in range(30)]
+        shares.append(np.mean([v >= measure.BUSY_OTHER_CPU for v in values]))
+    assert min(shares) < 0.2

@@ -182,9 +182,10 @@ def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
     costs = analysis.cost_report(store, run_id, settings, **stat)
     colors = ch.model_colors(kpi.models)
     focus = rec.model or baseline
-    facts = _facts(store, run, n_samples)
+    load = analysis.machine_load(store, run_id)
+    facts = (*_facts(store, run, n_samples), ("Machine load", load.brief))
     summary = Summary(rec.model, rec.why, baseline, source, _savings(costs, focus), _key_verdicts(comp),
-                      facts, tuple(dict.fromkeys([*kpi.notes, *comp.notes])))
+                      facts, tuple(dict.fromkeys([*([load.text] if load.flagged else []), *kpi.notes, *comp.notes])))
     return Report(
         run_id=run_id,
         title=f"Evaluation report: {run.name or run_id}",
