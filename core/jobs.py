@@ -39,6 +39,11 @@ RESUMABLE = ("interrupted", "cancelled", "failed")
 ACTIVE = ("running", "cancelling", "loading")
 HOST = socket.gethostname()
 START_TIMEOUT_S = 60.0  # how long a client waits for a worker it started to beat
+# Signals a client sends the local worker after writing to the store: read the queue (between runs
+# only), or read the cancel requests now (a thread that otherwise sleeps, so no store read happens
+# during a generation unless a cancel asked for it).
+WAKE_SIGNAL = getattr(signal, "SIGUSR1", None)
+CANCEL_SIGNAL = getattr(signal, "SIGUSR2", None)
 
 
 class RunBusyError(RuntimeError):
@@ -250,7 +255,8 @@ class RunQueue:
         if row.empty or row.iloc[0]["status"] != "running":
             return "idle"
         self.store.add_request("cancel", run_id, origin=f"{HOST}:{os.getpid()}")
-        self._poke(int(row.iloc[0]["pid"]), run_by_worker=self._worker_pid() == int(row.iloc[0]["pid"]))
+        pid = int(row.iloc[0]["pid"])
+        self._poke(pid, CANCEL_SIGNAL if self._worker_pid() == pid else signal.SIGINT)  # a CLI run: Ctrl-C
         return "requested"
 
     def request_unload(self, model: str) -> None:
@@ -258,7 +264,7 @@ class RunQueue:
         self.store.add_request("unload", None, model, origin=f"{HOST}:{os.getpid()}")
         info = worker_info(self.store)
         if info and info.alive and info.local:
-            self._poke(info.pid, run_by_worker=True)
+            self._poke(info.pid, WAKE_SIGNAL)
 
     def ensure_worker(self, timeout_s: float = START_TIMEOUT_S) -> WorkerInfo:
         """The live worker, started now (same interpreter and environment, LLM_EVAL_DB set to this
@@ -267,7 +273,7 @@ class RunQueue:
         info = worker_info(self.store)
         if info is not None and info.alive:
             if info.local:
-                self._poke(info.pid, run_by_worker=True)  # wake it now rather than at its next poll
+                self._poke(info.pid, WAKE_SIGNAL)  # read the queue now rather than at its next poll
             return info
         log = log_path_for(self.store)
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -312,12 +318,12 @@ class RunQueue:
         return info.pid if info is not None and info.alive and info.local else None
 
     @staticmethod
-    def _poke(pid: int, run_by_worker: bool) -> None:
-        """SIGUSR1 wakes the worker (it then reads its requests); a CLI run takes SIGINT as cancel."""
-        if pid <= 0 or pid == os.getpid():
+    def _poke(pid: int, sig: int | None) -> None:
+        """Tell a local process that the store has news for it (best effort: it also polls)."""
+        if sig is None or pid <= 0 or pid == os.getpid():
             return
         with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGUSR1 if run_by_worker else signal.SIGINT)
+            os.kill(pid, sig)
 
     # ------------------------------------------------------------------ reading
     def worker(self) -> WorkerInfo | None:

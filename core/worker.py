@@ -12,8 +12,9 @@ where nothing else competes with the timed generation.
 - It owns the cached, memory-budgeted loader: a model stays loaded between runs.
 - It takes the oldest queued run (waiting while another process measures on the same database),
   executes it with core.runner.Runner and writes a progress record at least every second while
-  samples complete (outside the timed region); cancel requests are read with it, and SIGUSR1 (sent by
+  samples complete (outside the timed region); cancel requests are read with it, and SIGUSR2 (sent by
   the client that wrote the request) makes the check immediate, so a cancel lands between tokens.
+  SIGUSR1 wakes an idle worker to read the queue.
 - SIGTERM or SIGINT: stop after the current sample; the run is left 'interrupted' and resumable.
 - Prometheus metrics on 127.0.0.1 (core.metrics).
 """
@@ -213,7 +214,7 @@ class Worker:
         self.run_id: str | None = None
         self.torch_threads: int | None = None
         self._wake = threading.Event()  # SIGUSR1: read the queue now
-        self._check = threading.Event()  # SIGUSR1: read cancel requests now (watcher thread)
+        self._check = threading.Event()  # SIGUSR2: read cancel requests now (watcher thread)
         self._lost = False
 
     # ------------------------------------------------------------------ slot and heartbeat
@@ -265,8 +266,9 @@ class Worker:
         self.store.beat_worker(self.token, {"torch_threads": self.torch_threads, "metrics_port": self.metrics_port})
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_stop)
-        if hasattr(signal, "SIGUSR1"):
-            signal.signal(signal.SIGUSR1, self._on_poke)
+        if jobs.WAKE_SIGNAL is not None:
+            signal.signal(jobs.WAKE_SIGNAL, self._on_wake)
+            signal.signal(jobs.CANCEL_SIGNAL, self._on_cancel_request)
         threading.Thread(target=self._watch_cancel, name="llm-eval-cancel-watch", daemon=True).start()
         print(f"worker: pid {os.getpid()} serves {self.store.path} on cores {self.cores} with "
               f"{self.torch_threads} torch threads", flush=True)
@@ -275,12 +277,14 @@ class Worker:
         self.stop.cancel()
         self._wake.set()
 
-    def _on_poke(self, signum: int, frame: Any) -> None:  # noqa: ANN401
+    def _on_wake(self, signum: int, frame: Any) -> None:  # noqa: ANN401
         self._wake.set()
+
+    def _on_cancel_request(self, signum: int, frame: Any) -> None:  # noqa: ANN401
         self._check.set()
 
     def _watch_cancel(self) -> None:
-        """Woken only by SIGUSR1 (no polling while a generation runs): reads the cancel requests."""
+        """Woken only by SIGUSR2 (no polling while a generation runs): reads the cancel requests."""
         while True:
             self._check.wait()
             self._check.clear()
@@ -348,8 +352,12 @@ class Worker:
     def execute(self, run_id: str) -> None:
         from core.runner import Runner
 
-        row = self.store.get_run(run_id)
-        spec = row.spec
+        try:
+            row = self.store.get_run(run_id)
+            spec = row.spec
+        except Exception as exc:  # noqa: BLE001 - an unreadable row must not stay 'running' under a live pid
+            self.store.set_run_status(run_id, "failed", f"the worker could not read the run: {exc}"[:500])
+            return
         self.cancel, self.run_id = CancelToken(), run_id
         rec = ProgressRecorder(self, run_id, row.prompt_set, spec.models, spec.timeout_s)
         rec.write("running", grace_s=LOAD_GRACE_S, must=True)
