@@ -72,7 +72,7 @@ class TracePoint:
 @dataclass(frozen=True)
 class ModelProgress:
     model: str
-    phase: str  # waiting | loading | running | done | failed
+    phase: str  # waiting | loading | running | done | stopped (cancelled or interrupted) | failed
     done: int
     planned: int
     errors: int
@@ -96,6 +96,7 @@ class JobSnapshot:
     done: int = 0
     planned: int = 0
     eta_s: float | None = None
+    eta_rough: bool = True  # few samples timed yet, or models that have not started are left
     elapsed_s: float = 0.0
     models: tuple[ModelProgress, ...] = ()
     trace: tuple[TracePoint, ...] = ()
@@ -396,6 +397,7 @@ class ProgressState:
     done: int = 0
     planned: int = 0
     eta_s: float | None = None
+    eta_rough: bool = True
     trace: list[TracePoint] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     error: str | None = None
@@ -403,7 +405,8 @@ class ProgressState:
     def snapshot(self, rss_mb: float | None) -> JobSnapshot:
         return JobSnapshot(
             state=self.state, run_id=self.run_id, prompt_set=self.prompt_set, done=self.done, planned=self.planned,
-            eta_s=self.eta_s if self.state in ACTIVE else None, elapsed_s=time.monotonic() - self.started,
+            eta_s=self.eta_s if self.state in ACTIVE else None, eta_rough=self.eta_rough,
+            elapsed_s=time.monotonic() - self.started,
             models=tuple(self.models.values()), trace=tuple(self.trace[-TRACE_LEN:]),
             messages=tuple(self.messages[-ERRORS_LEN:]), rss_mb=rss_mb, worker_pid=os.getpid(),
             updated_at=now().isoformat(), error=self.error,

@@ -23,7 +23,7 @@ from core.manifest import environment_manifest
 from core.manifest import measurement_settings
 from core.measure import CancelToken, GenerationStopped, MachineLoad, UnsupportedOpError, classify_error
 from core.schemas import Measurement, ModelSpec, PromptItem, PromptSet, RunSpec
-from core.store import Store, now, result_key
+from core.store import DONE_STATUSES, Store, now, result_key
 
 # Finished samples are scored and written together every FLUSH_INTERVAL_S (or every
 # RunSpec.batch_size samples). A write costs 40-70 ms (open the file, commit, checkpoint on
@@ -47,7 +47,7 @@ class PlannedSample:
 @dataclass(frozen=True)
 class ProgressEvent:
     run_id: str
-    phase: str  # loading | warmup | sample | model_done | model_failed | run_done
+    phase: str  # planned | loading | sample | model_done | model_failed | run_done
     model: str | None
     done: int
     planned: int
@@ -171,6 +171,10 @@ class Runner:
                 patch.update(device=devices.resolve_device(spec.device), accelerator=devices.accelerator_name())
             self.store.update_manifest(run_id, patch)
         state = _RunState(run_id=run_id, planned=len(planned), done=len(done & {p.key for p in planned}), ps_hash=ps.content_hash)
+        for model in spec.models:  # where each model starts: a resumed run's finished models are done already
+            mine = [p.key for p in planned if p.model == model]
+            self.on_event(ProgressEvent(run_id, "planned", model, state.done, state.planned,
+                                        sum(k in done for k in mine), len(mine)))
         try:
             for model in spec.models:
                 if self.cancel.cancelled or self.interrupt.cancelled:
@@ -277,12 +281,12 @@ class Runner:
                 consecutive += 1
             done_here = i + 1
             elapsed = time.perf_counter() - t_model
-            eta = elapsed / done_here * (state.planned - state.done - len(batch.rows))
-            self.on_event(
+            eta = elapsed / done_here * (state.planned - state.done - batch.done_rows)
+            self.on_event(  # counts are of stored outcomes (ok, error, timeout): a cancelled sample runs again on resume
                 ProgressEvent(
-                    state.run_id, "sample", model, state.done + len(batch.rows), state.planned,
-                    model_done + done_here, model_total, eta, batch.last_latency, batch.last_rss, state.errors + batch.errors,
-                    status=batch.rows[-1]["status"],
+                    state.run_id, "sample", model, state.done + batch.done_rows, state.planned,
+                    model_done + batch.model_done_rows, model_total, eta, batch.last_latency, batch.last_rss,
+                    state.errors + batch.errors, status=batch.rows[-1]["status"],
                 )
             )
             batch.maybe_flush()
@@ -300,7 +304,9 @@ class Runner:
             getattr(backend, "close", lambda: None)()
             stats = backend.serving_stats()
             self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms, extra=stats.row() if stats else None)
-        self.on_event(ProgressEvent(state.run_id, "model_done", model, state.done, state.planned, model_total, model_total, errors=state.errors))
+        finished = model_done + batch.model_done_rows
+        self.on_event(ProgressEvent(state.run_id, "model_done", model, state.done, state.planned, finished, model_total,
+                                    errors=state.errors, status="completed" if finished >= model_total else "stopped"))
 
     def _fallback_to_cpu(self, mspec: ModelSpec, spec: RunSpec, exc: Exception):
         backend = self._backend(mspec, spec, device="cpu")
@@ -384,7 +390,9 @@ class _Batch:
         self.last_rss: float | None = None
         self.last_message: str | None = None
         self.other_cpu: float | None = None  # the machine load of the sample being added (core.measure.MachineLoad)
-        self.errors = 0
+        self.errors = 0  # rows since the last flush that are not ok (cancelled included)
+        self.done_rows = 0  # rows since the last flush with a stored outcome (ok, error, timeout)
+        self.model_done_rows = 0  # ... since this model's loop began
 
     def _row(self, p: PlannedSample, backend: str, device: str | None, dtype: str | None, fallback: str | None) -> dict:
         return {
@@ -432,6 +440,9 @@ class _Batch:
             self.last_message = message
         self.rows.append(row)
         self.pending.append((row, p.item, measurement))
+        if status in DONE_STATUSES:
+            self.done_rows += 1
+            self.model_done_rows += 1
 
     def skip_all(self, todo: list[PlannedSample], kind: str, message: str, backend: str, device: str | None = None, dtype: str | None = None) -> None:
         for p in todo:
@@ -471,5 +482,5 @@ class _Batch:
             if row["status"] != "ok":
                 self.state.errors += 1
         self.rows, self.pending = [], []
-        self.errors = 0
+        self.errors = self.done_rows = 0
         self.last_flush = time.monotonic()

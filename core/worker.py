@@ -115,6 +115,34 @@ def isolate_from(worker_cores: Sequence[int] | None) -> list[int] | None:
 # --------------------------------------------------------------------------- progress
 
 
+class Pace:
+    """Seconds per sample, smoothed (exponential moving average of the wall time between samples of a
+    model, storage and scoring included), for a time-left estimate that does not jump. The estimate
+    is rough while fewer than ROUGH_BELOW samples are timed, or when models that have not started yet
+    are left (they may be much faster or slower)."""
+
+    ALPHA = 0.05
+    ROUGH_BELOW = 20
+
+    def __init__(self) -> None:
+        self.rate: float | None = None
+        self.n = 0
+        self._last: tuple[str, float] | None = None
+
+    def tick(self, model: str | None) -> None:
+        t = time.monotonic()
+        if self._last is not None and self._last[0] == model:
+            dt = t - self._last[1]
+            self.rate = dt if self.rate is None else self.rate + self.ALPHA * (dt - self.rate)
+            self.n += 1
+        self._last = (model or "", t)
+
+    def eta(self, remaining: int, models_pending: bool) -> tuple[float | None, bool]:
+        if self.rate is None:
+            return None, True
+        return max(0, remaining) * self.rate, self.n < self.ROUGH_BELOW or models_pending
+
+
 class ProgressRecorder:
     """Turns the runner's events into the run's progress record, metrics and heartbeats."""
 
@@ -123,15 +151,17 @@ class ProgressRecorder:
         self.p = ProgressState(run_id, prompt_set, {m: ModelProgress(m, "waiting", 0, 0, 0, None) for m in models})
         self.timeout_s = timeout_s
         self.last_write = 0.0
-        self.last_errors = 0
         self.known_loaded = {m["name"] for m in worker.loaded_models()}
+        self.pace = Pace()
 
     def on_event(self, e: ProgressEvent) -> None:
         p = self.p
         p.done, p.planned = e.done, e.planned
-        if e.eta_s is not None or e.phase == "run_done":
-            p.eta_s = e.eta_s
-        force = e.phase != "sample"
+        if e.phase == "sample":
+            self.pace.tick(e.model)
+        pending = any(m.phase == "waiting" and m.done < m.planned for m in p.models.values())
+        p.eta_s, p.eta_rough = self.pace.eta(e.planned - e.done, pending)
+        force = e.phase not in ("sample", "planned")
         if e.model is not None:
             self._model_event(e)
         self.worker.metrics.set_progress(p.run_id, e.done, e.planned)
@@ -143,27 +173,28 @@ class ProgressRecorder:
 
     def _model_event(self, e: ProgressEvent) -> None:
         p, prev = self.p, self.p.models.get(e.model) or ModelProgress(e.model, "waiting", 0, 0, 0, None)
-        if e.phase == "loading":
+        if e.phase == "planned":  # a resumed run's finished models are done, the others wait with their totals
+            phase = "done" if e.model_done >= e.model_planned else "waiting"
+            p.models[e.model] = ModelProgress(e.model, phase, e.model_done, e.model_planned, 0, None)
+        elif e.phase == "loading":
             p.models[e.model] = ModelProgress(e.model, "loading", e.model_done, e.model_planned, prev.errors, None)
         elif e.phase == "sample":
-            failed = e.errors > self.last_errors
-            self.last_errors = e.errors
-            status = e.status or ("error" if failed else "ok")
-            self.worker.metrics.observe_sample(e.model, status, None if failed else e.latency_ms)
-            p.trace.append(TracePoint(time.monotonic() - p.started, e.model, None if failed else e.latency_ms, not failed))
-            del p.trace[: -jobs.TRACE_LEN]
-            left = e.model_planned - e.model_done
-            eta = (e.eta_s / max(1, e.planned - e.done) * left) if e.eta_s is not None else None
+            status = e.status or "ok"
+            failed = status not in ("ok", "cancelled")  # a cancelled sample is not a failure: resume runs it again
+            if status != "cancelled":
+                self.worker.metrics.observe_sample(e.model, status, e.latency_ms if status == "ok" else None)
+                p.trace.append(TracePoint(time.monotonic() - p.started, e.model, None if failed else e.latency_ms, not failed))
+                del p.trace[: -jobs.TRACE_LEN]
+            eta, _ = self.pace.eta(e.model_planned - e.model_done, False)
             p.models[e.model] = ModelProgress(e.model, "running", e.model_done, e.model_planned, prev.errors + int(failed),
-                                              e.latency_ms if not failed else prev.last_latency_ms, eta)
+                                              e.latency_ms if status == "ok" else prev.last_latency_ms, eta)
             if prev.phase != "running":
                 self._loaded_now(e.model)
-        elif e.phase == "model_done":
-            self.last_errors = e.errors
-            p.models[e.model] = ModelProgress(e.model, "done", e.model_done, e.model_planned, prev.errors,
-                                              prev.last_latency_ms, 0.0)
+        elif e.phase == "model_done":  # "stopped": cancelled or interrupted before its last sample
+            phase = "done" if e.status != "stopped" else "stopped"
+            p.models[e.model] = ModelProgress(e.model, phase, e.model_done, e.model_planned, prev.errors,
+                                              prev.last_latency_ms, 0.0 if phase == "done" else None)
         elif e.phase == "model_failed":
-            self.last_errors += prev.planned - prev.done
             p.models[e.model] = ModelProgress(e.model, "failed", prev.done, prev.planned, prev.errors,
                                               prev.last_latency_ms, None, e.message)
             p.messages.append(f"{e.model}: {e.message}")

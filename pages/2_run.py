@@ -16,6 +16,8 @@ REFRESH_IDLE_S = 5.0
 nav.guard(__file__)
 st.title("Run")
 widgets.notice()
+if st.session_state.pop("run.toast", False):  # the Start button sits below the fold: point up to the live panel
+    st.toast("Run queued: its progress is at the top of this page.", icon=":material/arrow_upward:")
 queue = state.queue()
 first = queue.snapshot()
 st.session_state[state.Keys.run_seen_busy] = first.active
@@ -147,10 +149,12 @@ specs = [
     for s in chosen_sets
 ]
 planned = sum(len(sets[s].items[: int(limit) or None]) * len(models) * int(repeats) for s in chosen_sets)
-st.caption(f"{planned:,} samples planned ({len(models)} models × {len(chosen_sets)} prompt sets × {int(repeats)} repeats).")
+st.caption(f"{fmt.count_of(planned, 'sample')} planned ({fmt.count_of(len(models), 'model')} × "
+           f"{fmt.count_of(len(chosen_sets), 'prompt set')} × {fmt.count_of(int(repeats), 'repeat')}).")
 if st.button("Start run", type="primary", icon=":material/play_arrow:", key="run.start",
              disabled=not models or not chosen_sets):
     if widgets.start_runs(specs):
+        st.session_state["run.toast"] = True
         st.rerun()
 if first.active:
     st.caption("One run at a time keeps timings clean: a new run waits in the queue until the current one ends.")

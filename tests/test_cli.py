@@ -63,3 +63,21 @@ def test_run_runs_results_roundtrip(db_path, capsys, tmp_path):
     assert len(df) == 3 and {"result_key", "latency_ms", "ttft_ms", "quality", "output_text"} <= set(df.columns)
     assert len(pd.read_csv(tmp_path / "r.csv")) == 3
     assert len(json.loads((tmp_path / "r.json").read_text())) == 3
+
+
+@pytest.mark.skipif(not demo_available(), reason="needs the demo models")
+def test_progress_in_a_log_is_a_few_lines_not_a_bar(tmp_path):
+    """stderr not a terminal (CI): one line per model event, not hundreds of bar updates."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = subprocess.run([sys.executable, "-m", "core", "run", "--db", str(tmp_path / "log.duckdb"), "--models",
+                          "demo-tiny,demo-small", "--prompt-set", "demo-qa", "--limit", "30", "--max-new-tokens", "4"],
+                         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300,
+                         env={**__import__("os").environ, "LLM_EVAL_MLFLOW": "off"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stderr.strip().splitlines()
+    assert "\r" not in out.stderr and len(lines) <= 8, lines
+    assert "demo-tiny: done at 30/30 samples; run 30/60, 0 not ok" in lines
+    assert "demo-small: done at 30/30 samples; run 60/60, 0 not ok" in lines

@@ -97,7 +97,11 @@ def test_cancel_then_resume_through_the_store(setup, queue):
     wait_for(lambda: status(setup.store, run_id) == "cancelled", timeout=30, what="the cancel")
     stored = keys(setup.store, run_id)
     assert 5 <= len(stored) < 2400 and len(set(stored)) == len(stored)
-    assert queue.snapshot(run_id).state == "cancelled"
+    snap = queue.snapshot(run_id)
+    (mp,) = snap.models
+    row = setup.store.get_run(run_id)
+    assert snap.state == "cancelled" and snap.done == row.done  # the panel and the store agree
+    assert (mp.phase, mp.done, mp.errors) == ("stopped", row.done, 0)  # not "done"; a cancelled sample is no failure
     assert run_id in set(queue.resumable_runs()["run_id"])
 
     queue.resume(run_id)
@@ -242,3 +246,72 @@ def _scrape_running(port: int, model: str) -> dict | None:
         return None
     return {"samples_ok": ok, "llm_eval_run_samples_planned": planned,
             "llm_eval_worker_rss_bytes": m[("llm_eval_worker_rss_bytes", ())], "raw": json.dumps(str(m))[:10]}
+
+
+# --------------------------------------------------------------------------- the progress record
+
+
+def test_progress_counts_agree_after_cancel_and_resume(setup):
+    """A cancelled sample is not a failure, a model that did not finish is 'stopped' (not done), counts
+    agree with the store; on resume a finished model shows done with its total and the others their
+    totals, before anything runs."""
+    from core.measure import CancelToken
+    from core.runner import Runner
+    from core.worker import ProgressRecorder, Worker
+
+    tiny, small = setup.models[:2]
+    spec = small_spec(setup, models=(tiny, small), limit=10)
+    run_id = Runner(setup.store).create(spec, queued=True)
+    worker = Worker(setup.store, cores=None, metrics_port=None)
+    cancel = CancelToken()
+
+    def recorder() -> ProgressRecorder:
+        return ProgressRecorder(worker, run_id, setup.prompt_set, spec.models, spec.timeout_s)
+
+    first = recorder()
+
+    def on_event(e):  # cancel on the third sample of the second model
+        first.on_event(e)
+        if e.phase == "sample" and e.model == small and e.model_done >= 3:
+            cancel.cancel()
+
+    worker.cancel = cancel
+    assert Runner(setup.store, loader=worker.loader, on_event=on_event, cancel=cancel).execute(run_id).status == "cancelled"
+    snap = first.p.snapshot(None)
+    row = setup.store.get_run(run_id)
+    models = {m.model: m for m in snap.models}
+    assert (models[tiny].phase, models[tiny].done, models[tiny].planned, models[tiny].errors) == ("done", 10, 10, 0)
+    assert models[small].phase == "stopped" and models[small].errors == 0
+    assert models[small].done == row.done - 10 and 3 <= models[small].done < 10
+    assert snap.done == row.done and snap.planned == row.planned == 20
+
+    second = recorder()
+    at_first_load = {}
+
+    def on_resume(e):
+        second.on_event(e)
+        if e.phase == "loading" and not at_first_load:
+            at_first_load.update({m.model: (m.phase, m.done, m.planned) for m in second.p.models.values()})
+
+    worker.cancel = CancelToken()
+    Runner(setup.store, loader=worker.loader, on_event=on_resume, cancel=worker.cancel).execute(run_id)
+    assert at_first_load[tiny] == ("done", 10, 10)
+    assert at_first_load[small][0] == "loading" and at_first_load[small][1:] == (row.done - 10, 10)
+    final = {m.model: (m.phase, m.done, m.planned, m.errors) for m in second.p.snapshot(None).models}
+    assert final == {tiny: ("done", 10, 10, 0), small: ("done", 10, 10, 0)}
+
+
+def test_time_left_is_smoothed_and_says_when_it_is_rough():
+    from core.worker import Pace
+
+    pace = Pace()
+    assert pace.eta(100, False) == (None, True)  # nothing timed yet
+    pace.rate, pace.n = 0.010, 50
+    assert pace.eta(100, False) == (pytest.approx(1.0), False)
+    assert pace.eta(100, True)[1]  # models not started yet: rough
+    pace.rate = 0.010
+    pace._last = ("m", time.monotonic() - 1.0)  # one slow sample (1 s) moves the estimate by 5% of the gap
+    pace.tick("m")
+    assert pace.rate == pytest.approx(0.010 + Pace.ALPHA * (1.0 - 0.010), rel=0.05)
+    pace.tick("other")  # a model switch is not a sample interval
+    assert pace.n == 51

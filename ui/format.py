@@ -74,6 +74,11 @@ def count(v: float | None) -> str:
     return DASH if _missing(v) else f"{int(v):,}"
 
 
+def count_of(n: int, noun: str) -> str:
+    """'1 model', '3 models', '1,200 samples' (plural by adding s)."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def params(n: float | None) -> str:
     """Parameter count: '418K', '7.9M', '1.2B'."""
     if _missing(n):

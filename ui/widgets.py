@@ -286,7 +286,14 @@ def live_panel(snap: JobSnapshot, colors: dict[str, str]) -> None:
     st.markdown(f"**{label}** · run `{snap.run_id}` · prompt set `{fmt.md_escape(snap.prompt_set or '')}`")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Samples", f"{snap.done:,} / {snap.planned:,}")
-    c2.metric("Time left (est.)" if snap.active else "Elapsed", fmt.duration(snap.eta_s if snap.active else snap.elapsed_s))
+    if snap.active:
+        rough = snap.eta_rough or snap.eta_s is None
+        c2.metric("Time left (rough)" if rough else "Time left (est.)",
+                  ("~" if rough and snap.eta_s is not None else "") + fmt.duration(snap.eta_s),
+                  help="Remaining samples x smoothed seconds per sample. Rough while fewer than 20 samples are "
+                       "timed, or while models that have not started (and may be faster or slower) are left.")
+    else:
+        c2.metric("Elapsed", fmt.duration(snap.elapsed_s))
     c3.metric("Worker memory (RSS)", fmt.mb(snap.rss_mb), help="Resident memory of the evaluation worker process")
     c4.metric("Failed samples", fmt.count(sum(m.errors for m in snap.models)))
     st.progress(min(1.0, snap.fraction), text=f"{fmt.pct(snap.fraction, 0)} of all samples")
