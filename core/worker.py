@@ -73,7 +73,7 @@ def available_cores() -> list[int] | None:
     return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
 
 
-def default_cores() -> list[int] | None:
+def measurement_cores() -> list[int] | None:
     """All cores this process may use but the lowest, when there are at least two (None: no affinity API)."""
     cores = available_cores()
     if cores is None:
@@ -232,7 +232,7 @@ class Worker:
         from core.loader import ModelLoader
 
         self.store = store
-        self.cores = list(cores) if cores is not None else default_cores()
+        self.cores = list(cores) if cores is not None else measurement_cores()
         self.metrics_port = metrics_port
         self.idle_exit_s = idle_exit_s
         self.log_path = log_path
