@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from core import cost as C
-from core.measure import BUSY_OTHER_CPU, BUSY_SHARE_FLAG
+from core.measure import BUSY_MIN_SAMPLES, BUSY_OTHER_CPU, BUSY_SHARE_FLAG
 from core.schemas import ERROR_KINDS
 from core.stats import (
     DEFAULT_CONFIDENCE,
@@ -830,7 +830,8 @@ class MachineLoadReport:
     """How busy other processes kept the measurement cores while a run's samples were taken
     (samples.other_cpu, core.measure.MachineLoad). A sample ran on a busy machine when
     other_cpu >= BUSY_OTHER_CPU cores; the run is flagged when more than BUSY_SHARE_FLAG of
-    its samples did, or of one model's samples (a comparison is skewed by one model's load).
+    its samples did, or of one model's samples (a comparison is skewed by one model's load), and at
+    least BUSY_MIN_SAMPLES did (one short sample's tick noise never flags a small run).
     n == 0 (runs stored before other_cpu was measured): share and mean None, never flagged.
 
     per_model columns: model, n, busy, busy_share, mean_other_cpu, flagged.
@@ -893,10 +894,11 @@ def machine_load(store: Store, run_id: str) -> MachineLoadReport:
     pm = store.machine_load(run_id, BUSY_OTHER_CPU)
     pm["busy_share"] = pd.to_numeric(pm["busy_share"], errors="coerce")
     pm["mean_other_cpu"] = pd.to_numeric(pm["mean_other_cpu"], errors="coerce")
-    pm["flagged"] = pm["busy_share"].fillna(0.0) > BUSY_SHARE_FLAG
+    pm["flagged"] = (pm["busy_share"].fillna(0.0) > BUSY_SHARE_FLAG) & (pm["busy"] >= BUSY_MIN_SAMPLES)
     n, busy = int(pm["n"].sum()), int(pm["busy"].sum())
     if not n:
         return MachineLoadReport(0, 0, None, None, pm, False)
     share = busy / n
     mean = float((pm["mean_other_cpu"].fillna(0.0) * pm["n"]).sum() / n)
-    return MachineLoadReport(n, busy, share, mean, pm, bool(share > BUSY_SHARE_FLAG or pm["flagged"].any()))
+    run_flag = share > BUSY_SHARE_FLAG and busy >= BUSY_MIN_SAMPLES
+    return MachineLoadReport(n, busy, share, mean, pm, bool(run_flag or pm["flagged"].any()))

@@ -209,6 +209,7 @@ class TokenClock:
 
 BUSY_OTHER_CPU = 0.25  # a sample "ran on a busy machine" when other_cpu >= this (cores)
 BUSY_SHARE_FLAG = 0.10  # a run (or model) is flagged when more than this share of its samples ran on a busy machine
+BUSY_MIN_SAMPLES = 3  # ... and at least this many did: one short sample's tick noise never flags a small run
 
 _PROC_STAT = "/proc/stat"
 _HAS_PROC_STAT = os.path.exists(_PROC_STAT)

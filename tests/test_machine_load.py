@@ -55,9 +55,18 @@ def test_report_flags_the_run_and_says_so_in_plain_language(store):
 
 
 def test_one_busy_model_flags_the_run_even_when_the_run_share_is_low(store):
-    store.append_samples(_rows("a", [0.0] * 8 + [1.0] * 2) + _rows("b", [0.0] * 90))
+    store.append_samples(_rows("a", [0.0] * 12 + [1.0] * 3) + _rows("b", [0.0] * 85))
     r = machine_load(store, "r1")
-    assert r.share == pytest.approx(0.02) and r.flagged and r.flagged_models == [("a", pytest.approx(0.2))]
+    assert r.share == pytest.approx(0.03) and r.flagged and r.flagged_models == [("a", pytest.approx(0.2))]
+
+
+def test_one_noisy_sample_never_flags_a_small_run(store):
+    """1 of 3 samples busy is 33%, but a single short sample's tick noise is no evidence (BUSY_MIN_SAMPLES)."""
+    store.append_samples(_rows("a", [0.0, 1.0, 0.0]))
+    r = machine_load(store, "r1")
+    assert r.share == pytest.approx(1 / 3) and not r.flagged and r.flagged_models == []
+    store.append_samples(_rows("a", [0.0, 1.0, 1.0, 1.0], run_id="r2"))
+    assert machine_load(store, "r2").flagged  # three of four: evidence
 
 
 def test_a_quiet_run_is_not_flagged(store):

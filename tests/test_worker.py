@@ -88,6 +88,9 @@ def test_a_queued_run_is_measured_by_the_worker_with_progress_and_metrics(setup,
     assert after[("llm_eval_samples_total", (("model", setup.tiny), ("status", "ok")))] == 120
     assert after[("llm_eval_sample_latency_seconds_count", (("model", setup.tiny),))] == 120
     assert after[("llm_eval_loaded_models", ())] == 1 and after[("llm_eval_model_loads_total", (("model", setup.tiny),))] == 1
+    queue.request_unload(setup.tiny)  # the Models page's Unload: a request the idle worker carries out
+    wait_for(lambda: worker_info(setup.store).loaded == (), timeout=30, what="the unload")
+    assert _scrape(info.metrics_port)[("llm_eval_loaded_models", ())] == 0
 
 
 def test_cancel_then_resume_through_the_store(setup, queue):

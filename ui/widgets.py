@@ -283,7 +283,8 @@ def live_panel(snap: JobSnapshot, colors: dict[str, str]) -> None:
     label = {"running": "Running", "loading": "Loading a model", "cancelling": "Cancelling after the current generation",
              "completed": "Completed", "cancelled": "Cancelled", "failed": "Failed",
              "interrupted": "Interrupted (the worker stopped before the run finished)"}.get(snap.state, snap.state)
-    st.markdown(f"**{label}** · run `{snap.run_id}` · prompt set `{fmt.md_escape(snap.prompt_set or '')}`")
+    name = (snap.prompt_set or "").replace("`", "'")  # a code span shows its text literally (no markdown escapes)
+    st.markdown(f"**{label}** · run `{snap.run_id}` · prompt set `{name}`")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Samples", f"{snap.done:,} / {snap.planned:,}")
     if snap.active:
