@@ -92,7 +92,8 @@ Comparisons of two models on one metric.
   difference (or that the size is uncertain).
 
 Drift. Kendall tau (the Mann-Kendall trend test) and Spearman rho of latency against sample
-order, Theil-Sen slope with its interval (above 500 samples: on 500 medians of blocks of
+order (Spearman's p: exact permutation distribution up to 9 samples, the t approximation
+above), Theil-Sen slope with its interval (above 500 samples: on 500 medians of blocks of
 consecutive samples, as Theil-Sen is quadratic in n); flagged when the trend is significant
 and the slope exceeds 1% of the median per 100 samples. Cold start: first sample against the
 median of the rest.
@@ -1060,8 +1061,9 @@ def unpaired_test(a: object, b: object, test: Literal["mann-whitney", "welch"] =
     n = x.size + y.size
     if x.size < 2 or y.size < 2:
         return TestResult(name, None, None, n, "fewer than 2 values in a group: no test")
-    if np.ptp(np.concatenate([x, y])) == 0:
-        return TestResult(name, 0.0, 1.0, n, "all values equal")
+    if np.ptp(np.concatenate([x, y])) == 0:  # U is then n1*n2/2 (every pair a tie), not 0
+        stat = x.size * y.size / 2 if test == "mann-whitney" else 0.0
+        return TestResult(name, float(stat), 1.0, n, "all values equal")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if test == "mann-whitney":
@@ -1427,7 +1429,26 @@ def drift(
     rel = None if not med or slope.estimate is None else slope.estimate * 100 / med
     sig = kt.pvalue is not None and bool(kt.pvalue < alpha)
     material = rel is not None and abs(rel) > material_fraction
-    return Drift(n, _num(kt.statistic), _num(kt.pvalue), _num(sr.statistic), _num(sr.pvalue), slope, med, rel, sig, material, sig and material)
+    sp = _spearman_exact_p(x, y) if n <= SPEARMAN_EXACT_MAX_N else sr.pvalue
+    return Drift(n, _num(kt.statistic), _num(kt.pvalue), _num(sr.statistic), _num(sp), slope, med, rel, sig, material, sig and material)
+
+
+SPEARMAN_EXACT_MAX_N = 9  # exact permutation distribution up to here (9! orderings), as R's cor.test
+
+
+def _spearman_exact_p(x: np.ndarray, y: np.ndarray) -> float:
+    """Two-sided p of Spearman's rho from its exact permutation distribution (every ordering of y's
+    ranks against x's; ties keep their average ranks): scipy's spearmanr uses a t approximation,
+    which is far off at small n (n=5, y=[1,2,3,5,4]: 0.037 against the exact 0.083)."""
+    import itertools
+
+    rx, ry = sps.rankdata(x), sps.rankdata(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    norm = math.sqrt(float(rx @ rx) * float(ry @ ry))
+    observed = abs(float(rx @ ry)) / norm
+    perms = np.fromiter(itertools.chain.from_iterable(itertools.permutations(range(x.size))), dtype=np.int8)
+    rho = np.abs(ry[perms.reshape(-1, x.size)] @ rx) / norm
+    return float(np.mean(rho >= observed - 1e-12))
 
 
 def _slope_points(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray, str]:

@@ -708,3 +708,14 @@ def test_verdict_never_claims_unsupported_difference():
 def test_methods_text_names_the_choices():
     for word in ("Holm", "family-wise", "cluster bootstrap", "BCa", "Wilson", "McNemar", "TOST", "Theil-Sen", "1000"):
         assert word.lower() in S.METHODS.lower()
+
+
+def test_spearman_p_is_exact_at_small_n_and_mann_whitney_u_on_ties_is_half_the_pairs():
+    """Checked against R: cor.test(1:5, c(1,2,3,5,4), method = "spearman") gives p = 0.08333 (exact);
+    scipy's t approximation gives 0.0374. All-equal samples: every pair of the 3 x 4 ties, U = 6."""
+    d = S.drift([1, 2, 3, 5, 4])
+    assert d.spearman_rho == pytest.approx(0.9) and d.spearman_p == pytest.approx(1 / 12)
+    y10 = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3]
+    assert S.drift(y10).spearman_p == pytest.approx(sps.spearmanr(range(10), y10).pvalue)  # n > 9: t approximation
+    r = S.unpaired_test([3.0, 3.0, 3.0], [3.0, 3.0, 3.0, 3.0])
+    assert (r.statistic, r.p_value) == (6.0, 1.0)
