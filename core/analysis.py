@@ -443,6 +443,12 @@ def _advice(comps: Sequence[Comparison], alpha: float) -> tuple[SampleSizeAdvice
         if not sig and obs and p.sd > 0:
             need = required_sample_size(abs(obs), p.sd, alpha=alpha).n
         mde = p.effect
+        if p.sd == 0:  # every prompt differs by the same amount: a power calculation has nothing to work with
+            diff = f"{_fmt(obs, s)}{unit}" if obs is not None else "n/a"
+            text = (f"{info.label}, {c.model_a} vs {c.model_b}: the per-prompt differences have no variance over {p.n} "
+                    f"prompts (every prompt differs by {diff}), so they give no sample size")
+            out.append(SampleSizeAdvice(c.metric, c.model_a, c.model_b, p.n, p.sd, None, obs, None, sig, text))
+            continue
         head = f"{info.label}, {c.model_a} vs {c.model_b}: {p.n} prompts detect a mean difference of {_fmt(mde, s)}{unit} (80% power, alpha {alpha:g})"
         if sig:
             tail = "; the difference found is significant"

@@ -499,3 +499,16 @@ def test_http_models_are_priced_by_their_price_basis(tmp_path):
     assert rows["model-01"].cost_per_request == pytest.approx(hourly) and rows["model-01"].energy_kwh_per_request is None
     pt = A.compare_run(store, run_id, metrics=["cost"], settings=s).pareto_table.set_index("model")
     assert pt.loc["model-01", "cost"] == pytest.approx(hourly) and pt.loc["model-02", "cost"] == pytest.approx(per_token)
+
+
+def test_sample_size_advice_says_when_the_differences_have_no_variance(store):
+    """Every prompt scores 2 points apart: no 'detects a difference of 0 points', but 'no variance'."""
+    from core.analysis import compare_run
+
+    run_id = synthetic_run(store, run_id="flat", n_models=2, n_items=40, repeats=1, error_rate=0.0)
+    with store.connect() as con:
+        con.execute("UPDATE samples SET quality = CASE model WHEN 'model-00' THEN 5.0 ELSE 7.0 END WHERE run_id = ?", [run_id])
+    r = compare_run(store, run_id, metrics=("quality",), baseline="model-00", use_champion=False)
+    (adv,) = [a for a in r.advice if a.metric == "quality"]
+    assert "no variance over 40 prompts" in adv.sentence and "0 points" not in adv.sentence
+    assert adv.detectable_difference is None and adv.prompts_needed is None
