@@ -204,7 +204,7 @@ def thread_rounds(args: argparse.Namespace, loop: RenderLoop, tmp: Path) -> list
 
 
 def worker_rounds(args: argparse.Namespace, loop: RenderLoop, tmp: Path) -> list[dict[str, float]]:
-    from core.worker import isolate_from
+    from core.affinity import isolate_from
 
     store = Store(tmp / "runs.duckdb")
     q = jobs.RunQueue(store, after_spawn=lambda info: isolate_from(info.cores))

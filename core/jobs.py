@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -383,31 +383,3 @@ def measuring_elsewhere(store: Store, pid: int | None = None) -> tuple[str, int]
         if r.pid is not None and not pd.isna(r.pid) and int(r.pid) != pid and pid_alive(r.pid):
             return str(r.run_id), int(r.pid)
     return None
-
-
-@dataclass
-class ProgressState:
-    """The mutable progress of one run inside the worker; snapshot() freezes it for the store."""
-
-    run_id: str
-    prompt_set: str
-    models: dict[str, ModelProgress]
-    started: float = field(default_factory=time.monotonic)
-    state: str = "running"
-    done: int = 0
-    planned: int = 0
-    eta_s: float | None = None
-    eta_rough: bool = True
-    trace: list[TracePoint] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    def snapshot(self, rss_mb: float | None) -> JobSnapshot:
-        return JobSnapshot(
-            state=self.state, run_id=self.run_id, prompt_set=self.prompt_set, done=self.done, planned=self.planned,
-            eta_s=self.eta_s if self.state in ACTIVE else None, eta_rough=self.eta_rough,
-            elapsed_s=time.monotonic() - self.started,
-            models=tuple(self.models.values()), trace=tuple(self.trace[-TRACE_LEN:]),
-            messages=tuple(self.messages[-ERRORS_LEN:]), rss_mb=rss_mb, worker_pid=os.getpid(),
-            updated_at=now().isoformat(), error=self.error,
-        )

@@ -61,7 +61,9 @@ def measurement_settings(role: str, local_models: bool = True) -> dict[str, Any]
     (CPU affinity; None where the OS has no affinity API) and torch's intra-op thread count."""
     import os
 
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    from core.affinity import available_cores
+
+    cores = available_cores()
     threads = None
     if local_models:  # local models need torch anyway; HTTP-only runs never import it
         import torch

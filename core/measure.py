@@ -279,10 +279,9 @@ def _own_cpu_s() -> float:
 
 def default_cores() -> tuple[int, ...]:
     """The cores this process may run on (its CPU affinity), else every core."""
-    try:
-        return tuple(sorted(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return tuple(range(os.cpu_count() or 1))
+    from core.affinity import available_cores
+
+    return tuple(available_cores() or range(os.cpu_count() or 1))
 
 
 class MachineLoad:

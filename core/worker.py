@@ -27,12 +27,15 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from core import jobs
-from core.jobs import HOST, ModelProgress, ProgressState, TracePoint
+from core.affinity import available_cores, measurement_cores, parse_cores, pin_process
+from core.jobs import HOST, ModelProgress, TracePoint
 from core.measure import CancelToken, rss_bytes
 from core.metrics import DEFAULT_PORT, WorkerMetrics
 from core.runner import ProgressEvent
@@ -52,67 +55,35 @@ class WorkerBusyError(RuntimeError):
     """A live worker already serves this database."""
 
 
-# --------------------------------------------------------------------------- cores
-
-
-def parse_cores(text: str) -> list[int]:
-    """'1,3-5' -> [1, 3, 4, 5]."""
-    out: set[int] = set()
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, _, hi = part.partition("-")
-        out.update(range(int(lo), int(hi or lo) + 1))
-    if not out:
-        raise ValueError(f"no cores in {text!r}; write e.g. 1,2 or 1-3")
-    return sorted(out)
-
-
-def available_cores() -> list[int] | None:
-    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-
-
-def measurement_cores() -> list[int] | None:
-    """All cores this process may use but the lowest, when there are at least two (None: no affinity API)."""
-    cores = available_cores()
-    if cores is None:
-        return None
-    return cores[1:] if len(cores) >= 2 else cores
-
-
-def pin_process(cores: Sequence[int]) -> bool:
-    """Restrict every thread of this process (and the threads it creates later) to `cores`."""
-    if not hasattr(os, "sched_setaffinity") or not cores:
-        return False
-    ok = False
-    try:
-        tids = [int(t) for t in os.listdir("/proc/self/task")]
-    except OSError:
-        tids = [0]
-    for tid in tids:
-        try:
-            os.sched_setaffinity(tid, set(cores))
-            ok = True
-        except OSError:  # a thread that just ended, or a core outside our cgroup
-            continue
-    return ok
-
-
-def isolate_from(worker_cores: Sequence[int] | None) -> list[int] | None:
-    """Keep this (dashboard) process off the worker's measurement cores, where it has others;
-    returns the cores it now runs on, or None when nothing changed. LLM_EVAL_ISOLATE=0 turns it off
-    (the test suite, which shares its process with many things)."""
-    cores = available_cores()
-    if not worker_cores or cores is None or os.environ.get("LLM_EVAL_ISOLATE", "1") == "0":
-        return None
-    rest = [c for c in cores if c not in set(worker_cores)]
-    if not rest or rest == cores:
-        return None
-    return rest if pin_process(rest) else None
-
-
 # --------------------------------------------------------------------------- progress
+
+
+@dataclass
+class ProgressState:
+    """The mutable progress of one run inside the worker; snapshot() freezes it for the store."""
+
+    run_id: str
+    prompt_set: str
+    models: dict[str, ModelProgress]
+    started: float = field(default_factory=time.monotonic)
+    state: str = "running"
+    done: int = 0
+    planned: int = 0
+    eta_s: float | None = None
+    eta_rough: bool = True
+    trace: deque = field(default_factory=lambda: deque(maxlen=jobs.TRACE_LEN))  # TracePoint, newest last
+    messages: deque = field(default_factory=lambda: deque(maxlen=jobs.ERRORS_LEN))
+    error: str | None = None
+
+    def snapshot(self, rss_mb: float | None) -> jobs.JobSnapshot:
+        return jobs.JobSnapshot(
+            state=self.state, run_id=self.run_id, prompt_set=self.prompt_set, done=self.done, planned=self.planned,
+            eta_s=self.eta_s if self.state in jobs.ACTIVE else None, eta_rough=self.eta_rough,
+            elapsed_s=time.monotonic() - self.started,
+            models=tuple(self.models.values()), trace=tuple(self.trace),
+            messages=tuple(self.messages), rss_mb=rss_mb, worker_pid=os.getpid(),
+            updated_at=now().isoformat(), error=self.error,
+        )
 
 
 class Pace:
@@ -184,7 +155,6 @@ class ProgressRecorder:
             if status != "cancelled":
                 self.worker.metrics.observe_sample(e.model, status, e.latency_ms if status == "ok" else None)
                 p.trace.append(TracePoint(time.monotonic() - p.started, e.model, None if failed else e.latency_ms, not failed))
-                del p.trace[: -jobs.TRACE_LEN]
             eta, _ = self.pace.eta(e.model_planned - e.model_done, False)
             p.models[e.model] = ModelProgress(e.model, "running", e.model_done, e.model_planned, prev.errors + int(failed),
                                               e.latency_ms if status == "ok" else prev.last_latency_ms, eta)

@@ -84,7 +84,7 @@ def queue() -> jobs.RunQueue:
 
 def _isolate(info: jobs.WorkerInfo) -> None:
     """Keep the dashboard off the worker's measurement cores (it has the others to itself)."""
-    from core.worker import isolate_from
+    from core.affinity import isolate_from
 
     if info.local:
         isolate_from(info.cores)
