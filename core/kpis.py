@@ -28,6 +28,7 @@ from core.stats import (
     DEFAULT_SEED,
     BootstrapMeans,
     Interval,
+    agreeing_clusters_ci,
     bootstrap_means,
     mean_ci,
     summarize,
@@ -271,7 +272,7 @@ class KpiTable:
 
 _METHOD_LABEL = {
     "bca-bootstrap": "BCa bootstrap", "percentile-bootstrap": "percentile bootstrap", "cluster-bootstrap": "cluster bootstrap over prompts",
-    "t": "t interval", "wilson": "Wilson score",
+    "t": "t interval", "wilson": "Wilson score", "wilson-clusters": "Wilson score on prompts (repeats agree)",
 }
 FRAME_COLUMNS = ("model", "category", "kpi", "section", "value", "low", "high", "unit", "method", "confidence", "n", "n_resamples", "seed", "note")
 
@@ -604,7 +605,11 @@ def group_intervals(df: pd.DataFrame, model: str, scorers: Sequence[str], ctx: C
     def rate(col: str) -> Interval:
         n, _ = bm.count(col)
         if bm.clustered:
-            return bm.interval(*bm.mean(col), confidence=confidence, n=n)
+            is_ok = (done["status"] == "ok").to_numpy()
+            values = ((~is_ok).astype(float) if col == "error"
+                      else np.where(is_ok, done[col].to_numpy(dtype=float, na_value=np.nan), np.nan))
+            agreeing = agreeing_clusters_ci(values, done["item_id"].astype(str).to_numpy(), confidence)
+            return agreeing if agreeing is not None else bm.interval(*bm.mean(col), confidence=confidence, n=n)
         return wilson_ci(int(round(bm.totals[bm.names.index(col)])), n, confidence)
 
     for name, prefix in (("lat", "latency_ms"), ("ttft", "ttft_ms")):

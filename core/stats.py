@@ -70,8 +70,11 @@ Intervals (95% by default).
 Comparisons of two models on one metric.
 - Paired when both models ran the same prompts (at least half of the larger item set is
   shared): Wilcoxon signed-rank test on per-prompt differences (default; robust to the
-  skew and outliers of latency; zero differences dropped, exact for n <= 50, else the
-  tie-corrected normal approximation, as scipy.stats.wilcoxon computes it), paired t
+  skew and outliers of latency; zero differences dropped; p-value as scipy.stats.wilcoxon
+  computes it: exact null distribution for n <= 50 pairs without ties or zero differences;
+  with ties or zeros, an exact permutation p-value (all 2^n sign flips) for n <= 13 and the
+  tie-corrected normal approximation without continuity correction above; above 50 pairs,
+  always that normal approximation), paired t
   test on request; McNemar for pass/fail with one run per prompt (exact binomial when
   fewer than 25 discordant pairs, else chi-square with continuity correction).
 - Unpaired fallback when prompts do not match: Mann-Whitney U (default) or Welch t; for
@@ -256,14 +259,18 @@ def wilson_ci(successes: int, n: int, confidence: float = DEFAULT_CONFIDENCE) ->
         return _undefined("wilson", confidence, 0, "no trials")
     if not 0 <= successes <= n:
         raise ValueError(f"successes must be between 0 and n={n} (got {successes})")
-    p = successes / n
+    return _wilson(successes / n, n, confidence)
+
+
+def _wilson(p: float, n: int, confidence: float, method: str = "wilson", note: str = "") -> Interval:
+    """The Wilson score interval at proportion p over n trials (p need not be k/n exactly)."""
     z = float(ndtri(1 - (1 - confidence) / 2))
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return Interval(p, low, high, "wilson", confidence, n)
+    low = 0.0 if p <= 0 else max(0.0, centre - half)
+    high = 1.0 if p >= 1 else min(1.0, centre + half)
+    return Interval(p, low, high, method, confidence, n, note=note)
 
 
 def newcombe_diff_ci(k_a: int, n_a: int, k_b: int, n_b: int, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
@@ -286,13 +293,51 @@ def proportion_ci(
     n_resamples: int | None = None,
     seed: int = DEFAULT_SEED,
 ) -> Interval:
-    """Pass/error rate of 0/1 outcomes: Wilson, or cluster bootstrap when prompts repeat."""
+    """Pass/error rate of 0/1 outcomes: Wilson, or cluster bootstrap when prompts repeat.
+
+    Repeats never buy more certainty than one answer per prompt: when every prompt's repeats
+    agree (always the case at a rate of 0% or 100%, where the cluster bootstrap collapses to a
+    zero-width interval), the repeats carry no information beyond one answer each, so the
+    interval is Wilson's on the number of prompts ("wilson-clusters").
+    """
     x = np.asarray(outcomes, dtype=float).ravel()
     keep = np.isfinite(x)
-    if clusters is not None and _has_repeats(np.asarray(clusters, dtype=object).ravel()[keep]):
-        return cluster_bootstrap_ci(x, clusters, "mean", confidence=confidence, n_resamples=n_resamples, seed=seed)
+    if clusters is not None:
+        c = np.asarray(clusters, dtype=object).ravel()[keep]
+        if _has_repeats(c):
+            agreeing = agreeing_clusters_ci(x[keep], c, confidence)
+            if agreeing is not None:
+                return agreeing
+            return cluster_bootstrap_ci(x, clusters, "mean", confidence=confidence, n_resamples=n_resamples, seed=seed)
     x = x[keep]
     return wilson_ci(int(x.sum()), int(x.size), confidence)
+
+
+def agreeing_clusters_ci(outcomes: object, clusters: object, confidence: float = DEFAULT_CONFIDENCE) -> Interval | None:
+    """Wilson on the number of prompts when every prompt's repeated 0/1 outcomes agree, else None.
+
+    Then the repeats add nothing to one answer per prompt, and the cluster bootstrap would
+    collapse (zero width at 0% or 100%) or claim the certainty of every repeat."""
+    _check_confidence(confidence)
+    x = np.asarray(outcomes, dtype=float).ravel()
+    c = np.asarray(clusters, dtype=object).ravel()
+    keep = np.isfinite(x)
+    x, c = x[keep], c[keep]
+    if not x.size or not _clusters_homogeneous(x, c):
+        return None
+    k = int(np.unique(c.astype(str)).size)
+    return _wilson(float(x.mean()), k, confidence, "wilson-clusters", f"every prompt's repeats agree: Wilson on {k} prompts")
+
+
+def _clusters_homogeneous(x: np.ndarray, clusters: np.ndarray) -> bool:
+    """True when every cluster holds one value only (its repeats all agree)."""
+    _, codes = np.unique(clusters.astype(str), return_inverse=True)
+    k = int(codes.max()) + 1 if codes.size else 0
+    lo = np.full(k, np.inf)
+    hi = np.full(k, -np.inf)
+    np.minimum.at(lo, codes, x)
+    np.maximum.at(hi, codes, x)
+    return bool(np.all(lo == hi))
 
 
 # --------------------------------------------------------------------------- bootstrap engine
@@ -1010,12 +1055,13 @@ def _average_ranks(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ranks, counts
 
 
-_WILCOXON_EXACT_MAX = 50  # scipy.stats.wilcoxon(method="auto") is exact up to here
+_WILCOXON_EXACT_MAX = 50  # scipy.stats.wilcoxon(method="auto") leaves the normal approximation only up to here
 
 
 def _wilcoxon(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Two-sided Wilcoxon signed-rank (zeros dropped): scipy.stats.wilcoxon for n <= 50 (exact
-    or permutation), else its normal approximation (tie-corrected variance, no continuity
+    without ties or zeros; with them, permutation for n <= 13, else normal approximation),
+    else its normal approximation (tie-corrected variance, no continuity
     correction) computed here with the same formula: scipy's per-call overhead dominated
     the all-pairs comparison of many models. Tested equal to scipy."""
     d = x - y

@@ -512,3 +512,17 @@ def test_sample_size_advice_says_when_the_differences_have_no_variance(store):
     (adv,) = [a for a in r.advice if a.metric == "quality"]
     assert "no variance over 40 prompts" in adv.sentence and "0 points" not in adv.sentence
     assert adv.detectable_difference is None and adv.prompts_needed is None
+
+
+def test_pass_rate_at_100_percent_with_repeats_is_never_zero_width(tmp_path):
+    """Issue 11.1 in the KPI table: every repeat of every prompt passes (and none errs)."""
+    store = Store(tmp_path / "all-pass.duckdb")
+    run_id = synthetic_run(store, run_id="allpass", n_models=2, n_items=40, repeats=3, error_rate=0.0)
+    with store.connect() as con:
+        con.execute("UPDATE samples SET passed = 1.0 WHERE model = 'model-00'")
+    table = A.kpi_table(store, run_id, settings=SETTINGS)
+    rate = table.interval("model-00", "pass_rate")
+    assert rate.estimate == 1.0 and rate.high == 1.0
+    assert rate.low == pytest.approx(S.wilson_ci(40, 40).low) and rate.method == "wilson-clusters"
+    errors = table.interval("model-00", "error_rate")
+    assert errors.estimate == 0.0 and errors.high == pytest.approx(S.wilson_ci(0, 40).high)

@@ -719,3 +719,32 @@ def test_spearman_p_is_exact_at_small_n_and_mann_whitney_u_on_ties_is_half_the_p
     assert S.drift(y10).spearman_p == pytest.approx(sps.spearmanr(range(10), y10).pvalue)  # n > 9: t approximation
     r = S.unpaired_test([3.0, 3.0, 3.0], [3.0, 3.0, 3.0, 3.0])
     assert (r.statistic, r.p_value) == (6.0, 1.0)
+
+
+def test_repeats_never_claim_more_certainty_than_one_answer_per_prompt():
+    """Issue 11.1: 0% with 3 repeats of 40 prompts gave [0, 0]; it is Wilson on 40 prompts."""
+    clusters = np.repeat(np.arange(40), 3)
+    zero = S.proportion_ci([0] * 120, clusters=clusters)
+    assert zero.low == 0.0 and zero.high == pytest.approx(S.wilson_ci(0, 40).high) and zero.high > 0.08
+    full = S.proportion_ci([1] * 120, clusters=clusters)
+    assert full.high == 1.0 and full.low == pytest.approx(S.wilson_ci(40, 40).low) and full.low < 0.92
+    agree = S.proportion_ci(np.repeat([1] * 30 + [0] * 10, 3), clusters=clusters)
+    assert (agree.low, agree.high) == pytest.approx((S.wilson_ci(30, 40).low, S.wilson_ci(30, 40).high))
+    assert agree.method == "wilson-clusters" and "40 prompts" in agree.note
+    mixed = np.repeat([1] * 30 + [0] * 10, 3)
+    mixed[0] = 0  # one prompt's repeats disagree: the cluster bootstrap has information to resample
+    assert S.proportion_ci(mixed, clusters=clusters).method == "cluster-bootstrap"
+
+
+def test_methods_text_says_when_wilcoxon_is_exact():
+    """Issue 11.4: with ties or zeros scipy is exact (permutation) only up to 13 pairs; the
+    text says so, and the code agrees: 20 tied pairs give the uncorrected normal approximation."""
+    text = " ".join(S.METHODS.split())
+    assert "n <= 13" in text and "without continuity correction" in text and "exact for n <= 50," not in text
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 4, 20).astype(float)
+    y = rng.integers(0, 4, 20).astype(float)
+    d = (x - y)[x != y]
+    assert np.unique(np.abs(d)).size < d.size  # ties
+    normal = sps.wilcoxon(x, y, method="asymptotic", correction=False)
+    assert S.paired_test(x, y, "wilcoxon").p_value == pytest.approx(normal.pvalue, rel=1e-12)
