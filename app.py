@@ -1,7 +1,12 @@
 """Dashboard entry point (`streamlit run app.py`): page config and navigation, nothing else."""
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="LLM Eval", page_icon=":material/speed:", layout="wide")
+# A local icon file: Streamlit serves it from this server (a :material/ or emoji icon makes the
+# browser fetch the favicon from fonts.gstatic.com, which fails offline).
+ICON = str(Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png")
+st.set_page_config(page_title="LLM Eval", page_icon=ICON, layout="wide")
 
 pages = [
     st.Page("pages/1_overview.py", title="Overview", icon=":material/home:", default=True),

@@ -38,6 +38,7 @@ from core.kpis import (
     kpi_table,
     machine_load,
     measured_power,
+    memory_needed_mb,
     query,
     run_models,
     run_models_order,
@@ -70,10 +71,11 @@ __all__ = [
     "MachineLoadReport", "machine_load",
 ]
 
-DEFAULT_METRICS = ("latency", "ttft", "tokens_per_s", "quality", "passed", "peak_rss")
+DEFAULT_METRICS = ("latency", "ttft", "tokens_per_s", "quality", "passed", "mem_added")
 METRIC_ALIASES: dict[str, str] = {
     "latency": "latency_ms", "ttft": "ttft_ms", "tokens_per_s": "decode_tps", "decode": "decode_tps",
-    "quality": "quality", "passed": "passed", "pass_rate": "passed", "peak_rss": "peak_rss_mb", "memory": "peak_rss_mb",
+    "quality": "quality", "passed": "passed", "pass_rate": "passed", "peak_rss": "peak_rss_mb",
+    "mem_added": "mem_added_mb", "memory": "mem_added_mb",
     "peak_accel": "peak_accel_mb", "output_tokens": "output_tokens", "input_tokens": "input_tokens",
     "cost": "local_cost", "local_cost": "local_cost",
 }
@@ -118,7 +120,9 @@ def _with_derived(df: pd.DataFrame, cols: Sequence[str], settings: C.CostSetting
         if m in ctx.bases:
             cost[at] = ctx.bases[m].per_request(seconds[at], inp[at], out[at])
             continue
-        energy, amort = C.local_cost_per_request(seconds[at], watts, ctx.settings)
+        sec = seconds[at]
+        mean = float(np.nanmean(sec)) if np.isfinite(sec).any() else None
+        energy, amort = C.local_cost_per_request(sec, watts, ctx.settings, mean_seconds=mean)
         cost[at] = energy + amort
     return df.assign(local_cost=cost)
 
@@ -234,7 +238,7 @@ class RunComparison:
     alpha: float
     confidence: float
     pareto: tuple[ParetoPoint, ...]
-    pareto_table: pd.DataFrame  # model, quality, latency_ms, cost, memory_mb (objectives)
+    pareto_table: pd.DataFrame  # model, quality, latency_ms, cost, memory_needed_mb (objectives); passed (a count), memory_mb (process peak: context)
     drift: Mapping[str, Drift]
     cold_start: Mapping[str, ColdStartInfo]
     advice: tuple[SampleSizeAdvice, ...]
@@ -267,7 +271,7 @@ class RunComparison:
             "comparisons": [comparison_dict(c, self.alpha) for c in self.comparisons],
             "verdicts": self.verdicts(),
             "pareto": {
-                "objectives": {"quality": "max", "latency_ms": "min", "cost": "min", "memory_mb": "min"},
+                "objectives": {"quality": "max", "latency_ms": "min", "cost": "min", "memory_needed_mb": "min"},
                 "models": [
                     {"model": p.model, "efficient": p.efficient, "dominated_by": list(p.dominated_by),
                      **{k: _f(v) for k, v in self._pareto_row(p.model).items()}}
@@ -283,7 +287,7 @@ class RunComparison:
 
     def _pareto_row(self, model: str) -> dict[str, Any]:
         r = self.pareto_table[self.pareto_table["model"] == model]
-        cols = ("quality", "latency_ms", "cost", "memory_mb")
+        cols = ("quality", "latency_ms", "cost", "memory_needed_mb", "memory_mb")
         return {c: (r[c].iloc[0] if not r.empty and c in r else None) for c in cols}
 
 
@@ -374,7 +378,7 @@ def compare_run(
                          confidence=confidence, n_resamples=n_resamples, seed=seed)
     elif len(present) < 2:
         notes.append("fewer than two models with samples: nothing to compare")
-    table = _pareto_table(agg, present, settings or C.CostSettings(), ctx=ctx)
+    table = _pareto_table(agg, present, settings or C.CostSettings(), ctx=ctx, footprints=_footprints(data.run_models))
     pts = pareto_front(table) if not table.empty else ()
     return RunComparison(
         run_id, tuple(usable), comps, baseline, source, correction, alpha, confidence, pts, table,
@@ -386,10 +390,13 @@ def compare_run(
 def _pareto_table(agg: pd.DataFrame, models: Sequence[str], settings: C.CostSettings,
                   measured_watts: Mapping[str, float] | None = None,
                   price_bases: Mapping[str, Mapping[str, Any]] | None = None,
-                  ctx: CostContext | None = None) -> pd.DataFrame:
+                  ctx: CostContext | None = None, footprints: Mapping[str, float | None] | None = None) -> pd.DataFrame:
     """Objectives per model (point estimates): mean quality, median latency, local cost per
-    request, memory (peak accelerator memory when every model has it, else peak RSS).
-    ctx: a cost context already resolved for every model with successful requests."""
+    request, memory needed (MB: the model footprint + the largest peak one generation added,
+    kpis.memory_needed_mb; None, so the worst, when not recorded: old runs, HTTP endpoints).
+    ctx: a cost context already resolved for every model with successful requests.
+    footprints: run_models.model_footprint_mb per model. memory_mb, not an objective: the process
+    peak (accelerator memory when every model has it, else RSS), context only."""
     agg = agg[agg["ok"] > 0]
     rows = []
     use_accel = not agg.empty and agg["peak_accel_mb_max"].notna().all()
@@ -408,8 +415,17 @@ def _pareto_table(agg: pd.DataFrame, models: Sequence[str], settings: C.CostSett
             cost = float(e + am)
         rows.append({"model": m, "quality": _f(a["quality_mean"]), "latency_ms": _f(a["latency_ms_p50"]),
                      "cost": cost if sec is not None else None,
-                     "memory_mb": _f(a["peak_accel_mb_max"] if use_accel else a["peak_rss_mb_max"])})
-    return pd.DataFrame(rows, columns=["model", "quality", "latency_ms", "cost", "memory_mb"])
+                     "memory_needed_mb": memory_needed_mb(_f((footprints or {}).get(m)), _f(a.get("mem_added_mb_max"))),
+                     "memory_mb": _f(a["peak_accel_mb_max"] if use_accel else a["peak_rss_mb_max"]),
+                     "passed": _f(a.get("passed"))})  # not an objective: scored requests that passed (recommend)
+    return pd.DataFrame(rows, columns=["model", "quality", "latency_ms", "cost", "memory_needed_mb", "memory_mb", "passed"])
+
+
+def _footprints(rm: pd.DataFrame | None) -> dict[str, float | None]:
+    """run_models.model_footprint_mb per model (empty for a database without the column)."""
+    if rm is None or "model_footprint_mb" not in rm.columns:
+        return {}
+    return {str(m): _f(v) for m, v in rm["model_footprint_mb"].items()}
 
 
 def _drifts(ok: pd.DataFrame, models: Sequence[str], alpha: float, confidence: float) -> dict[str, Drift]:
@@ -511,6 +527,12 @@ class CostReport:
     assumptions: tuple[str, ...]
     methods: str = C.COST_METHODS
     notes: tuple[str, ...] = ()
+    quality_warnings: tuple[str, ...] = ()  # core.cost.quality_warning per model below the pass-rate threshold
+
+    @property
+    def cost_model(self) -> str:
+        """The cost model in one sentence (shown once on the page, in reports and the CLI)."""
+        return self.settings.cost_model_sentence
 
     def to_dict(self) -> dict[str, Any]:
         help_ = C.settings_help()
@@ -518,6 +540,8 @@ class CostReport:
             "schema": "llm-eval/cost/v1",
             "run_id": self.run_id,
             "currency": self.settings.currency,
+            "cost_model": {"name": self.settings.cost_model, "sentence": self.cost_model},
+            "quality_warnings": list(self.quality_warnings),
             "settings": {k: {"value": v, "unit": help_[k][0], "help": help_[k][1]} for k, v in settings_dict(self.settings).items()},
             "price_snapshot": self.price_snapshot,
             "prices": {k: _jsonable(v) for k, v in self.prices.items()},
@@ -538,6 +562,7 @@ def _cloud_dict(x: CloudLine) -> dict[str, Any]:
         **{k: interval_dict(getattr(p, k)) for k in ("local_monthly", "local_annual", "cloud_monthly", "cloud_annual",
                                                      "savings_pct", "break_even_per_month", "capacity_per_month")},
         "machines": p.machines, "power_source": p.power_source, "note": p.note,
+        "savings_text": C.savings_text(p.savings_pct), "break_even_text": C.break_even_text(p.break_even_per_month),
     }
 
 
@@ -553,6 +578,7 @@ class CostResamples:
     means: Mapping[str, BootstrapMeans]  # columns cost_s, cost_in, cost_out
     measured_watts: Mapping[str, float]
     price_bases: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)  # HTTP models (run manifest)
+    pass_rates: Mapping[str, tuple[float | None, int]] = dataclasses.field(default_factory=dict)  # model -> (pass rate, scored)
 
 
 _COST_COLUMNS = ("cost_s", "cost_in", "cost_out")
@@ -591,6 +617,9 @@ def cost_resamples(
         sums = query(con, _cost_sums_sql(len(models or [])), [run_id, *(models or [])])
         rm = run_models(con, run_id)
         bases = run_price_bases(con, run_id, rm)
+        passed = query(con, "SELECT model, avg(passed::DOUBLE) AS rate, count(passed) AS n FROM samples "
+                            "WHERE run_id = ? AND status = 'ok' AND passed IS NOT NULL GROUP BY model", [run_id])
+    pass_rates = {str(r.model): (_f(r.rate), int(r.n)) for r in passed.itertuples()}
     stored = set(map(str, sums["model"].unique()))
     present = [m for m in order if m in stored] + sorted(stored - set(order))
     means = {}
@@ -600,7 +629,7 @@ def cost_resamples(
         means[str(m)] = bootstrap_sums(_COST_COLUMNS, g[list(_COST_COLUMNS)].to_numpy(float),
                                        np.repeat(keep[:, None], len(_COST_COLUMNS), axis=1), int(g["n_rows"].sum()),
                                        clustered=len(g) < int(g["n_rows"].sum()), n_resamples=n_resamples, seed=seed)
-    return CostResamples(run_id, tuple(present), means, measured_power(rm), bases)
+    return CostResamples(run_id, tuple(present), means, measured_power(rm), bases, pass_rates)
 
 
 def cost_report(
@@ -641,7 +670,9 @@ def cost_report(
         local.append(line)
         cloud.extend(lines)
     prices = {k: v for k, v in ctx.prices.items() if isinstance(v, C.CloudPrice)}
-    return CostReport(run_id, settings, tuple(local), tuple(cloud), prices, C.price_snapshot(), _assumptions(settings, ctx))
+    warnings = tuple(w for m in present if (w := C.quality_warning(m, *resamples.pass_rates.get(m, (None, 0)))))
+    return CostReport(run_id, settings, tuple(local), tuple(cloud), prices, C.price_snapshot(), _assumptions(settings, ctx),
+                      quality_warnings=warnings)
 
 
 def _model_costs(bm: BootstrapMeans, model: str, ctx: Any, confidence: float) -> tuple[LocalCost, list[CloudLine]]:
@@ -697,7 +728,8 @@ def _assumptions(s: C.CostSettings, ctx: Any) -> tuple[str, ...]:
     priced = [f"{m}: {b.source}, {b.label}" for m, b in ctx.bases.items()]
     return (
         f"electricity {s.electricity_price_per_kwh:g} {s.currency}/kWh; hardware {s.hardware_price_usd:,.0f} {s.currency} "
-        f"written off over {s.lifetime_years:g} years at {s.utilisation:.0%} utilisation",
+        f"written off over {s.lifetime_years:g} years" + (f" at {s.utilisation:.0%} utilisation" if s.cost_model == "shared" else "")
+        + f" ({C.COST_MODELS[s.cost_model]})",
         f"power draw while generating: {', '.join(powers) or 'n/a'} (idle power and the rest of the host not counted)",
         f"volume {s.volume_per_month:,} requests/month; one request at a time per machine",
         f"cloud prices: {C.price_snapshot()} unless overridden in data/pricing.yaml; {C.TOKENIZER_NOTE}",
@@ -802,7 +834,7 @@ class Recommendation:
     why: str
     rule: str
     efficient: tuple[str, ...]  # Pareto-efficient models (quality, latency, cost, memory)
-    considered: tuple[str, ...]  # efficient models whose quality is not significantly below the best
+    considered: tuple[str, ...]  # the contenders: the best-quality model, then those not significantly below it
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": "llm-eval/recommendation/v1", **_jsonable(self)}
@@ -811,9 +843,11 @@ class Recommendation:
 _CORRECTION = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 RECOMMEND_RULE = (
     "among the Pareto-efficient models (quality up; latency, cost and memory down), take the best mean "
-    "quality; any efficient model whose quality is not significantly lower (quality comparison, adjusted "
-    "p >= alpha) counts as tied, and the tie goes to the lowest median latency. Without quality scores: "
-    "the lowest median latency."
+    "quality; every efficient model whose quality is not significantly lower (quality comparison, adjusted "
+    "p >= alpha, or no test possible) is a contender, and the contenders go to the lowest median latency "
+    "when that model is significantly faster than each other contender (latency comparison). Without quality "
+    "scores every efficient model is a contender. No model is recommended when none passed a scored check, "
+    "when the pick passed none, or when the evidence cannot separate the contenders."
 )
 
 
@@ -825,7 +859,8 @@ def recommend(
     alpha: float = DEFAULT_ALPHA,
     settings: C.CostSettings | None = None,
 ) -> Recommendation:
-    """The model to ship, with a plain-language why (rule: RECOMMEND_RULE)."""
+    """The model to ship, with a plain-language why (rule: RECOMMEND_RULE); model None, and why,
+    when nothing passed or the evidence cannot separate the contenders."""
     comp = comparison or compare_run(store, run_id, metrics=("quality",), use_champion=False, alpha=alpha, settings=settings)
     t = comp.pareto_table.set_index("model")
     efficient = tuple(p.model for p in comp.pareto if p.efficient)
@@ -834,30 +869,101 @@ def recommend(
                               RECOMMEND_RULE, (), ())
     lat = {m: t.loc[m, "latency_ms"] if _f(t.loc[m, "latency_ms"]) is not None else math.inf for m in efficient}
     scored = [m for m in efficient if _f(t.loc[m, "quality"]) is not None]
+    ctx = _RecContext(store, run_id, comp, t, lat, alpha, settings, efficient)
     if not scored:
-        pick = min(efficient, key=lambda m: lat[m])
-        return Recommendation(run_id, pick, f"{pick}: no quality scores in this run; it has the lowest median latency "
-                              f"({_fmt(lat[pick])} ms) among the Pareto-efficient models", RECOMMEND_RULE, efficient, (pick,))
+        return ctx.decide(list(efficient), "no quality scores in this run")
     best = max(scored, key=lambda m: (t.loc[m, "quality"], -lat[m]))
-    tied = []
-    for m in scored:
-        c = comp.find("quality", best, m) if m != best else None
-        if c is not None and c.p_final is not None and not c.significant(alpha):
-            tied.append((m, c))
-    pick = min([best, *(m for m, _ in tied)], key=lambda m: lat[m])
-    q = t["quality"]
-    if pick == best:
-        why = (f"{best} has the best mean quality ({q[best]:.2f}/10) among the Pareto-efficient models "
-               f"({', '.join(efficient)}), at a median latency of {_fmt(lat[best])} ms")
-        faster = [m for m in scored if lat[m] < lat[best]]
-        compared = [c for m in faster if (c := comp.find("quality", best, m)) is not None and c.p_final is not None]
-        if faster:
-            why += ("; every faster efficient model scores significantly lower" if len(compared) == len(faster)
-                    else "; faster efficient models could not be compared with it on quality (too little data)")
-    else:
-        c = dict(tied)[pick]
-        p = c.p_final
-        why = (f"{pick}: its quality ({q[pick]:.2f}/10) is not significantly below the best, {best} ({q[best]:.2f}/10; "
-               f"p = {p:.2g}{' after ' + _CORRECTION.get(c.correction, c.correction) + ' correction' if c.correction else ''}), and it is faster "
-               f"({_fmt(lat[pick])} ms vs {_fmt(lat[best])} ms median latency)")
-    return Recommendation(run_id, pick, why, RECOMMEND_RULE, efficient, tuple([best, *(m for m, _ in tied)]))
+    if all(ctx.passed(m) == 0 for m in t.index if _f(t.loc[m, "quality"]) is not None):
+        return ctx.result(None, f"no model passed a single scored check (best mean quality {ctx.quality(best)}), "
+                                "so none can be recommended", (best,))
+    lower = {m for m in scored if m != best and _lower(comp.find("quality", best, m), m, alpha)}
+    return ctx.decide([best, *(m for m in scored if m != best and m not in lower)], "")
+
+
+@dataclass(frozen=True, eq=False)
+class _RecContext:
+    """What recommend's steps share: the comparison, the Pareto table and median latencies."""
+
+    store: Store
+    run_id: str
+    comp: RunComparison
+    table: pd.DataFrame
+    lat: Mapping[str, float]
+    alpha: float
+    settings: C.CostSettings | None
+    efficient: tuple[str, ...]
+
+    def result(self, model: str | None, why: str, considered: Sequence[str]) -> Recommendation:
+        return Recommendation(self.run_id, model, why, RECOMMEND_RULE, self.efficient, tuple(considered))
+
+    def passed(self, m: str) -> int | None:
+        """Scored requests of m that passed (None: not known, or m has no quality scores)."""
+        if "passed" not in self.table.columns or _f(self.table.loc[m, "quality"]) is None:
+            return None
+        v = _f(self.table.loc[m, "passed"])
+        return None if v is None else int(v)
+
+    def quality(self, m: str) -> str:
+        return f"{self.table.loc[m, 'quality']:.2f}/10"
+
+    def decide(self, contenders: list[str], no_quality: str) -> Recommendation:
+        """contenders[0] is the best (quality) when scored; the pick is the fastest, when it passed
+        a scored check and is significantly faster than each other contender."""
+        pick = min(contenders, key=lambda m: self.lat[m])
+        ties = self._ties(contenders) if not no_quality and len(contenders) > 1 else ""
+        cannot = f"the evidence cannot separate {_and(contenders)}: {ties or no_quality}, and "
+        if self.passed(pick) == 0:
+            return self.result(None, (cannot + f"{pick}, the fastest of them," if ties else
+                                      f"{pick} has the best mean quality ({self.quality(pick)}) but")
+                               + " passed none of its scored checks, so none can be recommended", contenders)
+        if len(contenders) == 1:
+            return self.result(pick, self._alone(pick, no_quality), contenders)
+        faster = self._latency(pick, [m for m in contenders if m != pick])
+        unclear = [m for m, c in faster.items() if not _lower(c, pick, self.alpha)]
+        if unclear:
+            return self.result(None, cannot + f"{pick}'s median latency ({_fmt(self.lat[pick])} ms) is not significantly "
+                               "below " + ", ".join(f"{m}'s ({_fmt(self.lat[m])} ms; {_p(faster[m])})" for m in unclear)
+                               + ", so none can be recommended; more prompts may tell them apart", contenders)
+        return self.result(pick, f"{pick}: {ties or no_quality}, and {pick} is significantly faster than " + ", ".join(
+            f"{m} ({_fmt(self.lat[pick])} ms vs {_fmt(self.lat[m])} ms median latency; {_p(c)})" for m, c in faster.items()),
+            contenders)
+
+    def _alone(self, pick: str, no_quality: str) -> str:
+        if no_quality:
+            return f"{pick}: {no_quality}; the only Pareto-efficient model, at a median latency of {_fmt(self.lat[pick])} ms"
+        return (f"{pick} has the best mean quality ({self.quality(pick)}) among the Pareto-efficient models "
+                f"({', '.join(self.efficient)}), at a median latency of {_fmt(self.lat[pick])} ms"
+                + ("; every other efficient model scores significantly lower" if len(self.efficient) > 1 else ""))
+
+    def _ties(self, contenders: list[str]) -> str:
+        best, rest = contenders[0], contenders[1:]
+        return (f"{best} has the best mean quality ({self.quality(best)}), but "
+                + ", ".join(f"{m} ({self.quality(m)}; {_p(self.comp.find('quality', best, m))})" for m in rest)
+                + (" is" if len(rest) == 1 else " are") + " not significantly lower")
+
+    def _latency(self, pick: str, others: list[str]) -> dict[str, Comparison | None]:
+        found = {m: self.comp.find("latency", pick, m) for m in others}
+        if any(c is None for c in found.values()):  # the comparison passed in had no latency tests for these
+            extra = compare_run(self.store, self.run_id, metrics=("latency",), models=[pick, *others], baseline=pick,
+                                use_champion=False, alpha=self.alpha, settings=self.settings)
+            found = {m: c or extra.find("latency", pick, m) for m, c in found.items()}
+        return found
+
+
+def _lower(c: Comparison | None, m: str, alpha: float) -> bool:
+    """True when the comparison shows m significantly lower than the other model."""
+    if c is None or not c.significant(alpha):
+        return False
+    return (c.direction, m) in (("a_higher", c.model_b), ("b_higher", c.model_a))
+
+
+def _p(c: Comparison | None) -> str:
+    """'p = 0.031 after Holm correction', or why there is no p-value."""
+    if c is None or c.p_final is None:
+        return "too little data for a test"
+    corr = f" after {_CORRECTION.get(c.correction, c.correction)} correction" if c.correction else ""
+    return f"p = {c.p_final:.2g}{corr}"
+
+
+def _and(names: Sequence[str]) -> str:
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)

@@ -27,7 +27,11 @@ def _cost_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--electricity-price", type=float, help="USD per kWh (default 0.15)")
     g.add_argument("--hardware-price", type=float, help="USD for the machine or accelerator (default 2000)")
     g.add_argument("--lifetime-years", type=float, help="write-off period in years (default 3)")
-    g.add_argument("--utilisation", type=float, help="share of the lifetime the hardware serves requests, 0-1 (default 0.5)")
+    g.add_argument("--cost-model", choices=["dedicated", "shared"],
+                   help="dedicated (default): the whole machine's write-off, whatever the volume; shared: only the machine time "
+                        "used, the hardware spread over --utilisation")
+    g.add_argument("--utilisation", type=float,
+                   help="shared cost model: share of the lifetime the hardware serves requests, 0-1 (default 0.5)")
     g.add_argument("--power-profile", help="assumed power draw when none is measured (default generic-cpu)")
     g.add_argument("--power-watts", type=float, help="explicit power draw in W; overrides the profile")
 
@@ -46,9 +50,10 @@ def _add_parsers(sub, add) -> None:  # noqa: ANN001 - argparse internals (see co
     c.add_argument("run_id")
     c.add_argument("--baseline", help="compare every model with this one (default: the champion when it is in the run, else all pairs)")
     c.add_argument("--all-pairs", action="store_true", help="compare every pair even when a champion is set")
-    c.add_argument("--metrics", default="latency,ttft,tokens_per_s,quality,passed,peak_rss",
-                   help="comma-separated: latency, ttft, tokens_per_s, quality, passed, peak_rss, peak_accel, output_tokens, input_tokens, "
-                        "cost (local cost per request at the default cost settings)")
+    c.add_argument("--metrics", default="latency,ttft,tokens_per_s,quality,passed,mem_added",
+                   help="comma-separated: latency, ttft, tokens_per_s, quality, passed, mem_added (peak memory a generation "
+                        "added above the level before it, MB), peak_rss (whole-process peak RSS), peak_accel, output_tokens, "
+                        "input_tokens, cost (local cost per request at the default cost settings)")
     c.add_argument("--correction", choices=["holm", "bh"], default="holm", help="multiple-comparison correction per metric")
     c.add_argument("--margin", action="append", default=[], metavar="METRIC=VALUE",
                    help="equivalence margin in the metric's unit, e.g. latency=20 or quality=0.5 (repeatable, or comma-separated)")
@@ -66,7 +71,7 @@ def _add_parsers(sub, add) -> None:  # noqa: ANN001 - argparse internals (see co
 
     z = add("sample-size", "prompts needed to detect a difference of a given size, from this run's variability")
     z.add_argument("run_id")
-    z.add_argument("--metric", required=True, help="latency, ttft, tokens_per_s, quality, passed, peak_rss, cost, ...")
+    z.add_argument("--metric", required=True, help="latency, ttft, tokens_per_s, quality, passed, mem_added, peak_rss, cost, ...")
     z.add_argument("--effect", required=True, type=float,
                    help="difference to detect in the metric's unit (ms; quality points; pass rate as a fraction, 0.05 = 5 points)")
     z.add_argument("--baseline", help="compare every model with this one (default: all pairs)")
@@ -101,6 +106,7 @@ def _settings(args: argparse.Namespace):  # noqa: ANN202 - core.cost.CostSetting
         "volume_per_month": args.volume, "electricity_price_per_kwh": args.electricity_price,
         "hardware_price_usd": args.hardware_price, "lifetime_years": args.lifetime_years,
         "utilisation": args.utilisation, "power_profile": args.power_profile, "power_watts": args.power_watts,
+        "cost_model": getattr(args, "cost_model", None),
         "cloud_models": tuple(_list(args.cloud) or ()) or None,
     }
     settings = C.CostSettings(**{k: v for k, v in fields.items() if v is not None})
@@ -164,17 +170,23 @@ def fmt_p(p: float | None) -> str:
 
 
 def effect_text(c) -> tuple[str, str]:  # noqa: ANN001 - core.compare.Comparison
-    """A comparison's effect with its interval, as the CLI and the reports show it:
-    ('2.41x [2.2, 2.6]', 'ratio') for ratio metrics, ('+3.1 points [2.6, 3.6]', 'diff.') otherwise."""
+    """A comparison's effect with its interval and what it is, as the CLI, the reports and the
+    dashboard's table show it: ('2.4x [2.2, 2.6]', 'ratio of medians A/B') for ratio metrics (the
+    factor written as in the verdicts), ('+3.1 points [2.6, 3.6]', 'difference of means A-B') otherwise."""
+    from core.compare import RATIO_STATISTIC, factor_text
     from core.stats import metric_info
 
     info = metric_info(c.metric)
-    if info.effect == "ratio" and c.ratio is not None and c.ratio.estimate is not None:
-        return fmt_interval(c.ratio.estimate, c.ratio.low, c.ratio.high) + "x", "ratio"
+    r = c.ratio
+    if info.effect == "ratio" and r is not None and r.estimate is not None:
+        text = factor_text(r.estimate)
+        if r.is_defined:
+            text += f" [{fmt_value(r.low)}, {fmt_value(r.high)}]"
+        return text, f"{RATIO_STATISTIC} A/B"
     d, k = c.difference, info.scale
     scaled = [None if v is None else v * k for v in (d.estimate, d.low, d.high)]
     unit = f" {info.diff_unit}" if info.diff_unit and info.diff_unit != info.unit else ""
-    return fmt_interval(*scaled, info.unit) + unit, "diff."
+    return fmt_interval(*scaled, info.unit) + unit, "difference of means A-B"
 
 
 def _nan(x: Any) -> bool:
@@ -231,7 +243,7 @@ def _summary_text(t) -> str:  # noqa: ANN001 - core.kpis.KpiTable
     p = next(iter(t.power.values()), None)
     if p:
         parts.append(f"cost: {p['watts']:g} W {p['source']} ({p['profile']}); settings as in `python -m core cost --help`"
-                     f"; savings at {t.settings.volume_per_month:,} requests/month")
+                     f"; savings at {t.settings.volume_per_month:,} requests/month. {t.settings.cost_model_sentence}")
     parts += [f"note: {n}" for n in t.notes]
     return "\n".join(parts)
 
@@ -317,7 +329,8 @@ def _compare_text(r) -> str:  # noqa: ANN001 - core.analysis.RunComparison
     lines += [f"- {v}" for v in r.verdicts()] or ["- none"]
     eff = [p.model for p in r.pareto if p.efficient]
     dom = [f"{p.model} (by {', '.join(p.dominated_by)})" for p in r.pareto if not p.efficient]
-    lines.append(f"\nPareto-efficient (quality up; latency, cost, memory down): {', '.join(eff) or 'none'}"
+    lines.append(f"\nPareto-efficient (quality up; latency, cost, memory needed = model footprint + largest peak added "
+                 f"per generation down): {', '.join(eff) or 'none'}"
                  + (f"; dominated: {'; '.join(dom)}" if dom else ""))
     flagged = [f"{m} ({d.relative_per_100:+.1%} per 100 samples, Kendall p = {d.kendall_p:.2g})"
                for m, d in r.drift.items() if d.flagged and d.relative_per_100 is not None and d.kendall_p is not None]
@@ -331,7 +344,8 @@ def _compare_text(r) -> str:  # noqa: ANN001 - core.analysis.RunComparison
         lines += ["sample size:"] + [f"- {a}" for a in advice]
     lines += [f"note: {n}" for n in r.notes]
     lines.append("methods: paired by prompt (repeats averaged); Wilcoxon signed-rank / McNemar when paired, Mann-Whitney / "
-                 "Fisher otherwise; ratio of medians with a BCa bootstrap interval, mean difference with a t interval; "
+                 "Fisher otherwise; effect A vs B: ratio of medians (every sample; bootstrap over prompts), else mean "
+                 "difference with a t interval; "
                  f"{int(r.confidence * 100)}% CIs (full text: core.stats.METHODS, or `methods` in --format json)")
     return "\n".join(lines)
 
@@ -359,18 +373,22 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 
 def _cost_text(r) -> str:  # noqa: ANN001 - core.analysis.CostReport
+    from core import cost as C
+
     local = [{"model": x.model, "requests": x.n_requests, "s/request": _iv(x.seconds_per_request, "s"),
               "cost/request": _iv(x.cost_per_request, "USD"), "cost/1k out tokens": _iv(x.cost_per_1k_output_tokens, "USD"),
               "energy/request": _iv(x.energy_wh_per_request, "Wh"), "power": f"{x.power_watts:g} W {x.power_source}"}
              for x in r.local]
     cloud = [{"model": x.model, "cloud": x.cloud_model, "cloud/request": _iv(x.cost_per_request, "USD"),
               "local/month": _iv(x.projection.local_monthly, "USD"), "cloud/month": _iv(x.projection.cloud_monthly, "USD"),
-              "savings": _iv(x.projection.savings_pct, "%"),
-              "break-even req/month": fmt_value(x.projection.break_even_per_month.estimate, "count")
-              if x.projection.break_even_per_month.estimate is not None else (x.projection.break_even_per_month.note or "—")}
+              "local vs cloud": C.savings_text(x.projection.savings_pct),
+              "break-even req/month": C.break_even_text(x.projection.break_even_per_month, short=True) or "never"}
              for x in r.cloud]
-    lines = [f"run {r.run_id}: local cost ({r.settings.currency})", _table(local), "",
+    lines = [r.cost_model, "", f"run {r.run_id}: local cost ({r.settings.currency})", _table(local), "",
              f"cloud, same token counts, at {r.settings.volume_per_month:,} requests/month", _table(cloud), ""]
+    if any(x.projection.break_even_per_month.estimate is None for x in r.cloud):
+        lines.append(f"break-even never: {C.NO_BREAK_EVEN}")
+    lines += [f"warning: {w}" for w in r.quality_warnings]
     lines += [f"- {a}" for a in r.assumptions]
     ivs = [x.cost_per_request for x in r.local if x.cost_per_request.n_resamples]
     if ivs:

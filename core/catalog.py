@@ -181,13 +181,12 @@ def resolve_path(spec: ModelSpec) -> Path:
         from huggingface_hub import snapshot_download
 
         local = snapshot_download(spec.source, revision=spec.revision, local_files_only=True)
-    except Exception as exc:  # noqa: BLE001 - any hub error means "not here offline"
+    except Exception:  # noqa: BLE001 - any hub error means "not here offline"
         rev = spec.revision or "main (unpinned)"
         raise ModelUnavailableError(
             f"model {spec.name!r}: Hugging Face id {spec.source!r} at revision {rev} is not in the local cache "
             f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}) and the hub cannot be reached offline. "
-            f"Download it on a connected machine (`hf download {spec.source}`) or add a local directory instead. "
-            f"[{type(exc).__name__}]"
+            f"Download it on a connected machine (`hf download {spec.source}`) or add a local directory instead."
         ) from None
     return Path(local)
 

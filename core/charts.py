@@ -13,9 +13,10 @@ user text (model names) is drawn with math text off, so a `$` in a name is just 
 """
 from __future__ import annotations
 
+import html
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +58,46 @@ def _save(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+MONEY_AXIS = dict(tickprefix="$", exponentformat="none", separatethousands=True)  # plotly: "$0.0005", never "500µ"
+
+
+def _money_tick(v: float, _pos: object = None) -> str:
+    if v >= 1:
+        return f"${v:,.0f}" if v >= 100 or v == int(v) else f"${v:,.2f}"
+    return "$" + np.format_float_positional(v, precision=3, fractional=False, trim="-")
+
+
+def _money_axis(ax: Any, which: str = "y") -> None:
+    """matplotlib: dollar tick labels written out (no 1e-5, no math text), minor ticks unlabelled."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    axis.set_major_formatter(FuncFormatter(_money_tick))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _count_tick(v: float, _pos: object = None) -> str:
+    """A log-axis tick as plain text: 0.01, 100, 10k, 1M (never math text such as 10^{-2})."""
+    for scale, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:g}{unit}"
+    return f"{v:g}"
+
+
+def _plain_log_ticks(ax: Any) -> None:
+    """Plain tick labels on log axes that still have matplotlib's math-text formatter (a money axis
+    keeps its own); minor ticks unlabelled, so labels never crowd or overlap."""
+    from matplotlib.ticker import FuncFormatter, LogFormatter, LogLocator, NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() == "log" and isinstance(axis.get_major_formatter(), LogFormatter):
+            axis.set_major_locator(LogLocator(base=10, numticks=8))
+            axis.set_major_formatter(FuncFormatter(_count_tick))
+            axis.set_minor_formatter(NullFormatter())
+
+
 def _style(ax: Any, title: str, x_label: str, y_label: str) -> None:
+    _plain_log_ticks(ax)
     ax.set_title(title, fontsize=10, loc="left")
     ax.set_xlabel(x_label, fontsize=8)
     ax.set_ylabel(y_label, fontsize=8)
@@ -113,25 +153,30 @@ class BoxChart:
         fig = go.Figure()
         for s in self.series:
             fig.add_trace(go.Box(
-                x=[s.name], q1=[s.q1], median=[s.median], q3=[s.q3], lowerfence=[s.low], upperfence=[s.high],
-                mean=[s.mean] if s.mean is not None else None, name=s.name, marker_color=s.color, boxpoints=False,
+                x=[esc(s.name)], q1=[s.q1], median=[s.median], q3=[s.q3], lowerfence=[s.low], upperfence=[s.high],
+                mean=[s.mean] if s.mean is not None else None, name=esc(s.name), marker_color=s.color, boxpoints=False,
                 hovertemplate=f"{_hover(s.name)}<br>n = {s.n:,}<br>%{{y}}<extra></extra>",
             ))
         ivs = [s for s in self.series if _defined(s.interval)]
         if ivs:
             conf = ivs[0].interval.confidence  # type: ignore[union-attr]
             fig.add_trace(go.Scatter(
-                x=[s.name for s in ivs], y=[s.interval.estimate for s in ivs], mode="markers",  # type: ignore[union-attr]
+                x=[esc(s.name) for s in ivs], y=[s.interval.estimate for s in ivs], mode="markers",  # type: ignore[union-attr]
                 name=f"{self.stat} with {conf:.0%} CI", marker=dict(color="black", symbol="diamond", size=8),
                 error_y=dict(type="data", array=[s.interval.high - s.interval.estimate for s in ivs],  # type: ignore[union-attr,operator]
                              arrayminus=[s.interval.estimate - s.interval.low for s in ivs], thickness=2, width=8),  # type: ignore[union-attr,operator]
                 hovertemplate="%{x}<br>" + self.stat + " %{y:,.4g}<extra></extra>",
             ))
-        fig.update_layout(title=self.title, xaxis_title="Model", yaxis_title=self.y_label, height=420, showlegend=bool(ivs),
+        fig.update_layout(title=esc(self.title), xaxis_title="Model", yaxis_title=esc(self.y_label), height=420, showlegend=bool(ivs),
                           legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"), **LAYOUT)
         if self.log_y:
             fig.update_yaxes(type="log")
+        elif all_zero(self._values()):
+            fig.update_yaxes(range=ZERO_RANGE)
         return fig
+
+    def _values(self) -> list[float | None]:
+        return [v for s in self.series for v in (s.q1, s.median, s.q3, s.low, s.high, s.mean)]
 
     def png(self) -> bytes:
         fig, ax = _new_axes()
@@ -154,14 +199,39 @@ class BoxChart:
         _labels(ax, [s.name for s in self.series])
         if self.log_y:
             ax.set_yscale("log")
+        elif all_zero(self._values()):
+            ax.set_ylim(*ZERO_RANGE)
         _style(ax, self.title, "Model", self.y_label)
         _text_off(fig)
         return _save(fig)
 
 
-def _hover(text: str) -> str:
-    """Plotly hover templates interpret %{...}: a literal % in user text must be doubled."""
-    return text.replace("%", "%%")
+def hover_text(text: object) -> str:
+    """User text for a plotly hover template: escaped (esc), braces as character references, so a
+    '%{x}' in a name is shown, not filled in (plotly has no '%%' escape; it shows &#123; as '{')."""
+    return esc(text).replace("{", "&#123;").replace("}", "&#125;")
+
+
+_hover = hover_text
+
+
+def all_zero(values: Any) -> bool:
+    """True when every finite value is 0 (and there is one): plotly would draw that axis from -1
+    to 1 and matplotlib around 0, so callers pin the axis to [0, 1] (ZERO_RANGE)."""
+    v = np.asarray([x for x in np.ravel(np.asarray(values, dtype=object)) if x is not None], dtype=float)
+    v = v[np.isfinite(v)]
+    return v.size > 0 and not v.any()
+
+
+ZERO_RANGE = [0, 1]
+
+
+def esc(text: object) -> str:
+    """User text (model, category, prompt-set and run names) for anything plotly draws: tick labels,
+    legends, titles, text labels, hovers. Plotly reads <b>, <br>, <a href=...> and entities in all
+    of them, so <, > and & are escaped (plotly shows &lt; as <). Not for matplotlib: it draws text
+    as it is."""
+    return html.escape(str(text), quote=False)
 
 
 # =========================================================================== grouped bars
@@ -186,6 +256,7 @@ class BarChart:
     series: tuple[BarSeries, ...]
     log_y: bool = False
     caption: str = ""
+    y_money: bool = False  # dollar tick labels
 
     def figure(self) -> go.Figure:
         fig = go.Figure()
@@ -193,13 +264,17 @@ class BarChart:
             plus, minus = _errors(s)
             marker = dict(color=list(s.colors)) if s.colors else dict(
                 color="rgba(0,0,0,0)", line=dict(color="#444", width=1.5), pattern=dict(shape="/"))
-            fig.add_trace(go.Bar(x=list(self.categories), y=list(s.values), name=s.name, marker=marker,
+            fig.add_trace(go.Bar(x=[esc(c) for c in self.categories], y=list(s.values), name=esc(s.name), marker=marker,
                                  error_y=dict(type="data", array=plus, arrayminus=minus) if s.lows else None,
                                  hovertemplate=f"%{{x}}: {_hover(s.name)}<br>%{{y:,.4g}}<extra></extra>"))
-        fig.update_layout(title=self.title, xaxis_title=self.x_label, yaxis_title=self.y_label, barmode="group", height=420,
-                          legend_title_text="Where", **LAYOUT)
+        fig.update_layout(title=esc(self.title), xaxis_title=esc(self.x_label), yaxis_title=esc(self.y_label), barmode="group",
+                          height=420, legend_title_text="Where", **LAYOUT)
         if self.log_y:
             fig.update_yaxes(type="log")
+        elif all_zero([v for s in self.series for v in s.values]):
+            fig.update_yaxes(range=ZERO_RANGE)
+        if self.y_money:
+            fig.update_yaxes(**MONEY_AXIS)
         return fig
 
     def png(self) -> bytes:
@@ -219,6 +294,8 @@ class BarChart:
         _labels(ax, self.categories)
         if self.log_y:
             ax.set_yscale("log")
+        if self.y_money:
+            _money_axis(ax)
         ax.legend(fontsize=7, frameon=False, ncols=min(k, 4), loc="upper left")
         _style(ax, self.title, self.x_label, self.y_label)
         _text_off(fig)
@@ -258,19 +335,22 @@ class LineChart:
     log_x: bool = False
     log_y: bool = False
     caption: str = ""
+    y_money: bool = False  # dollar tick labels
 
     def figure(self) -> go.Figure:
         fig = go.Figure()
         for ln in self.lines:
-            fig.add_trace(go.Scatter(x=list(ln.x), y=list(ln.y), mode="lines", name=ln.name,
+            fig.add_trace(go.Scatter(x=list(ln.x), y=list(ln.y), mode="lines", name=esc(ln.name),
                                      line=dict(color=ln.color, dash=ln.dash, width=ln.width),
                                      hovertemplate=f"{_hover(ln.name)}<br>%{{x:,.0f}}: %{{y:,.4g}}<extra></extra>"))
         if self.marker_x is not None:
-            fig.add_vline(x=self.marker_x, line=dict(color="#888", dash="dash"), annotation_text=self.marker_label,
+            fig.add_vline(x=self.marker_x, line=dict(color="#888", dash="dash"), annotation_text=esc(self.marker_label),
                           annotation_position="top left")
-        fig.update_layout(title=self.title, xaxis=dict(title=self.x_label, type="log" if self.log_x else "linear"),
-                          yaxis=dict(title=self.y_label, type="log" if self.log_y else "linear"), height=420,
+        fig.update_layout(title=esc(self.title), xaxis=dict(title=esc(self.x_label), type="log" if self.log_x else "linear"),
+                          yaxis=dict(title=esc(self.y_label), type="log" if self.log_y else "linear"), height=420,
                           legend_title_text="Option", **LAYOUT)
+        if self.y_money:
+            fig.update_yaxes(**MONEY_AXIS)
         return fig
 
     def png(self) -> bytes:
@@ -285,25 +365,33 @@ class LineChart:
             ax.set_xscale("log")
         if self.log_y:
             ax.set_yscale("log")
+        if self.y_money:
+            _money_axis(ax)
         ax.legend(fontsize=7, frameon=False)
         _style(ax, self.title, self.x_label, self.y_label)
         _text_off(fig)
         return _save(fig)
 
 
-def break_even_chart(model: str, hardware_per_month: float, energy_per_request: float, capacity_per_month: float | None,
-                     cloud_per_request: dict[str, float], volume: int, color: str | None) -> LineChart:
-    """Monthly cost against monthly volume: local (hardware + energy, more machines as needed) vs cloud."""
-    top = max(volume * 10, 10_000)
-    vols = np.unique(np.round(np.logspace(2, math.log10(top), 120)).astype(int)).astype(float)
+def break_even_chart(model: str, fixed_per_month: float, per_request: float, capacity_per_month: float | None,
+                     cloud_per_request: Mapping[str, float], volume: int, color: str | None, cost_model: str = "dedicated") -> LineChart:
+    """Monthly cost against monthly volume: local (fixed_per_month per machine, more machines as
+    needed, + per_request x volume; core.cost.monthly_cost_terms) vs each cloud model. The
+    volume axis reaches past every break-even and the user's volume."""
     cap = capacity_per_month if capacity_per_month and capacity_per_month > 0 else math.inf
-    local = np.maximum(1, np.ceil(vols / cap)) * hardware_per_month + vols * energy_per_request
+    crossings = [fixed_per_month / (c - per_request) for c in cloud_per_request.values() if c > per_request and fixed_per_month > 0]
+    top = max([volume * 10, 10_000] + [3 * b for b in crossings if b <= cap])
+    vols = np.unique(np.round(np.logspace(2, math.log10(top), 160)).astype(int)).astype(float)
+    local = np.maximum(1, np.ceil(vols / cap)) * fixed_per_month + vols * per_request
     lines = [Line(f"{model} (local)", tuple(vols), tuple(local), color, "solid", 3.0)]
     for k, (cm, per) in enumerate(cloud_per_request.items()):
         lines.append(Line(f"cloud: {cm}", tuple(vols), tuple(vols * per), CLOUD_GREYS[k % len(CLOUD_GREYS)],
                           CLOUD_DASHES[k % len(CLOUD_DASHES)]))
+    what = "dedicated machine: the whole write-off each month" if cost_model == "dedicated" else "shared machine: no fixed cost"
     return LineChart("break_even", f"Break-even: monthly cost of {model} locally vs in the cloud", "Requests per month",
-                     "USD per month", tuple(lines), float(volume), "your volume", log_x=True, log_y=True)
+                     "USD per month", tuple(lines), float(volume), "your volume", log_x=True, log_y=True,
+                     caption=f"Log scales. Local cost under the {what}. Break-even: where the local line crosses a cloud line.",
+                     y_money=True)
 
 
 # =========================================================================== scatter (Pareto)
@@ -337,11 +425,11 @@ class ScatterChart:
                                      name="Pareto frontier", line=dict(color="#555", dash="dash"), hoverinfo="skip"))
         for p in self.points:
             fig.add_trace(go.Scatter(
-                x=[p.x], y=[p.y], mode="markers+text", name=p.name, text=[p.name], textposition="top center",
+                x=[p.x], y=[p.y], mode="markers+text", name=esc(p.name), text=[esc(p.name)], textposition="top center",
                 marker=dict(size=14, color=p.color, line=dict(width=2, color="black" if p.highlight else "white")),
                 error_x=_whisker(p.x_interval, p.x), error_y=_whisker(p.y_interval, p.y),
                 hovertemplate=f"{_hover(p.name)}<br>%{{x:,.4g}}, %{{y:,.3g}}<extra></extra>"))
-        fig.update_layout(title=self.title, xaxis_title=self.x_label, yaxis_title=self.y_label, height=440,
+        fig.update_layout(title=esc(self.title), xaxis_title=esc(self.x_label), yaxis_title=esc(self.y_label), height=440,
                           legend_title_text="Model", **LAYOUT)
         return fig
 

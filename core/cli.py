@@ -129,10 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--format", choices=["table", "json"], default="table")
 
     ps = add("prompt-sets", "list prompt sets, or import one")
-    ps.add_argument("action", nargs="?", choices=["list", "import", "delete", "show"], default="list")
-    ps.add_argument("file", nargs="?", help="JSONL or CSV file (import) or set name (show/delete)")
+    ps.add_argument("action", nargs="?", choices=["list", "import", "delete", "show", "versions"], default="list")
+    ps.add_argument("file", nargs="?", help="JSONL or CSV file (import) or set name (show/delete/versions)")
     ps.add_argument("--name")
     ps.add_argument("--description", default="")
+    ps.add_argument("--replace", action="store_true",
+                    help="import: replace an imported set of this name (runs made with its version keep it)")
     ps.add_argument("--format", choices=["table", "json"], default="table")
 
     for extra in EXTRA_PARSERS:
@@ -431,8 +433,17 @@ def cmd_prompt_sets(args: argparse.Namespace) -> int:
     if args.action == "import":
         if not args.file or not args.name:
             raise CliError("usage: python -m core prompt-sets import FILE --name NAME")
-        ps = prompts.import_set(store, args.file, args.name, args.description)
+        try:
+            ps = prompts.import_set(store, args.file, args.name, args.description, replace=args.replace)
+        except prompts.PromptSetExistsError as exc:
+            raise CliError(f"{exc.errors[0].message.replace('Replace it', 'Pass --replace')}") from None
         print(f"imported {ps.name}: {len(ps.items)} items, version {ps.content_hash}")
+        return 0
+    if args.action == "versions":
+        df = store.prompt_set_versions(args.file or "")
+        if df.empty:
+            raise CliError(f"no stored versions of {args.file!r} (a bundled set's version is stored when a run uses it)")
+        _print_df(df, args.format)
         return 0
     if args.action == "delete":
         if not store.delete_prompt_set(args.file or ""):

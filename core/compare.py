@@ -42,6 +42,7 @@ from core.stats import (
     paired_test,
     rank_biserial_paired,
     ratio_of_medians_ci,
+    ratio_of_medians_cluster_ci,
     tost_paired,
     tost_unpaired,
     unpaired_test,
@@ -64,7 +65,7 @@ class Comparison:
     n_b: int
     n_pairs: int | None  # prompts compared pairwise (paired only)
     difference: Interval  # mean(a) - mean(b), per-prompt means
-    ratio: Interval | None  # median(a) / median(b)
+    ratio: Interval | None  # median(a) / median(b): ratio of medians (every run, on the prompts compared)
     cohen_d: float | None  # dz (paired) or pooled d
     cliffs_delta: float | None
     rank_biserial: float | None
@@ -142,10 +143,12 @@ def compare_arrays(
     seed: int = DEFAULT_SEED,
     single_runs: bool = True,
     _cache: _BootCache | None = None,
+    _ratio: Interval | None = None,
 ) -> Comparison:
     """Compare per-prompt values of two models (aligned by prompt when paired).
 
     single_runs: every prompt has one run per model (so 0/1 values are pass/fail, not rates).
+    _ratio: the ratio of medians when computed over every run (repeats), not over these values.
     """
     info = metric_info(metric)
     margin = info.margin if margin is None else margin
@@ -179,14 +182,14 @@ def compare_arrays(
         pw = None
         eff_d, rb = cohens_d(x, y), cliffs_delta(x, y)
         eq = tost_unpaired(x, y, margin, alpha) if margin else None
-    ratio = None
-    if info.effect == "ratio":
+    ratio = _ratio
+    if info.effect == "ratio" and ratio is None:
         ka = (model_a, metric, "paired") if paired else None
         kb = (model_b, metric, "paired") if paired else None
         keys = (ka, kb) if _cache is not None and paired else None
         ratio = ratio_of_medians_ci(x, y, paired=paired, confidence=confidence, n_resamples=n_resamples, seed=seed, _cache=_cache, _keys=keys)
-        if ratio.note:
-            notes.append(f"ratio: {ratio.note}")
+    if ratio is not None and ratio.note:
+        notes.append(f"ratio: {ratio.note}")
     if result.note:
         notes.append(result.note)
     c = Comparison(
@@ -225,11 +228,22 @@ def _choose_test(test: str, paired: bool, binary: bool) -> str:
 class _ItemTable:
     means: pd.DataFrame  # item_id x model: per-prompt mean over repeats
     counts: pd.DataFrame  # item_id x model: runs per prompt
+    rows: pd.DataFrame | None = None  # model, _value, _item (row of `means`): every run, for ratios over repeats
 
     def __post_init__(self) -> None:  # numpy views: pairing runs once per pair of models
         object.__setattr__(self, "_values", self.means.to_numpy(dtype=float, na_value=np.nan))
         object.__setattr__(self, "_col", {str(m): i for i, m in enumerate(self.means.columns)})
         object.__setattr__(self, "_single", {str(m): bool((self.counts[m] <= 1).all()) for m in self.counts.columns})
+        by_model = {} if self.rows is None else {
+            str(m): (g["_value"].to_numpy(float), g["_item"].to_numpy()) for m, g in self.rows.groupby("model", sort=False)}
+        object.__setattr__(self, "_runs", by_model)
+
+    def runs(self, model: str, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every run's value of the model on the prompts where `items` (a mask over rows) is set,
+        with each run's prompt (its row number)."""
+        values, item = self._runs.get(model, (np.zeros(0), np.zeros(0, int)))  # type: ignore[attr-defined]
+        keep = items[item]
+        return values[keep], item[keep]
 
     def column(self, model: str) -> np.ndarray:
         i = self._col.get(model)  # type: ignore[attr-defined]
@@ -245,7 +259,12 @@ def _item_table(df: pd.DataFrame, metric: str) -> _ItemTable:
     if "item_id" not in ok.columns:
         ok = ok.assign(item_id=np.arange(len(ok)).astype(str))
     g = ok.groupby(["item_id", "model"], sort=False)["_value"].agg(["mean", "count"])
-    return _ItemTable(g["mean"].unstack("model"), g["count"].unstack("model").fillna(0))
+    means = g["mean"].unstack("model")
+    rows = None
+    if metric_info(metric).effect == "ratio" and bool((g["count"] > 1).any()):  # repeats: ratios use every run
+        rows = pd.DataFrame({"model": ok["model"].astype(str).to_numpy(), "_value": ok["_value"].to_numpy(float),
+                             "_item": means.index.get_indexer(ok["item_id"])})
+    return _ItemTable(means, g["count"].unstack("model").fillna(0), rows)
 
 
 def _pairing(t: _ItemTable, a: str, b: str, min_overlap: float) -> tuple[bool, str, np.ndarray, np.ndarray]:
@@ -296,16 +315,22 @@ def _compare_from_table(
 ) -> Comparison:
     paired, why, x, y = _pairing(t, a, b, min_overlap)
     single = t.single_run(a) and t.single_run(b)
+    has_a, has_b = ~np.isnan(t.column(a)), ~np.isnan(t.column(b))
     if paired and cache is not None:
         # bootstrap medians can be shared only between comparisons on the very same prompts
-        both = ~np.isnan(t.column(a)) & ~np.isnan(t.column(b))
-        cache_k: _BootCache | None = _KeyedCache(cache, both.tobytes())
+        cache_k: _BootCache | None = _KeyedCache(cache, (has_a & has_b).tobytes())
     else:
         cache_k = None
+    ratio = None
+    if t.rows is not None and not single:  # repeats: the ratio of the medians of every run, as the KPI table's
+        ia, ib = (has_a & has_b, has_a & has_b) if paired else (has_a, has_b)
+        keys = ((a, metric, "runs"), (b, metric, "runs")) if cache_k is not None else None
+        ratio = ratio_of_medians_cluster_ci(*t.runs(a, ia), *t.runs(b, ib), paired=paired, confidence=confidence,
+                                            n_resamples=n_resamples, seed=seed, _cache=cache_k, _keys=keys)
     return compare_arrays(
         x, y, paired=paired, metric=metric, model_a=a, model_b=b, pairing=why, test=test,  # type: ignore[arg-type]
         margin=margin, alpha=alpha, confidence=confidence, n_resamples=n_resamples, seed=seed,
-        single_runs=single, _cache=cache_k,
+        single_runs=single, _cache=cache_k, _ratio=ratio,
     )
 
 
@@ -315,8 +340,9 @@ class _KeyedCache(_BootCache):
     def __init__(self, base: _BootCache, prompts_key: bytes) -> None:
         self._base, self._key = base, prompts_key
 
-    def medians(self, key: tuple | None, x: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:  # noqa: D102
-        return self._base.medians(None if key is None else (*key, self._key), x, n_resamples, seed)
+    def medians(self, key: tuple | None, x: np.ndarray, n_resamples: int, seed: int,  # noqa: D102
+                clusters: tuple[np.ndarray, int] | None = None) -> np.ndarray:
+        return self._base.medians(None if key is None else (*key, self._key), x, n_resamples, seed, clusters)
 
 
 def pairwise(
@@ -382,6 +408,11 @@ def comparisons_frame(comparisons: Sequence[Comparison]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- verdicts
 
 _CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+TEST_LABELS = {  # TestResult.test -> what a reader sees
+    "wilcoxon": "Wilcoxon signed-rank", "paired-t": "paired t", "mcnemar-exact": "McNemar (exact)",
+    "mcnemar-chi2": "McNemar (chi-square)", "mann-whitney": "Mann-Whitney U", "welch-t": "Welch t",
+    "fisher-exact": "Fisher exact", "none": "no test",
+}
 
 
 def _p_text(c: Comparison) -> str:
@@ -394,8 +425,18 @@ def _p_text(c: Comparison) -> str:
     return text
 
 
+RATIO_STATISTIC = "ratio of medians"  # what every headline 'Nx slower / faster' of a pair is (METHODS)
+
+
 def _factor(f: float) -> str:
     return f"{f:.2f}" if f < 1.5 else f"{f:.1f}"
+
+
+def factor_text(f: float | None) -> str:
+    """A ratio as every view writes a pair's headline factor: '4.9x', '1.23x', '0.204x'."""
+    if f is None or not math.isfinite(f):
+        return "n/a"
+    return f"{f:.3g}x" if f < 1 else f"{_factor(f)}x"
 
 
 def verdict(c: Comparison, alpha: float = DEFAULT_ALPHA) -> str:
@@ -425,7 +466,8 @@ def _effect_text(c: Comparison, eff: Interval | None, null: float, info: MetricI
     if eff is None or not eff.is_defined:
         return "no interval"
     if null == 1.0:
-        return f"{c.model_a}/{c.model_b} ratio {_factor(eff.estimate)}x ({conf} {_factor(eff.low)}x-{_factor(eff.high)}x)"  # type: ignore[arg-type]
+        return (f"{c.model_a}/{c.model_b} ratio of medians {factor_text(eff.estimate)} "  # type: ignore[arg-type]
+                f"({conf} {factor_text(eff.low)}-{factor_text(eff.high)})")  # type: ignore[arg-type]
     s = info.scale
     return f"{c.model_a} - {c.model_b} = {_fmt(eff.estimate * s)} ({conf} {_fmt(eff.low * s)} to {_fmt(eff.high * s)})"  # type: ignore[operator]
 
@@ -436,7 +478,7 @@ def _claim(c: Comparison, eff: Interval, null: float, info: MetricInfo, conf: st
     if null == 1.0:
         f, lo, hi = (eff.estimate, eff.low, eff.high) if a_high else (1 / eff.estimate, 1 / eff.high, 1 / eff.low)  # type: ignore[operator]
         head = info.phrase.format(x=x, y=y, f=_factor(f), label=info.label, d="")
-        return f"{head} ({conf} {_factor(lo)}x-{_factor(hi)}x, {_p_text(c)})"
+        return f"{head} ({RATIO_STATISTIC}; {conf} {factor_text(lo)}-{factor_text(hi)}, {_p_text(c)})"
     s = info.scale
     d, lo, hi = (eff.estimate * s, eff.low * s, eff.high * s) if a_high else (-eff.estimate * s, -eff.high * s, -eff.low * s)  # type: ignore[operator]
     phrase = info.phrase if info.effect == "difference" else "{x} has {d} " + info.unit + " higher {label} than {y}"

@@ -16,7 +16,8 @@ import pandas as pd
 from core.store import Store
 
 MAX_POINTS = 30_000  # per distribution chart, all series together (the issue's ceiling is about 100,000)
-VALUE_COLUMNS = ("latency_ms", "ttft_ms", "decode_tps", "peak_rss_mb", "quality", "output_tokens", "input_tokens")
+VALUE_COLUMNS = ("latency_ms", "ttft_ms", "decode_tps", "peak_rss_mb", "mem_added_mb", "quality", "output_tokens",
+                 "input_tokens")
 _HASH_MOD = 1_000_003  # a prime: hash(result_key) % _HASH_MOD is close to uniform
 
 
@@ -67,18 +68,33 @@ def categories(store: Store, run_id: str) -> list[str]:
     return [c for c in df["category"] if isinstance(c, str)]
 
 
+SHOW = {
+    "all": "All prompts",
+    "wrong": "Wrong answers (did not pass)",
+    "errors": "Errors (generation failed or timed out)",
+}
+SHOW_HELP = ("Wrong answers: a model answered but its quality was below the pass mark. "
+             "Errors: a model gave no answer (generation error or timeout). "
+             "A prompt matches when any of the selected models matches.")
+
+
 def explorer(store: Store, run_id: str, models: Sequence[str], *, category: str | None = None,
-             failures_only: bool = False, disagree_only: bool = False, max_items: int = 50,
+             show: str = "all", disagree_only: bool = False, max_items: int = 50,
              offset: int = 0) -> tuple[pd.DataFrame, int]:
     """First repeat of up to max_items prompts (after filters), one row per (item, model),
-    and the number of prompts that match. Disagreement: the models' pass/fail differ, one
-    failed while another succeeded, or their quality scores span 2 points or more.
+    and the number of prompts that match. `show`: "all", "wrong" (some model answered and did
+    not pass) or "errors" (some model's generation failed or timed out). Disagreement: the
+    models' pass/fail differ, one failed while another succeeded, or their quality scores span
+    2 points or more. Rows carry `passed` and the per-scorer `scores` (JSON).
 
     One query: the per-prompt filter runs on narrow columns; output texts are read only
     for the page of prompts shown.
     """
+    if show not in SHOW:
+        raise ValueError(f"show must be one of {', '.join(SHOW)} (got {show!r})")
     if not models:
         return pd.DataFrame(), 0
+    wrong, errors = show == "wrong", show == "errors"
     df = store.query_df(
         f"""
         WITH s AS (
@@ -86,27 +102,28 @@ def explorer(store: Store, run_id: str, models: Sequence[str], *, category: str 
             FROM samples WHERE run_id = ? AND "repeat" = 0 AND model IN ({_in(models)})),
         items AS (
             SELECT item_id, any_value(category) AS category,
-                   bool_or(status <> 'ok') AS any_failed,
+                   bool_or(status = 'ok' AND passed IS NOT NULL AND NOT passed) AS any_wrong,
+                   bool_or(status IN ('error', 'timeout')) AS any_error,
                    count(DISTINCT status = 'ok') > 1 OR count(DISTINCT passed) > 1
                        OR coalesce(max(quality) - min(quality), 0) >= 2 AS disagree
             FROM s GROUP BY item_id),
         chosen AS (
             SELECT item_id FROM items
-            WHERE (? IS NULL OR category = ?) AND (NOT ? OR any_failed) AND (NOT ? OR disagree)
+            WHERE (? IS NULL OR category = ?) AND (NOT ? OR any_wrong) AND (NOT ? OR any_error) AND (NOT ? OR disagree)
             ORDER BY item_id LIMIT ? OFFSET ?),
         total AS (
             SELECT count(*) AS total FROM items
-            WHERE (? IS NULL OR category = ?) AND (NOT ? OR any_failed) AND (NOT ? OR disagree))
+            WHERE (? IS NULL OR category = ?) AND (NOT ? OR any_wrong) AND (NOT ? OR any_error) AND (NOT ? OR disagree))
         SELECT t.total, x.item_id, x.category, x.model, x.status, x.error_kind, x.error_message, x.quality,
-               x.passed, x.latency_ms, x.output_text
+               x.passed, x.scores, x.latency_ms, x.output_text
         FROM total t
         LEFT JOIN (SELECT * FROM samples
                    WHERE run_id = ? AND "repeat" = 0 AND model IN ({_in(models)})
                      AND item_id IN (SELECT item_id FROM chosen)) x ON TRUE
         ORDER BY x.item_id, x.model
         """,
-        [run_id, *models, category, category, failures_only, disagree_only, int(max_items), int(offset),
-         category, category, failures_only, disagree_only, run_id, *models],
+        [run_id, *models, category, category, wrong, errors, disagree_only, int(max_items), int(offset),
+         category, category, wrong, errors, disagree_only, run_id, *models],
     )
     total = int(df["total"].iloc[0]) if not df.empty else 0
     rows = df.drop(columns=["total"]).dropna(subset=["item_id"]).reset_index(drop=True)
@@ -132,3 +149,30 @@ def drift_points(store: Store, run_id: str, models: Sequence[str], max_points: i
     )
     df["block_size"] = df["block_size"].astype(np.int64)
     return df
+
+
+def outcome_text(status: object, passed: object) -> str:
+    """What a sample came to, in words: pass, fail (did not pass), no score, or its status."""
+    if status != "ok":
+        return str(status)
+    if passed is None or (isinstance(passed, float) and np.isnan(passed)) or passed is pd.NA:
+        return "no score"
+    return "pass" if bool(passed) else "fail"
+
+
+def scores_text(scores: object) -> str:
+    """The per-scorer values of a sample ('exact_match 0.00 · token_f1 0.67'), each in [0, 1];
+    a scoring failure's message as stored; '' when there are none."""
+    import json
+
+    if not isinstance(scores, str) or not scores:
+        return ""
+    try:
+        parsed = json.loads(scores)
+    except ValueError:
+        return ""
+    if not isinstance(parsed, dict):
+        return ""
+    if "_error" in parsed:
+        return str(parsed["_error"])
+    return " · ".join(f"{k} {float(v):.2f}" for k, v in parsed.items() if isinstance(v, (int, float)))

@@ -100,13 +100,21 @@ BASE_DEFS: tuple[KpiDef, ...] = tuple(
         ("output_tokens_total", "tokens", "output tokens of all successful requests"),
     ])
     + _defs("memory", [
-        ("peak_rss_mb_max", "MB", "highest process RSS seen during any request"),
-        ("peak_rss_mb_mean", "MB", "peak process RSS per request, mean"),
-        ("peak_accel_mb_max", "MB", "highest accelerator memory seen (null on CPU)"),
+        ("model_footprint_mb", "MB", "model footprint: memory the loaded model holds (accelerator memory its load "
+         "added on CUDA/MPS; its weights and buffers in memory on CPU)"),
+        ("mem_added_mb_max", "MB", "peak added per generation, largest: memory one generation needed above the "
+         "level before it (KV cache, activations; accelerator memory on CUDA/MPS, RSS on CPU)"),
+        ("mem_added_mb_mean", "MB", "peak added per generation, mean"),
+        ("memory_needed_mb", "MB", "memory to fit the model: model footprint + largest peak added per generation"),
+        ("peak_rss_mb_max", "MB", "process peak RSS, highest: the whole process (interpreter, libraries, every "
+         "loaded model); context, not the model's own memory"),
+        ("peak_rss_mb_mean", "MB", "process peak RSS per request, mean (the whole process; context)"),
+        ("peak_accel_mb_max", "MB", "process peak accelerator memory, highest (every loaded model; null on CPU)"),
         ("weights_mb", "MB", "size of the weights on disk"),
         ("params", "count", "parameters of the model"),
         ("load_time_s", "s", "time to load the model"),
-        ("load_rss_mb", "MB", "RSS the load added"),
+        ("load_rss_mb", "MB", "process RSS the load added (also one-time library imports; weights mapped from "
+         "disk count only once read)"),
     ])
     + _defs("warm_cold", [
         ("cold_latency_ms", "ms", "latency of the untimed warm-up request after loading"),
@@ -126,8 +134,9 @@ BASE_DEFS: tuple[KpiDef, ...] = tuple(
         ("power_watts", "W", "power draw used for energy (measured or assumed; see power_source)"),
         ("energy_wh_per_request", "Wh", "energy per request"),
         ("energy_cost_per_request", "USD", "electricity cost per request"),
-        ("amortisation_per_request", "USD", "hardware write-off per request at the utilisation setting"),
-        ("local_cost_per_request", "USD", "energy + amortisation per request"),
+        ("amortisation_per_request", "USD", "hardware share per request under the cost model (dedicated: the monthly "
+                                             "write-off over the monthly volume; shared: by utilisation)"),
+        ("local_cost_per_request", "USD", "energy + hardware share per request (x volume = the monthly local cost)"),
         ("local_cost_per_1k_output_tokens", "USD", "local cost per 1,000 output tokens"),
     ])
 )
@@ -142,7 +151,7 @@ SERVING_DEFS: tuple[KpiDef, ...] = tuple(_defs("serving", [
 _WITH_INTERVAL = frozenset(
     [f"{p}_{s}" for p in ("latency_ms", "ttft_ms") for s in ("mean", "p50", "p90", "p95", "p99", "std", "cv")]
     + ["error_rate", "tokens_per_s", "decode_tps_aggregate", "decode_tps_mean", "input_tokens_mean", "output_tokens_mean",
-       "peak_rss_mb_mean", "quality_mean", "pass_rate", "energy_wh_per_request", "energy_cost_per_request",
+       "mem_added_mb_mean", "peak_rss_mb_mean", "quality_mean", "pass_rate", "energy_wh_per_request", "energy_cost_per_request",
        "amortisation_per_request", "local_cost_per_request", "local_cost_per_1k_output_tokens"]
 )
 
@@ -380,6 +389,8 @@ def _aggregate_sql(by_category: bool, n_models: int, scorers: Sequence[str]) -> 
         sum(input_tokens) AS input_tokens_total,
         sum(output_tokens) AS output_tokens_total,
         avg(peak_rss_mb) AS peak_rss_mb_mean,
+        max(mem_added_mb) AS mem_added_mb_max,
+        avg(mem_added_mb) AS mem_added_mb_mean,
         arg_min(latency_ms, seq) AS first_latency_ms,
         avg(quality) AS quality_mean,
         quantile_cont(quality, 0.5) AS quality_p50,
@@ -395,7 +406,7 @@ def _aggregate_sql(by_category: bool, n_models: int, scorers: Sequence[str]) -> 
         q.ttft_ms_mean, {_sql_quantiles("ttft_ms")}, q.ttft_ms_std, q.ttft_ms_min, q.ttft_ms_max,
         q.tokens_per_s, q.decode_tps_aggregate, q.decode_tps_mean, q.decode_tps_p50, q.input_tokens_mean,
         q.output_tokens_mean, q.input_tokens_total, q.output_tokens_total, c.peak_rss_mb_max, q.peak_rss_mb_mean,
-        c.peak_accel_mb_max, q.first_latency_ms, q.quality_mean, q.quality_p50,
+        q.mem_added_mb_max, q.mem_added_mb_mean, c.peak_accel_mb_max, q.first_latency_ms, q.quality_mean, q.quality_p50,
         coalesce(q.scored_quality, 0) AS scored_quality, coalesce(q.scored, 0) AS scored,
         coalesce(q.passed, 0) AS passed{score_out}
     FROM c LEFT JOIN q ON c.model = q.model AND c.category IS NOT DISTINCT FROM q.category
@@ -456,7 +467,7 @@ def aggregate(store: Source, run_id: str, *, by_category: bool = False, models: 
 
 
 _FETCH = ("model", "category", "item_id", "seq", "status", "latency_ms", "ttft_ms", "decode_tps",
-          "input_tokens", "output_tokens", "peak_rss_mb", "quality")
+          "input_tokens", "output_tokens", "peak_rss_mb", "mem_added_mb", "quality")
 
 
 def fetch(store: Source, run_id: str, *, models: Sequence[str] | None = None, scorers: Sequence[str] = (),
@@ -559,7 +570,8 @@ def _boot(done: pd.DataFrame, scorers: Sequence[str], n_resamples: int | None, s
     for name, x in (("lat", lat), ("ttft", ttft)):
         centre = np.nanmean(x) if np.isfinite(x).any() else 0.0
         cols[f"{name}_c"], cols[f"{name}_c2"] = x - centre, (x - centre) ** 2
-    cols.update(decode_tps=dec, input_tokens=inp, output_tokens=out, peak_rss_mb=col("peak_rss_mb"), quality=col("quality"))
+    cols.update(decode_tps=dec, input_tokens=inp, output_tokens=out, peak_rss_mb=col("peak_rss_mb"),
+                mem_added_mb=col("mem_added_mb"), quality=col("quality"))
     both = np.isfinite(lat) & np.isfinite(out)
     cols["tp_out"], cols["tp_s"] = np.where(both, out, np.nan), np.where(both, lat / 1000, np.nan)
     dmask = np.isfinite(dec) & np.isfinite(lat) & np.isfinite(ttft) & np.isfinite(out)
@@ -622,7 +634,7 @@ def group_intervals(df: pd.DataFrame, model: str, scorers: Sequence[str], ctx: C
     out["tokens_per_s"] = bm.interval(*bm.ratio("tp_out", "tp_s"), confidence=confidence, n=bm.count("tp_s")[0])
     out["decode_tps_aggregate"] = bm.interval(*bm.ratio("dec_tok", "dec_s"), confidence=confidence, n=bm.count("dec_s")[0])
     for col, kpi in (("decode_tps", "decode_tps_mean"), ("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens_mean"),
-                     ("peak_rss_mb", "peak_rss_mb_mean"), ("quality", "quality_mean")):
+                     ("peak_rss_mb", "peak_rss_mb_mean"), ("mem_added_mb", "mem_added_mb_mean"), ("quality", "quality_mean")):
         out[kpi] = mean_of(col, ok[col].to_numpy(dtype=float, na_value=np.nan))
     for s in scorers:
         out[f"score_{s}_mean"] = mean_of(f"score_{s}", ok[f"score_{s}"].to_numpy(dtype=float, na_value=np.nan))
@@ -746,13 +758,16 @@ def _rows(order: Sequence[str], agg_rows: Mapping[tuple[str, str | None], Mappin
             values = _values(agg_rows.get(key, {}), rm.loc[m] if m in rm.index and overall else None, ctx, m)
             ivs = groups.get(key, {})
             note = _model_note(rm, m, agg_rows.get(key))
+            mem_note = _memory_note(rm, m)  # HTTP: why memory is not recorded (never shown as zero)
             for d in defs.values():
                 if overall or (d.section != "serving" and d.name not in _MODEL_LEVEL):
-                    rows.append(_kpi_row(m, key[1], d, values.get(d.name), ivs.get(d.name), intervals, note))
+                    why = note or (mem_note if d.section == "memory" and d.unit == "MB" else "")
+                    rows.append(_kpi_row(m, key[1], d, values.get(d.name), ivs.get(d.name), intervals, why))
     return rows
 
 
-_MODEL_LEVEL = {"weights_mb", "params", "load_time_s", "load_rss_mb", "cold_latency_ms", "cold_warm_ratio", "cold_excess_ms"}
+_MODEL_LEVEL = {"weights_mb", "params", "load_time_s", "load_rss_mb", "model_footprint_mb", "memory_needed_mb",
+                "cold_latency_ms", "cold_warm_ratio", "cold_excess_ms"}
 
 
 def _definitions(scorers: Sequence[str], cloud_models: Sequence[str], rm: pd.DataFrame) -> dict[str, KpiDef]:
@@ -777,8 +792,10 @@ def _values(a: Mapping[str, Any], rm: pd.Series | None, ctx: CostContext, model:
     v["pass_rate"] = v["passed"] / v["scored"] if v.get("scored") else None
     v["warm_latency_ms"] = v.get("latency_ms_p50")
     if rm is not None:
-        for k in ("weights_mb", "params", "load_time_s", "load_rss_mb", "cold_latency_ms", "requests_per_s", "goodput"):
+        for k in ("weights_mb", "params", "load_time_s", "load_rss_mb", "model_footprint_mb", "cold_latency_ms",
+                  "requests_per_s", "goodput"):
             v[k] = _num(rm.get(k))
+        v["memory_needed_mb"] = memory_needed_mb(v.get("model_footprint_mb"), v.get("mem_added_mb_max"))
         v["output_tps_serving"] = _num(rm.get("output_tps"))
         cold, warm = v.get("cold_latency_ms"), v.get("warm_latency_ms")
         v["cold_warm_ratio"] = cold / warm if cold is not None and warm else None
@@ -788,6 +805,14 @@ def _values(a: Mapping[str, Any], rm: pd.Series | None, ctx: CostContext, model:
     if sec is not None and inp is not None and out is not None:
         v.update({k: _num(x[0]) for k, x in cost_quantities(sec / 1000, inp, out, ctx.power[model][0], ctx, ctx.bases.get(model)).items()})
     return v
+
+
+def memory_needed_mb(footprint_mb: float | None, added_max_mb: float | None) -> float | None:
+    """Memory to fit a model (MB): its footprint + the largest peak one generation added; None
+    when either is missing (a run stored before they were measured, an HTTP endpoint)."""
+    if footprint_mb is None or added_max_mb is None or not (math.isfinite(footprint_mb) and math.isfinite(added_max_mb)):
+        return None
+    return footprint_mb + added_max_mb
 
 
 def _model_note(rm: pd.DataFrame, model: str, agg_row: Mapping[str, Any] | None) -> str:
@@ -808,16 +833,27 @@ def _kpi_row(model: str, category: str | None, d: KpiDef, value: Any, iv: Interv
         return {"model": model, "category": category, "kpi": d.name, "section": d.section, "value": value,
                 "low": iv.low if value is not None else None, "high": iv.high if value is not None else None,
                 "unit": d.unit, "method": iv.method, "confidence": iv.confidence, "n": iv.n,
-                "n_resamples": iv.n_resamples, "seed": iv.seed, "note": (group_note or note) if value is None else note}
+                "n_resamples": iv.n_resamples, "seed": iv.seed,
+                "note": (group_note or (_why_missing(d) if d.name in _MEMORY_NEW else note)) if value is None else note}
     note = "" if value is not None else (group_note or _why_missing(d))
     return {"model": model, "category": category, "kpi": d.name, "section": d.section, "value": value, "low": None,
             "high": None, "unit": d.unit, "method": None, "confidence": None, "n": None, "n_resamples": None,
             "seed": None, "note": note}
 
 
+def _memory_note(rm: pd.DataFrame, model: str) -> str:
+    note = rm.loc[model, "memory_note"] if model in rm.index and "memory_note" in rm.columns else None
+    return note if isinstance(note, str) else ""
+
+
+_MEMORY_NEW = frozenset({"model_footprint_mb", "mem_added_mb_max", "mem_added_mb_mean", "memory_needed_mb"})
+
+
 def _why_missing(d: KpiDef) -> str:
     if d.name.startswith("peak_accel"):
         return "not measured (no accelerator: CPU run)"
+    if d.name in _MEMORY_NEW:
+        return "not recorded: the run was stored before model footprint and per-generation memory were measured"
     if d.section == "ttft" or d.name.startswith("decode"):
         return "no TTFT measured (non-streaming backend or single-token outputs)"
     if d.section == "warm_cold" or d.section == "memory":

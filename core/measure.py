@@ -137,6 +137,12 @@ class TokenClock:
 
     Use: start(); generate(..., streamer=clock); t_end = perf_counter(); stop() (always, also
     when generate() raised: it gives the process-wide RSS mark back).
+
+    mem_added_mb(): what the generation itself needed (KV cache, activations), the peak above
+    the level at start(): accelerator memory on CUDA/MPS, RSS on CPU. peak_rss is the whole
+    process's (interpreter, libraries, every loaded model): context, not the model's need. On
+    CPU, memory an earlier generation freed but the allocator kept is reused without raising
+    RSS, so the figure counts only what this generation needed beyond what the process held.
     """
 
     Abort = _Abort
@@ -150,6 +156,8 @@ class TokenClock:
         self.token_times: list[float] = []
         self.peak_rss = 0
         self.peak_accel = 0.0
+        self.rss_start = 0  # bytes at start(): the level the generation's peak is measured above
+        self.accel_start: float | None = None  # MB allocated on the accelerator at start()
         self._seen_prompt = False
         self._sample_accel = device == "mps"
         self._sync = device in ("cuda", "mps")
@@ -159,7 +167,9 @@ class TokenClock:
     def start(self) -> None:
         self._owns_mark = _PeakRss.acquire()
         self._sample_rss = not self._owns_mark
-        self.peak_rss = rss_bytes()
+        self.peak_rss = self.rss_start = rss_bytes()
+        self.accel_start = devices.accel_memory_mb(self.device) if self.device in ("cuda", "mps") else None
+        self.peak_accel = self.accel_start or 0.0
         devices.reset_accel_peak(self.device)
         devices.synchronize(self.device)
         self.t0 = time.perf_counter()
@@ -205,6 +215,16 @@ class TokenClock:
         if self.device == "mps":
             return self.peak_accel
         return None
+
+    def mem_added_mb(self) -> float | None:
+        """Peak memory the generation added above the level at start() (MB): accelerator
+        memory on CUDA/MPS, RSS on CPU; None when not measurable."""
+        if self.device in ("cuda", "mps"):
+            peak = self.accel_peak_mb()
+            if peak is None or self.accel_start is None:
+                return None
+            return max(0.0, peak - self.accel_start)
+        return max(0, self.peak_rss - self.rss_start) / 2**20
 
 
 BUSY_OTHER_CPU = 0.25  # a sample "ran on a busy machine" when other_cpu >= this (cores)

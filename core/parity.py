@@ -2,9 +2,12 @@
 
 The two paths are two catalog entries of the same weights: local transformers and an HTTP
 server serving them, or the same directory on CPU and on CUDA/MPS (an entry per device).
-The report gives the share of identical outputs, the quality difference (B - A) with a
-paired t interval, and the latency ratio (median B / median A) with a paired BCa bootstrap
-interval (core.stats: the method, confidence level, resample count and seed travel with
+Entries of different weights are refused (that is a comparison of two models: `compare`);
+where the run cannot tell (an HTTP entry serves whatever its server loaded) the report says
+that it compares paths. The report gives the share of identical outputs, the quality
+difference (B - A) with a paired t interval, and the latency ratio of medians (median B /
+median A, the headline statistic of core.compare) with a paired bootstrap interval over
+prompts (core.stats: the method, confidence level, resample count and seed travel with
 each interval).
 
     python -m core parity --models demo-small,demo-small-http --prompt-set business-core --limit 10
@@ -20,9 +23,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from core.cli import EXTRA_PARSERS, CliError, _print_df, _store, command
-from core.stats import Interval, mean_difference_ci, ratio_of_medians_ci
+from core.stats import Interval, mean_difference_ci, ratio_of_medians_ci, ratio_of_medians_cluster_ci
 
 REPLACEMENT_CHAR = "\ufffd"
+PATHS_NOT_MODELS = ("The run cannot confirm that {a} and {b} load the same weights (an HTTP entry serves whatever its "
+                    "server loaded): these numbers compare two paths, not two models.")
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,9 @@ class ParityReport:
     identical_share: float | None
     decode_only: int  # outputs equal once undecodable bytes (U+FFFD) are set aside
     quality_diff: Interval | None
-    latency_ratio: Interval | None
+    latency_ratio: Interval | None  # ratio of medians, B / A
     pairs: tuple[ParityPair, ...]
+    same_weights: bool | None = None  # None: the run cannot tell (an HTTP entry, or no entries recorded)
 
     def summary(self) -> dict:
         q, r = self.quality_diff, self.latency_ratio
@@ -58,6 +64,7 @@ class ParityReport:
             "model_a": self.model_a,
             "model_b": self.model_b,
             "greedy": self.greedy,
+            "same_weights": self.same_weights,
             "pairs": self.n_pairs,
             "compared": self.n_compared,
             "identical_share": self.identical_share,
@@ -105,14 +112,45 @@ def _num(v) -> float | None:  # noqa: ANN001
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
+def same_weights(manifest: dict, model_a: str, model_b: str) -> bool | None:
+    """Whether a run's entries a and b load the same weights: the same source and revision, or a
+    local directory with the same content hash. None when the run cannot tell: an HTTP entry
+    serves whatever its server loaded, or the run recorded no catalog entries."""
+    entries, versions = manifest.get("models") or {}, manifest.get("model_versions") or {}
+    a, b = entries.get(model_a), entries.get(model_b)
+    if not a or not b or "http" in (a.get("kind"), b.get("kind")):
+        return None
+    if (a.get("source"), a.get("revision")) == (b.get("source"), b.get("revision")):
+        return True
+    va = versions.get(model_a)
+    return bool(va) and va == versions.get(model_b) and not str(va).startswith("unavailable:")
+
+
+def path_pairs(manifest: dict, models: list[str]) -> list[tuple[str, str]]:
+    """The pairs of a run's models that parity applies to: the same weights, or weights it cannot
+    tell apart (an HTTP entry). Different models are left out."""
+    return [(a, b) for i, a in enumerate(models) for b in models[i + 1:] if same_weights(manifest, a, b) is not False]
+
+
+def _refuse_different(manifest: dict, model_a: str, model_b: str, where: str) -> bool | None:
+    same = same_weights(manifest, model_a, model_b)
+    if same is False:
+        raise ValueError(f"{model_a} and {model_b} are different models (different source, revision or weights){where}: "
+                         "parity compares one model through two paths (local vs HTTP, CPU vs CUDA/MPS); compare two "
+                         "models with `python -m core compare RUN_ID`")
+    return same
+
+
 def parity_report(store, run_id: str, model_a: str, model_b: str, confidence: float = 0.95,  # noqa: ANN001
                   n_resamples: int = 2000, seed: int = 0) -> ParityReport:
-    """Pair the two models' samples of one run by (item, repeat) and compare them."""
+    """Pair the two models' samples of one run by (item, repeat) and compare them.
+    Refuses entries of different weights (ValueError)."""
     run = store.get_run(run_id)
     df = store.samples_df(run_id, models=[model_a, model_b])
     for m in (model_a, model_b):
         if not (df["model"] == m).any():
             raise ValueError(f"run {run_id} has no samples of model {m!r}; models in it: {', '.join(run.spec.models)}")
+    same = _refuse_different(run.manifest, model_a, model_b, f" in run {run_id}")
     rows = {(r.model, r.item_id, int(r.repeat)): r for r in df.itertuples(index=False)}
     keys = sorted({(i, rep) for (_, i, rep) in rows}, key=lambda k: (k[1], k[0]))
     pairs = []
@@ -126,7 +164,6 @@ def parity_report(store, run_id: str, model_a: str, model_b: str, confidence: fl
         ))
     compared = [p for p in pairs if p.outcome != "failed"]
     q = [(p.a_quality, p.b_quality) for p in compared if p.a_quality is not None and p.b_quality is not None]
-    lat = [(p.a_latency_ms, p.b_latency_ms) for p in compared if p.a_latency_ms and p.b_latency_ms]
     return ParityReport(
         run_id=run_id,
         model_a=model_a,
@@ -137,10 +174,23 @@ def parity_report(store, run_id: str, model_a: str, model_b: str, confidence: fl
         identical_share=sum(p.outcome == "identical" for p in compared) / len(compared) if compared else None,
         decode_only=sum(p.outcome == "decode_only" for p in compared),
         quality_diff=mean_difference_ci([b for _, b in q], [a for a, _ in q], paired=True, confidence=confidence) if q else None,
-        latency_ratio=ratio_of_medians_ci(np.array([b for _, b in lat]), np.array([a for a, _ in lat]), paired=True,
-                                          confidence=confidence, n_resamples=n_resamples, seed=seed) if lat else None,
+        latency_ratio=_latency_ratio(compared, confidence, n_resamples, seed),
         pairs=tuple(pairs),
+        same_weights=same,
     )
+
+
+def _latency_ratio(compared: list[ParityPair], confidence: float, n_resamples: int, seed: int) -> Interval | None:
+    """median B / median A over the pairs both timed; with repeats, prompts are resampled with their repeats."""
+    timed = [p for p in compared if p.a_latency_ms and p.b_latency_ms]
+    if not timed:
+        return None
+    b, a = np.array([p.b_latency_ms for p in timed]), np.array([p.a_latency_ms for p in timed])
+    items = np.array([p.item_id for p in timed])
+    if len(set(items)) < len(items):
+        return ratio_of_medians_cluster_ci(b, items, a, items, paired=True, confidence=confidence,
+                                           n_resamples=n_resamples, seed=seed)
+    return ratio_of_medians_ci(b, a, paired=True, confidence=confidence, n_resamples=n_resamples, seed=seed)
 
 
 def run_parity(store, model_a: str, model_b: str, prompt_set: str, *, limit: int | None = None,  # noqa: ANN001
@@ -152,6 +202,7 @@ def run_parity(store, model_a: str, model_b: str, prompt_set: str, *, limit: int
 
     if model_a == model_b:
         raise ValueError("parity needs two different catalog entries (e.g. a local model and an HTTP entry serving it)")
+    _refuse_different(_entries_manifest(store, (model_a, model_b)), model_a, model_b, " in the catalog")
     spec = RunSpec(models=(model_a, model_b), prompt_set=prompt_set, limit=limit, device=device, timeout_s=timeout_s,
                    generation=GenerationParams(max_new_tokens=max_new_tokens, temperature=0.0), seed=seed,
                    name=f"parity {model_a} vs {model_b}")
@@ -159,6 +210,20 @@ def run_parity(store, model_a: str, model_b: str, prompt_set: str, *, limit: int
     run_id = runner.create(spec)
     runner.execute(run_id)
     return parity_report(store, run_id, model_a, model_b, seed=seed)
+
+
+def _entries_manifest(store, names: tuple[str, ...]) -> dict:  # noqa: ANN001
+    """The catalog entries and weight versions a run of these models would record."""
+    from core import catalog
+
+    specs = {n: catalog.get_spec(n, store) for n in names}
+    versions = {}
+    for n, spec in specs.items():
+        try:
+            versions[n] = catalog.model_version(spec)
+        except catalog.ModelUnavailableError:
+            versions[n] = f"unavailable:{n}"
+    return {"models": {n: json.loads(s.to_json()) for n, s in specs.items()}, "model_versions": versions}
 
 
 # --------------------------------------------------------------------------- CLI
@@ -202,6 +267,9 @@ def cmd_parity(args: argparse.Namespace) -> int:
     else:
         print(f"parity in run {report.run_id}: {report.model_a} (A) vs {report.model_b} (B)"
               + ("" if report.greedy else "  [sampled, not greedy: identical outputs are not expected]"))
+        if report.same_weights is None:
+            print(PATHS_NOT_MODELS.format(a=report.model_a, b=report.model_b))
+        print("latency_ratio: ratio of medians, B / A")
         _print_df(pd.DataFrame([report.summary()]).drop(columns=["model_a", "model_b"]))
         bad = report.mismatches()
         if bad:

@@ -19,6 +19,7 @@ from core.schemas import PromptItem, PromptSet
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_ERRORS = 50
+MAX_JSON_DEPTH = 64  # an item is flat; a scorer's params (a JSON schema) nest a few levels
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,9 @@ def _pydantic_message(exc: ValidationError) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "item"
         msg = err["msg"]
-        if err["type"] == "missing":
+        if err["type"] in ("value_error", "assertion_error") and "error" in err.get("ctx", {}):
+            msg = str(err["ctx"]["error"])  # the validator's own words, without pydantic's "Value error," prefix
+        elif err["type"] == "missing":
             msg = "field required"
         elif err["type"] == "extra_forbidden":
             msg = "unknown field"
@@ -74,35 +77,82 @@ def _decode(data: bytes, source: str) -> str:
     return text
 
 
-def _raw_records(text: str, fmt: str, source: str) -> list[tuple[int, dict | str]]:
-    """(line number, record or error message) for each non-empty record."""
+def _depth(obj: object) -> int:
+    """Nesting depth of parsed JSON (iterative: a deep value cannot exhaust the stack)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        node, d = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, d)
+            stack.extend((v, d + 1) for v in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+TOO_DEEP = f"JSON nested more than {MAX_JSON_DEPTH} levels deep: an item is one flat object (id, prompt, reference, ...)"
+
+
+def _jsonl_records(text: str) -> list[tuple[int, dict | str]]:
     out: list[tuple[int, dict | str]] = []
-    if fmt == "jsonl":
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                out.append((n, f"invalid JSON ({exc.msg} at column {exc.colno})"))
-                continue
-            out.append((n, rec if isinstance(rec, dict) else "expected a JSON object"))
-        return out
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None:
-        return out
-    try:
-        for rec in reader:
-            if None in rec:
-                out.append((reader.line_num, "more cells than header columns"))
-                continue
-            clean = {k.strip(): (v if v != "" else None) for k, v in rec.items() if k}
-            if all(v is None for v in clean.values()):
-                continue
-            out.append((reader.line_num, clean))
-    except csv.Error as exc:
-        out.append((reader.line_num, f"malformed CSV: {exc}"))
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            out.append((n, f"invalid JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        except RecursionError:
+            out.append((n, TOO_DEEP))
+            continue
+        if not isinstance(rec, dict):
+            out.append((n, "expected a JSON object"))
+        else:
+            out.append((n, TOO_DEEP if _depth(rec) > MAX_JSON_DEPTH else rec))
     return out
+
+
+def _csv_problem(exc: csv.Error, start: int, last: int) -> str:
+    msg = str(exc)
+    if "unexpected end of data" in msg or "EOF" in msg:
+        return (f"unterminated quote: the quoted cell that starts on this line never closes, so lines {start}-{last} "
+                "would be read as one cell; close the quote, or write a quote inside a quoted cell as \"\"")
+    if "expected after" in msg:
+        return ("malformed CSV: a quoted cell must end at a comma or at the end of the line "
+                f"({msg}); write a quote inside a quoted cell as \"\"")
+    return f"malformed CSV: {msg}"
+
+
+def _csv_records(text: str) -> list[tuple[int, dict | str]]:
+    """Strict CSV: a quote left open is an error naming its line, not a cell that swallows the rest."""
+    out: list[tuple[int, dict | str]] = []
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    last = text.count("\n") + (not text.endswith("\n"))
+    try:
+        if reader.fieldnames is None:
+            return out
+    except csv.Error as exc:
+        return [(1, _csv_problem(exc, 1, last))]
+    rows = iter(reader)
+    while True:
+        start = reader.line_num + 1
+        try:
+            rec = next(rows)
+        except StopIteration:
+            return out
+        except csv.Error as exc:
+            out.append((start, _csv_problem(exc, start, last)))
+            return out
+        if None in rec:
+            out.append((reader.line_num, "more cells than header columns"))
+            continue
+        clean = {k.strip(): (v if v != "" else None) for k, v in rec.items() if k}
+        if any(v is not None for v in clean.values()):
+            out.append((reader.line_num, clean))
+
+
+def _raw_records(text: str, fmt: str) -> list[tuple[int, dict | str]]:
+    """(line number, record or error message) for each non-empty record."""
+    return _jsonl_records(text) if fmt == "jsonl" else _csv_records(text)
 
 
 def parse_bytes(
@@ -126,7 +176,7 @@ def parse_bytes(
     if fmt not in ("jsonl", "csv"):
         raise PromptSetError(source, [LineError(None, f"unsupported format {fmt!r}: use .jsonl or .csv")])
     text = _decode(data, source)
-    records = _raw_records(text, fmt, source)
+    records = _raw_records(text, fmt)
     if not records:
         raise PromptSetError(source, [LineError(None, "file is empty: no prompt items found")])
     if len(records) > max_items:
@@ -145,6 +195,9 @@ def parse_bytes(
             continue
         except (json.JSONDecodeError, TypeError, ValueError) as exc:
             errors.append(LineError(line, f"scorers: {exc}"))
+            continue
+        except RecursionError:  # a CSV scorers cell of deeply nested JSON
+            errors.append(LineError(line, TOO_DEEP))
             continue
         if item.id in seen:
             errors.append(LineError(line, f"duplicate id {item.id!r} (first seen on line {seen[item.id]})"))
@@ -195,20 +248,51 @@ def get_set(name: str, store=None) -> PromptSet:  # noqa: ANN001
     return sets[name]
 
 
-def import_set(store, path: str | Path, name: str, description: str = "") -> PromptSet:  # noqa: ANN001
-    """Validate a file and store it; a bundled set's name cannot be taken."""
-    validate_name(name)
-    if name in bundled_sets():
-        raise PromptSetError(str(path), [LineError(None, f"{name!r} is a bundled prompt set; choose another name")])
-    ps = parse_file(path, name=name, description=description)
+class PromptSetExistsError(PromptSetError):
+    """An imported set of this name holds other content: replacing it needs the user's yes."""
+
+    def __init__(self, source: str, name: str, current: str, new: str) -> None:
+        self.name, self.current, self.new = name, current, new
+        super().__init__(source, [LineError(None, (
+            f"an imported prompt set named {name!r} exists (version {current}); this file is version {new}. "
+            f"Replace it to make {new} current (runs made with {current} keep it), or choose another name"))])
+
+
+def _store_set(store, ps: PromptSet, source: str, replace: bool) -> PromptSet:  # noqa: ANN001
+    current = store.current_prompt_set_hash(ps.name)
+    if current not in (None, ps.content_hash) and not replace:
+        raise PromptSetExistsError(source, ps.name, current, ps.content_hash)
     store.save_prompt_set(ps)
     return ps
 
 
-def import_bytes(store, data: bytes, *, filename: str, name: str, description: str = "") -> PromptSet:  # noqa: ANN001
+def _check_name(name: str, source: str) -> None:
     validate_name(name)
     if name in bundled_sets():
-        raise PromptSetError(filename, [LineError(None, f"{name!r} is a bundled prompt set; choose another name")])
-    ps = parse_bytes(data, source=filename, name=name, description=description)
-    store.save_prompt_set(ps)
-    return ps
+        raise PromptSetError(source, [LineError(None, f"{name!r} is a bundled prompt set; choose another name")])
+
+
+def import_set(store, path: str | Path, name: str, description: str = "", *, replace: bool = False) -> PromptSet:  # noqa: ANN001
+    """Validate a file and store it as the current version of `name`; a bundled set's name cannot be
+    taken, and another version under the name is replaced only with replace=True."""
+    _check_name(name, str(path))
+    return _store_set(store, parse_file(path, name=name, description=description), str(path), replace)
+
+
+def import_bytes(store, data: bytes, *, filename: str, name: str, description: str = "",  # noqa: ANN001
+                 replace: bool = False) -> PromptSet:
+    _check_name(name, filename)
+    return _store_set(store, parse_bytes(data, source=filename, name=name, description=description), filename, replace)
+
+
+def run_set(store, run) -> PromptSet | None:  # noqa: ANN001 - core.store.Store, core.store.RunRow
+    """The prompt set exactly as a run used it (its own version, first `limit` items), or None when no
+    copy of that version is left. The name's current version does not matter: it may have been replaced."""
+    for ps in store.stored_prompt_sets(run.prompt_set, run.manifest.get("prompt_set_version")):
+        if (used := ps.limited(run.spec.limit)).content_hash == run.prompt_set_hash:
+            return used
+    try:  # a run from before versions were kept: the set as it is now, if still the same
+        used = get_set(run.prompt_set, store).limited(run.spec.limit)
+    except KeyError:
+        return None
+    return used if used.content_hash == run.prompt_set_hash else None

@@ -123,7 +123,9 @@ class Runner:
 
     def _create(self, spec: RunSpec, queued: bool) -> str:
         specs = {m: catalog.get_spec(m, self.store) for m in spec.models}
-        ps = prompts.get_set(spec.prompt_set, self.store).limited(spec.limit)
+        full = prompts.get_set(spec.prompt_set, self.store)
+        self.store.keep_prompt_set_version(full)  # the run refers to this version, whatever the name holds later
+        ps = full.limited(spec.limit)
         # a queued run is created by a client that never imports torch (the dashboard): the worker
         # resolves the device and names the accelerator when it executes the run (execute())
         device = spec.device if queued else devices.resolve_device(spec.device)
@@ -141,6 +143,7 @@ class Runner:
             seed=spec.seed,
             prompt_set=ps.name,
             prompt_set_hash=ps.content_hash,
+            prompt_set_version=full.content_hash,
             n_items=len(ps.items),
             model_versions=versions,
             models={n: json.loads(s.to_json()) for n, s in specs.items()},
@@ -155,9 +158,10 @@ class Runner:
         with self.store.pinned():  # the preamble's reads and writes: one open of the file
             row = self.store.get_run(run_id)
             spec = row.spec
-            ps = prompts.get_set(spec.prompt_set, self.store).limited(spec.limit)
-            if ps.content_hash != row.prompt_set_hash:
-                msg = f"prompt set {ps.name!r} changed since the run started (hash {ps.content_hash} != {row.prompt_set_hash})"
+            ps = prompts.run_set(self.store, row)  # the run's own version, even if the name now holds another
+            if ps is None:
+                msg = (f"prompt set {row.prompt_set!r} no longer holds the version this run was made with"
+                       f" ({row.prompt_set_hash}) and no copy of it is stored")
                 self.store.set_run_status(run_id, "failed", msg)
                 raise ValueError(msg)
             versions = row.manifest.get("model_versions", {})
@@ -330,6 +334,7 @@ class Runner:
                 "weights_mb": loaded.weights_mb if loaded else None,
                 "load_time_s": loaded.load_time_s if loaded else None,
                 "load_rss_mb": loaded.load_rss_mb if loaded else None,
+                "model_footprint_mb": loaded.footprint_mb if loaded else None,  # recorded at load: a cached model keeps it
                 "cold_latency_ms": cold_ms,
                 "device": getattr(backend, "device", None),
                 "dtype": getattr(backend, "dtype", None),
@@ -429,6 +434,7 @@ class _Batch:
                 token_source=measurement.token_source,
                 peak_rss_mb=measurement.peak_rss_mb,
                 peak_accel_mb=measurement.peak_accel_mb,
+                mem_added_mb=measurement.mem_added_mb,
                 output_text=measurement.text,
                 attempts=getattr(measurement, "attempts", 1),
             )

@@ -228,6 +228,9 @@ class Measurement:
     peak_accel_mb: float | None
     token_source: str = "tokenizer"  # tokenizer | server_usage | tokenizer_fallback | stream_chunks
     attempts: int = 1  # HTTP: requests sent for this sample (retries included)
+    # peak memory the generation added above the level before it (KV cache, activations), MB:
+    # accelerator memory on CUDA/MPS, RSS on CPU; None where not observable (HTTP)
+    mem_added_mb: float | None = None
 
     @property
     def decode_tps(self) -> float | None:
@@ -280,4 +283,5 @@ SAMPLE_COLUMNS = (
     "started_at",
     "finished_at",
     "other_cpu",  # CPU time of other processes on the measurement cores / the sample's wall time (cores)
+    "mem_added_mb",  # peak memory the generation added above the level before it (Measurement.mem_added_mb)
 )

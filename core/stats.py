@@ -39,7 +39,8 @@ Methods used by core.stats
 Unit of analysis. A prompt (item) is the unit. When a prompt was run several times
 (repeats), the repeats are not independent observations: intervals then use a cluster
 bootstrap that resamples prompts with all their repeats, and model comparisons average the
-repeats of each prompt first, then pair the two models prompt by prompt.
+repeats of each prompt first, then pair the two models prompt by prompt (tests, differences;
+the ratio of medians keeps every repeat and resamples prompts).
 
 Intervals (95% by default).
 - Mean: Student t interval (scipy.stats.t) when each prompt has one value; cluster
@@ -64,8 +65,12 @@ Intervals (95% by default).
   interpolation) of the expanded resample (equal or nearly equal repeat counts: the
   resample's ranks sorted; very unequal counts: weighted order statistics); percentile
   interval. Used automatically when any prompt has more than one value.
-- Ratio of medians: bootstrap (BCa by default) over pairs (paired) or over each sample
-  independently (unpaired).
+- Ratio of medians: the headline of "how much slower / faster" for a pair of models:
+  median(a) / median(b), the medians of every successful sample (repeats included) on the
+  prompts both ran, so with a complete run it is the ratio of the summary's medians.
+  Bootstrap over prompts: BCa over pairs (paired) or over each sample independently
+  (unpaired) with one run per prompt; with repeats, a percentile cluster bootstrap that
+  draws prompts with all their repeats (the same prompts for both models when paired).
 
 Comparisons of two models on one metric.
 - Paired when both models ran the same prompts (at least half of the larger item set is
@@ -1222,11 +1227,16 @@ class _BootCache:
             self._indices[key] = list(_index_blocks(np.random.default_rng(seed), n, n_resamples))
         return self._indices[key]
 
-    def medians(self, key: tuple | None, x: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
-        full = None if key is None else (key, n_resamples, seed)
+    def medians(self, key: tuple | None, x: np.ndarray, n_resamples: int, seed: int,
+                clusters: tuple[np.ndarray, int] | None = None) -> np.ndarray:
+        """Bootstrap medians of x; clusters=(codes, k): resampling the k prompts with all their values."""
+        full = None if key is None else (key, n_resamples, seed, clusters is not None)
         if full is not None and full in self._medians:
             return self._medians[full]
-        med = _resampled_quantiles(x, [0.5], iter(self._blocks(x.size, n_resamples, seed)))[0]
+        if clusters is None:
+            med = _resampled_quantiles(x, [0.5], iter(self._blocks(x.size, n_resamples, seed)))[0]
+        else:
+            med = _cluster_boot(x, clusters[0], clusters[1], [0.5], seed, n_resamples)[0]
         if full is not None:
             self._medians[full] = med
         return med
@@ -1279,6 +1289,75 @@ def ratio_of_medians_ci(
         jack = [ja / jb] if paired else [ja / mb, ma / jb]
     jk = None if any(not np.isfinite(j).all() for j in jack) else jack
     return _finish_bootstrap(est, theta_b, jk, method=method, confidence=confidence, n=n, n_resamples=B, seed=seed)
+
+
+
+def ratio_of_medians_cluster_ci(
+    a: object,
+    prompts_a: object,
+    b: object,
+    prompts_b: object,
+    *,
+    paired: bool = False,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+    _cache: _BootCache | None = None,
+    _keys: tuple[tuple, tuple] | None = None,
+) -> Interval:
+    """median(a) / median(b) over every value (repeats included: the medians a summary shows),
+    with a percentile interval from a cluster bootstrap that resamples prompts with all their
+    values; paired (both ran the same prompts): the same resampled prompts for a and b.
+    """
+    _check_confidence(confidence)
+    kind = "cluster-bootstrap"
+    (x, ca, ka), (y, cb, kb) = _prompt_codes(a, prompts_a, b, prompts_b, paired)
+    n = x.size + y.size
+    if min(ka, kb) < 2:
+        return _undefined(kind, confidence, n, "fewer than 2 prompts in a group: no interval")
+    ma, mb = float(np.percentile(x, 50)), float(np.percentile(y, 50))
+    if mb <= 0 or ma < 0:
+        return _undefined(kind, confidence, n, "ratio of medians needs positive values")
+    est = ma / mb
+    if np.ptp(x) == 0 and np.ptp(y) == 0:
+        return _constant(kind, confidence, n, est, "no spread in either group")
+    B = n_resamples or default_resamples(max(x.size, y.size))
+    if paired:  # one seeded index matrix over the shared prompts: both models draw the same prompts
+        cache = _cache or _BootCache()
+        key_a, key_b = _keys or (None, None)
+        boot_a = cache.medians(key_a, x, B, seed, (ca, ka))
+        boot_b = cache.medians(key_b, y, B, seed, (cb, kb))
+    else:
+        rng = np.random.default_rng(seed)
+        boot_a = _cluster_boot(x, ca, ka, [0.5], rng, B)[0]
+        boot_b = _cluster_boot(y, cb, kb, [0.5], rng, B)[0]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # zero medians: no interval
+        theta_b = boot_a / boot_b
+    note = f"resampled {ka} prompts with their repeats" + (" (the same prompts for both)" if paired else "")
+    return _finish_bootstrap(est, theta_b, None, method="percentile", confidence=confidence, n=n, n_resamples=B,
+                             seed=seed, note=note, name=kind)
+
+
+def _prompt_codes(a: object, prompts_a: object, b: object, prompts_b: object,
+                  paired: bool) -> tuple[tuple[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray, int]]:
+    """Finite values with integer prompt codes: sorted prompt labels, so the codes (and a seeded
+    resample) do not depend on row order; paired: one code book, and both must hold every prompt."""
+    out = []
+    for v, c in ((a, prompts_a), (b, prompts_b)):
+        x, labels = np.asarray(v, dtype=float).ravel(), np.asarray(c).ravel()
+        if labels.size != x.size:
+            raise ValueError(f"values ({x.size}) and prompts ({labels.size}) must have the same length")
+        keep = np.isfinite(x)
+        out.append((x[keep], labels[keep]))
+    (x, la), (y, lb) = out
+    if not paired:
+        (_, ca), (_, cb) = (np.unique(la, return_inverse=True), np.unique(lb, return_inverse=True))
+        return (x, ca, int(ca.max(initial=-1)) + 1), (y, cb, int(cb.max(initial=-1)) + 1)
+    book, codes = np.unique(np.concatenate([la, lb]), return_inverse=True)
+    ca, cb, k = codes[: la.size], codes[la.size:], book.size
+    if np.bincount(ca, minlength=k).min(initial=1) == 0 or np.bincount(cb, minlength=k).min(initial=1) == 0:
+        raise ValueError("paired: both groups must hold values for the same prompts")
+    return (x, ca, k), (y, cb, k)
 
 
 # =========================================================================== multiplicity, equivalence, power
@@ -1549,7 +1628,7 @@ DEFAULT_OBJECTIVES: dict[str, Literal["max", "min"]] = {
     "quality": "max",
     "latency_ms": "min",
     "cost": "min",
-    "memory_mb": "min",
+    "memory_needed_mb": "min",  # model footprint + largest peak added per generation (core.kpis.memory_needed_mb)
 }
 
 
@@ -1600,8 +1679,13 @@ METRICS: dict[str, MetricInfo] = {
     "latency_ms": MetricInfo("latency_ms", "latency", "ms", True, "ratio", phrase="{x} is {f}x slower than {y}"),
     "ttft_ms": MetricInfo("ttft_ms", "time to first token", "ms", True, "ratio", phrase="{x} takes {f}x longer to the first token than {y}"),
     "decode_tps": MetricInfo("decode_tps", "decode speed", "tok/s", False, "ratio", phrase="{x} decodes {f}x faster than {y}"),
-    "peak_rss_mb": MetricInfo("peak_rss_mb", "peak RSS", "MB", True, "ratio", phrase="{x} uses {f}x more memory (peak RSS) than {y}"),
-    "peak_accel_mb": MetricInfo("peak_accel_mb", "peak accelerator memory", "MB", True, "ratio", phrase="{x} uses {f}x more accelerator memory than {y}"),
+    "mem_added_mb": MetricInfo("mem_added_mb", "peak memory added per generation", "MB", True, "difference",
+                               phrase="{x} needs {d} MB more memory per generation (peak added above the level before it) than {y}",
+                               diff_unit="MB"),
+    "peak_rss_mb": MetricInfo("peak_rss_mb", "process peak RSS", "MB", True, "ratio",
+                              phrase="{x}'s process peaks at {f}x the RSS of {y}'s (whole process, libraries and every loaded model included)"),
+    "peak_accel_mb": MetricInfo("peak_accel_mb", "process peak accelerator memory", "MB", True, "ratio",
+                                phrase="{x}'s process peaks at {f}x the accelerator memory of {y}'s (every loaded model included)"),
     "output_tokens": MetricInfo("output_tokens", "output tokens", "tokens", None, "ratio", phrase="{x} writes {f}x more output tokens than {y}"),
     "input_tokens": MetricInfo("input_tokens", "input tokens", "tokens", None, "ratio", phrase="{x} counts {f}x more input tokens than {y}"),
     "local_cost": MetricInfo("local_cost", "local cost per request", "USD", True, "ratio", phrase="{x} costs {f}x more per request to run locally than {y}"),

@@ -185,6 +185,35 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0006_memory_footprint",
+        """
+        -- MB; accelerator memory on CUDA/MPS, RSS on CPU; NULL for runs stored before (shown as missing, never 0)
+        ALTER TABLE samples ADD COLUMN mem_added_mb DOUBLE;          -- peak a generation added above the level before it
+        ALTER TABLE run_models ADD COLUMN model_footprint_mb DOUBLE; -- memory the loaded model holds (core.loader)
+        """,
+    ),
+    (
+        "0007_prompt_set_versions",
+        """
+        -- every version of every prompt set a run used or a user imported, keyed by (name, content hash):
+        -- a run refers to its version, so replacing a set never takes the prompt text from earlier runs
+        CREATE TABLE prompt_set_versions (
+            name VARCHAR,
+            content_hash VARCHAR,
+            description VARCHAR,
+            items VARCHAR,                 -- JSON list of canonical items
+            n_items INTEGER,
+            source VARCHAR,                -- imported | bundled (a bundled file's version, kept for its runs)
+            created_at TIMESTAMP,
+            PRIMARY KEY (name, content_hash)
+        );
+        INSERT INTO prompt_set_versions
+            SELECT name, content_hash, description, items, n_items, 'imported', created_at FROM prompt_sets;
+        -- prompt_sets now names the current version of each imported set; its items live above
+        UPDATE prompt_sets SET items = NULL;
+        """,
+    ),
 )
 
 
@@ -434,7 +463,7 @@ class Store:
             SELECT r.*, coalesce(s.done, 0) AS done, coalesce(s.errors, 0) AS errors
             FROM runs r LEFT JOIN (
                 SELECT run_id, count(*) FILTER (WHERE status IN ('ok','error','timeout')) AS done,
-                       count(*) FILTER (WHERE status <> 'ok') AS errors
+                       count(*) FILTER (WHERE status IN ('error','timeout')) AS errors
                 FROM samples GROUP BY run_id) s USING (run_id)
             {where} ORDER BY r.created_at DESC {lim}
             """,
@@ -505,25 +534,30 @@ class Store:
             return int(con.execute("SELECT count(*) FROM samples WHERE run_id = ?", [run_id]).fetchone()[0])
 
     def latency_summary(self, run_id: str) -> pd.DataFrame:
-        """Per-model summary in SQL (the CLI's closing table; fast on millions of rows)."""
+        """Per-model summary in SQL (the CLI's closing table; fast on millions of rows). Memory:
+        model_footprint_mb (what the loaded model holds), mem_added_mb_max (the most one generation
+        added above the level before it), process_peak_rss_mb (the whole process: context)."""
         return self.query_df(
             """
             SELECT model,
-                   count(*) AS n,
+                   count(*) FILTER (WHERE status IN ('ok', 'error', 'timeout')) AS n,
                    count(*) FILTER (WHERE status = 'ok') AS ok,
-                   count(*) FILTER (WHERE status <> 'ok') AS errors,
+                   count(*) FILTER (WHERE status IN ('error', 'timeout')) AS errors,
                    median(latency_ms) FILTER (WHERE status = 'ok') AS median_latency_ms,
                    quantile_cont(latency_ms, 0.9) FILTER (WHERE status = 'ok') AS p90_latency_ms,
                    quantile_cont(latency_ms, 0.99) FILTER (WHERE status = 'ok') AS p99_latency_ms,
                    median(ttft_ms) FILTER (WHERE status = 'ok') AS median_ttft_ms,
                    sum(output_tokens) FILTER (WHERE status = 'ok')
                        / nullif(sum(latency_ms) FILTER (WHERE status = 'ok') / 1000.0, 0) AS tokens_per_s,
-                   max(peak_rss_mb) AS peak_rss_mb,
+                   any_value(rm.model_footprint_mb) AS model_footprint_mb,
+                   max(mem_added_mb) FILTER (WHERE status = 'ok') AS mem_added_mb_max,
+                   max(peak_rss_mb) AS process_peak_rss_mb,
                    max(peak_accel_mb) AS peak_accel_mb,
                    avg(quality) AS mean_quality
-            FROM samples WHERE run_id = ? GROUP BY model ORDER BY model
+            FROM samples LEFT JOIN (SELECT model, model_footprint_mb FROM run_models WHERE run_id = ?) rm USING (model)
+            WHERE run_id = ? GROUP BY model ORDER BY model
             """,
-            [run_id],
+            [run_id, run_id],
         )
 
     def machine_load(self, run_id: str, busy_at: float | None = None) -> pd.DataFrame:
@@ -560,25 +594,90 @@ class Store:
         return [ModelSpec.from_json(r[0]) for r in rows]
 
     def save_prompt_set(self, ps: PromptSet) -> None:
-        items = json.dumps([i.canonical() for i in ps.items])
+        """Make ps the current version of its imported name; earlier versions stay for their runs."""
         with self.connect() as con:
+            con.execute("BEGIN")
+            self._keep_version(con, ps, "imported")
             con.execute(
-                "INSERT OR REPLACE INTO prompt_sets VALUES (?, ?, ?, ?, ?, ?)",
-                [ps.name, ps.description, ps.content_hash, items, len(ps.items), now()],
+                "INSERT OR REPLACE INTO prompt_sets VALUES (?, ?, ?, NULL, ?, ?)",
+                [ps.name, ps.description, ps.content_hash, len(ps.items), now()],
             )
+            con.execute("COMMIT")
+
+    def keep_prompt_set_version(self, ps: PromptSet) -> None:
+        """Store ps's version (once) so that a run made with it can always show its prompts."""
+        with self.connect() as con:
+            self._keep_version(con, ps, ps.source)
+
+    @staticmethod
+    def _keep_version(con: duckdb.DuckDBPyConnection, ps: PromptSet, source: str) -> None:
+        items = json.dumps([i.canonical() for i in ps.items])
+        con.execute(
+            "INSERT OR IGNORE INTO prompt_set_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [ps.name, ps.content_hash, ps.description, items, len(ps.items), source, now()],
+        )
+
+    def current_prompt_set_hash(self, name: str) -> str | None:
+        """The version an imported name points at, or None when no imported set has the name."""
+        with self.connect() as con:
+            row = con.execute("SELECT content_hash FROM prompt_sets WHERE name = ?", [name]).fetchone()
+        return row[0] if row else None
+
+    # a run's version: the full set's hash in its manifest (runs since 0007), else the hash of what it ran
+    _RUN_USES = ("r.prompt_set = v.name AND (v.content_hash = r.prompt_set_hash"
+                 " OR v.content_hash = json_extract_string(r.manifest, '$.prompt_set_version'))")
 
     def delete_prompt_set(self, name: str) -> bool:
+        """Remove an imported name; the versions that runs used stay, so those runs keep their prompts."""
         with self.connect() as con:
+            con.execute("BEGIN")
             n = con.execute("DELETE FROM prompt_sets WHERE name = ? RETURNING name", [name]).fetchall()
+            con.execute(
+                f"DELETE FROM prompt_set_versions v WHERE v.name = ? AND v.source = 'imported'"
+                f" AND NOT EXISTS (SELECT 1 FROM runs r WHERE {self._RUN_USES})",
+                [name],
+            )
+            con.execute("COMMIT")
         return bool(n)
 
+    @staticmethod
+    def _to_set(name: str, description: str | None, items: str, source: str) -> PromptSet:
+        return PromptSet(name=name, description=description or "",
+                         items=tuple(PromptItem.model_validate(i) for i in json.loads(items)), source=source)
+
     def imported_prompt_sets(self) -> list[PromptSet]:
+        """The current version of each imported set."""
         with self.connect() as con:
-            rows = con.execute("SELECT name, description, items FROM prompt_sets ORDER BY name").fetchall()
-        return [
-            PromptSet(name=n, description=d or "", items=tuple(PromptItem.model_validate(i) for i in json.loads(items)), source="imported")
-            for n, d, items in rows
-        ]
+            rows = con.execute(
+                "SELECT p.name, p.description, v.items FROM prompt_sets p JOIN prompt_set_versions v"
+                " ON v.name = p.name AND v.content_hash = p.content_hash ORDER BY p.name"
+            ).fetchall()
+        return [self._to_set(n, d, items, "imported") for n, d, items in rows]
+
+    def stored_prompt_sets(self, name: str, content_hash: str | None = None) -> list[PromptSet]:
+        """The stored versions of a set (one, with content_hash), oldest first."""
+        sql = "SELECT name, description, items, source FROM prompt_set_versions WHERE name = ?"
+        params = [name]
+        if content_hash is not None:
+            sql += " AND content_hash = ?"
+            params.append(content_hash)
+        with self.connect() as con:
+            rows = con.execute(sql + " ORDER BY created_at", params).fetchall()
+        return [self._to_set(*r) for r in rows]
+
+    def prompt_set_versions(self, name: str, current: str | None = None) -> pd.DataFrame:
+        """One row per stored version of a set, newest first: version, items, source, stored_at,
+        current (the version equals `current`, default: the imported name's), runs (that used it)."""
+        return self.query_df(
+            f"""
+            SELECT v.content_hash AS version, v.n_items AS items, v.source, v.created_at AS stored_at,
+                   v.content_hash = coalesce(?, p.content_hash, '') AS current,
+                   (SELECT count(*) FROM runs r WHERE {self._RUN_USES}) AS runs
+            FROM prompt_set_versions v LEFT JOIN prompt_sets p ON p.name = v.name
+            WHERE v.name = ? ORDER BY v.created_at DESC
+            """,
+            [current, name],
+        )
 
     def get_setting(self, key: str) -> str | None:
         with self.connect() as con:

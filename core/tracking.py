@@ -190,7 +190,9 @@ SELECT model,
        sum(output_tokens) FILTER (WHERE status = 'ok')
            / nullif(sum(latency_ms) FILTER (WHERE status = 'ok') / 1000.0, 0) AS tokens_per_s,
        avg(output_tokens) FILTER (WHERE status = 'ok') AS output_tokens_mean,
-       max(peak_rss_mb) AS peak_rss_mb,
+       max(mem_added_mb) FILTER (WHERE status = 'ok') AS mem_added_mb_max,  -- peak a generation added (MB)
+       avg(mem_added_mb) FILTER (WHERE status = 'ok') AS mem_added_mb_mean,
+       max(peak_rss_mb) AS peak_rss_mb,  -- the whole process (context), not the model's own memory
        max(peak_accel_mb) AS peak_accel_mb,
        avg(quality) AS quality_mean,
        avg(CASE WHEN passed THEN 1.0 ELSE 0.0 END) FILTER (WHERE passed IS NOT NULL) AS pass_rate
@@ -247,7 +249,7 @@ def _mirror(store: Store, run_id: str, uri: str, experiment: str | None, state: 
             exp_id, start_time=start_ms, run_name=model,
             tags={"mlflow.parentRunId": pid, TAG_RUN_ID: run_id, TAG_ROLE: "child", TAG_MODEL: model})
         mrow = models.get(model, {})
-        _log(client, child, _model_params(row, model, mrow), {**kpis.get(model, {}), **_load_metrics(mrow)},
+        _log(client, child, _model_params(row, model, mrow), {**kpis.get(model, {}), **_load_metrics(mrow, kpis.get(model))},
              {TAG_RUN_ID: run_id, TAG_MODEL: model, "llm_eval.model_status": "not run" if _missing(mrow.get("status")) else str(mrow["status"])})
         _terminate(client, child.info.run_id, row.status, end_ms)
         child_ids[model] = child.info.run_id
@@ -402,10 +404,15 @@ def _model_params(row, model: str, mrow: dict) -> dict[str, Any]:  # noqa: ANN00
 SERVING_METRICS = ("requests_per_s", "output_tps", "goodput", "serving_wall_s")  # HTTP models (run_models columns)
 
 
-def _load_metrics(mrow: dict) -> dict[str, float]:
+def _load_metrics(mrow: dict, kpis: dict[str, float] | None = None) -> dict[str, float]:
     """Load and cold-start metrics; for HTTP models also the serving ones (request throughput, output
-    tokens/s across requests, goodput) under `serving.*`."""
-    out = _numbers({k: mrow.get(k) for k in ("load_time_s", "load_rss_mb", "cold_latency_ms", "weights_mb")})
+    tokens/s across requests, goodput) under `serving.*`. Memory as core.kpis defines it:
+    model_footprint_mb (what the loaded model holds) and memory_needed_mb (footprint + the largest
+    peak a generation added, mem_added_mb_max); neither is logged when not recorded."""
+    out = _numbers({k: mrow.get(k) for k in ("load_time_s", "load_rss_mb", "model_footprint_mb", "cold_latency_ms",
+                                             "weights_mb")})
+    if "model_footprint_mb" in out and "mem_added_mb_max" in (kpis or {}):
+        out["memory_needed_mb"] = out["model_footprint_mb"] + kpis["mem_added_mb_max"]  # type: ignore[index]
     out.update(_numbers({f"serving.{k}": mrow.get(k) for k in SERVING_METRICS}))
     return out
 

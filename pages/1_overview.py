@@ -1,11 +1,12 @@
 """Overview: the run in progress, recent runs with headline KPIs, and a getting-started path."""
 import streamlit as st
 
-from ui import figures, nav, state, tracking, widgets
+from ui import nav, state, tracking, widgets
 from ui import format as fmt
 
 nav.guard(__file__)
 st.title("Overview")
+st.markdown(widgets.PURPOSE)
 widgets.notice()
 
 snap = state.queue().snapshot()
@@ -43,4 +44,4 @@ c2.metric("Samples", f"{int(summary['n'].sum()):,}")
 c3.metric("Fastest median latency", fmt.ms(best["median_latency_ms"]), help=fmt.md_escape(best["model"]))
 c4.metric("Best mean quality", fmt.quality(summary["mean_quality"].max()))
 widgets.kpi_table(summary)
-st.plotly_chart(figures.kpi_bars(summary, state.model_colors()), key="overview.kpi")
+widgets.latency_bars(latest["run_id"], int(latest["done"]), summary)

@@ -62,7 +62,10 @@ def live() -> None:
         st.markdown(f"**Queued** ({len(queued)}): the worker takes them in this order.")
         st.dataframe(queued, hide_index=True)
         c1, c2 = st.columns([3, 1])
-        victim = c1.selectbox("Queued run", list(queued["run_id"]), key="run.queued_pick", label_visibility="collapsed")
+        queued_labels = {r["run_id"]: f"{fmt.run_label({**r, 'created_at': r['queued_at']})} · {int(r['planned']):,} planned"
+                         for _, r in queued.iterrows()}
+        victim = c1.selectbox("Queued run", list(queued_labels), format_func=queued_labels.get, key="run.queued_pick",
+                              label_visibility="collapsed")
         with c2:
             cancel_button(victim, key="run.cancel_queued", label="Cancel queued run")
         if info is None or not info.alive:
@@ -164,8 +167,7 @@ resumable = queue.resumable_runs()
 if not resumable.empty:
     st.subheader("Resume an interrupted run")
     st.caption("Samples already stored are kept; only the missing ones run.")
-    labels = {r.run_id: f"{r.run_id} · {r.status} · {r.prompt_set} · {int(r.done):,}/{int(r.planned):,}"
-              for r in resumable.itertuples()}
+    labels = {r["run_id"]: f"{fmt.run_label(r)} of {int(r['planned']):,}" for _, r in resumable.iterrows()}
     run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="run.resume_id")
     if st.button("Resume", icon=":material/resume:", key="run.resume"):
         resume(run_id)

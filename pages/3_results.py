@@ -34,7 +34,8 @@ aw.kpi_table(tables, with_ci)
 
 focus = run_ids[0]
 if len(run_ids) > 1:
-    focus = st.selectbox("Run for the category breakdown and the sample explorer", run_ids, key="results.focus")
+    focus = st.selectbox("Run for the category breakdown and the sample explorer", run_ids, key="results.focus",
+                         format_func=lambda r: aw.run_label(runs[runs["run_id"] == r].iloc[0]))
 st.subheader("By category")
 aw.by_category(runs, focus, tables[focus], models, with_ci, colors)
 

@@ -7,9 +7,11 @@ from ui import machine_load, nav, parity, state
 from ui import format as fmt
 
 METRICS = {"latency": "Latency", "ttft": "Time to first token", "tokens_per_s": "Decode speed", "quality": "Quality",
-           "passed": "Pass rate", "peak_rss": "Peak memory (RSS)", "cost": "Local cost per request"}
+           "passed": "Pass rate", "mem_added": "Peak memory added per generation",
+           "peak_rss": "Process peak RSS (whole process)", "cost": "Local cost per request"}
 COLUMNS = {"latency_ms": "Latency", "ttft_ms": "Time to first token", "decode_tps": "Decode speed", "quality": "Quality",
-           "passed": "Pass rate", "peak_rss_mb": "Peak memory (RSS)", "local_cost": "Local cost per request"}
+           "passed": "Pass rate", "mem_added_mb": "Peak memory added per generation",
+           "peak_rss_mb": "Process peak RSS (whole process)", "local_cost": "Local cost per request"}
 
 nav.guard(__file__)
 st.title("Compare")
@@ -66,9 +68,10 @@ if comp is not None:
         st.plotly_chart(af.pvalue_heatmap(frame[frame["metric"] == shown], models, COLUMNS.get(shown, shown).lower()),
                         key="compare.heatmap")
         st.caption(f"Tests: {', '.join(sorted(set(frame['test'])))}; correction: {correction}; alpha {alpha:g}. "
-                   "Effect: ratio of medians (row / column) or difference of means; Cliff's delta where defined.")
+                   "Effect of the row against the column: ratio of medians (row / column, over every sample of the "
+                   "prompts both ran) or difference of means (row − column); Cliff's delta where defined.")
         with st.expander("Every comparison (table)"):
-            st.dataframe(frame, hide_index=True)
+            aw.comparison_table(comp)
 
     st.subheader("Sample size")
     for a in comp.advice:
@@ -95,6 +98,8 @@ st.plotly_chart(af.pareto(pareto_table, efficient, "latency_ms" if axis == "late
                           x_ivs={m: table.interval(m, x_kpi) for m in models}, y_ivs={m: table.interval(m, "quality_mean") for m in models}),
                 key="compare.pareto")
 st.caption("Efficient models: " + fmt.md_escape(", ".join(m for m, e in efficient.items() if e) or "none") + ". "
+           + "Objectives: quality up; latency, cost and memory needed down (memory needed = model footprint + the "
+             "largest peak one generation added, MB; marker size). "
            + ("Whiskers: intervals of the median latency / mean cost and of the mean quality." if not heavy else
               f"No whiskers on a run of {n:,} samples (intervals are opt-in on the Results page)."))
 

@@ -1,6 +1,7 @@
 """Costs: what a request costs on this machine against the cloud, for stakeholders."""
 import streamlit as st
 
+from core import charts
 from core import cost as C
 from ui import analysis_figures as af
 from ui import analysis_widgets as aw
@@ -37,27 +38,32 @@ line = next(c for c in report.cloud if c.model == model and c.cloud_model == clo
 p = line.projection
 mine = next(lc for lc in local if lc.model == model)
 
+st.info(report.cost_model, icon=":material/calculate:")
+per_1k = mine.cost_per_request.estimate * 1000 if mine.cost_per_request.estimate is not None else None
 k1, k2, k3, k4, k5 = st.columns(5)
-k1.metric("Local, per 1,000 requests", fmt.usd(mine.cost_per_request.estimate * 1000 if mine.cost_per_request.estimate is not None else None))
+k1.metric("Local, per 1,000 requests", fmt.usd(per_1k),
+          help=f"Local cost per request x 1,000 under the cost model above, at {settings.volume_per_month:,} requests per month.")
 k2.metric(f"{cloud_model}, per 1,000 requests", fmt.usd(line.cost_per_request.estimate * 1000 if line.cost_per_request.estimate is not None else None))
 k3.metric("Local, per month", fmt.usd(p.local_monthly.estimate),
-          help=f"At {settings.volume_per_month:,} requests per month: hardware write-off + electricity.")
+          help=f"At {settings.volume_per_month:,} requests per month, under the cost model above.")
 k4.metric(f"{cloud_model}, per month", fmt.usd(p.cloud_monthly.estimate), help=f"At {settings.volume_per_month:,} requests per month.")
-k5.metric("Savings vs the cloud", f"{p.savings_pct.estimate:,.0f}%" if p.savings_pct.estimate is not None else "n/a",
-          help="Negative: the local model costs more than the cloud at this volume.")
+k5.metric("Local vs the cloud", C.savings_text(p.savings_pct, ci=False),
+          help="Savings = (cloud - local) / cloud at this volume; when local costs more, how much more.")
 st.markdown(fmt.md_escape(
-    f"Savings {aw.iv_text(p.savings_pct, pct=True)}; annual cost {aw.iv_text(p.local_annual, money=True)} locally vs "
+    f"Against {cloud_model}: {C.savings_text(p.savings_pct)}; annual cost {aw.iv_text(p.local_annual, money=True)} locally vs "
     f"{aw.iv_text(p.cloud_annual, money=True)} on {cloud_model}."))
+for warning in report.quality_warnings:
+    st.warning(warning, icon=":material/warning:")
 
 st.plotly_chart(af.cost_per_1k(local, [c for c in report.cloud if c.model in models], state.model_colors()), key="costs.per1k")
 cloud_per_req = {c.cloud_model: c.cost_per_request.estimate for c in report.cloud
                  if c.model == model and c.cost_per_request.estimate is not None}
-st.plotly_chart(af.break_even(model, settings.hardware_per_month, mine.energy_cost_per_request.estimate or 0.0,
-                              p.capacity_per_month.estimate, cloud_per_req, settings.volume_per_month,
-                              state.model_colors().get(model)), key="costs.breakeven")
-be = p.break_even_per_month
-st.caption(f"Break-even with {cloud_model}: " + (f"{be.estimate:,.0f} requests per month" if be.estimate is not None
-                                                 else (be.note or "none")) + ".")
+fixed, per_request = C.monthly_cost_terms(settings, mine.energy_cost_per_request.estimate or 0.0,
+                                          mine.amortisation_per_request.estimate or 0.0)
+chart = charts.break_even_chart(model, fixed, per_request, p.capacity_per_month.estimate, cloud_per_req,
+                                settings.volume_per_month, state.model_colors().get(model), settings.cost_model)
+st.plotly_chart(chart.figure(), key="costs.breakeven")
+st.caption(f"Break-even with {cloud_model}: {C.break_even_text(p.break_even_per_month)}. {chart.caption}")
 
 st.subheader("Projection for every model")
 aw.projection_table(report, models)

@@ -2,14 +2,19 @@
 import streamlit as st
 
 from core import config, prompts
-from core.prompts import PromptSetError
+from core.prompts import PromptSetError, PromptSetExistsError
 from ui import nav, state, widgets
 from ui import format as fmt
+
+SHOW, PENDING = "sets.show_next", "sets.pending_replace"  # session keys: set to preview next; replace to confirm
 
 nav.guard(__file__)
 st.title("Prompt sets")
 widgets.notice()
 sets = state.prompt_sets()
+if st.session_state.get(SHOW) in sets:  # a set just imported: preview it (set before the selectbox exists)
+    st.session_state["sets.preview"] = st.session_state.pop(SHOW)
+    st.session_state.pop("sets.preview.item", None)
 
 if sets:
     st.dataframe(
@@ -19,6 +24,7 @@ if sets:
     )
     name = st.selectbox("Preview", list(sets), key="sets.preview")
     widgets.prompt_preview(sets[name], key="sets.preview")
+    widgets.prompt_set_versions(sets[name], state.prompt_set_versions(sets[name]))
 else:
     st.info("No prompt sets yet. Import a CSV or JSONL file below.")
 
@@ -34,21 +40,48 @@ set_name = c1.text_input("Name", key="sets.name", max_chars=64,
                          placeholder=fmt.slug(upload.name.rsplit(".", 1)[0]) if upload else "my-prompts",
                          help="Letters, digits, '.', '_' or '-'; defaults to the file name.")
 description = c2.text_input("Description", key="sets.description", max_chars=500)
-if st.button("Validate and import", type="primary", disabled=upload is None, key="sets.import"):
-    target = set_name.strip() or fmt.slug(upload.name.rsplit(".", 1)[0])
+
+
+def import_upload(target: str, replace: bool) -> None:
     try:
         ps = prompts.import_bytes(state.store(), upload.getvalue(), filename=upload.name, name=target,
-                                  description=description)
+                                  description=description, replace=replace)
+    except PromptSetExistsError as exc:  # ask first: shown below until answered
+        st.session_state[PENDING] = {"name": exc.name, "current": exc.current, "new": exc.new, "file": upload.file_id}
     except PromptSetError as exc:
         widgets.line_errors(exc)
     else:
+        st.session_state.pop(PENDING, None)
+        st.session_state[SHOW] = ps.name
         st.session_state[state.Keys.notice] = f"Imported {ps.name}: {len(ps.items):,} items (version {ps.content_hash})."
+        st.rerun()
+
+
+if st.button("Validate and import", type="primary", disabled=upload is None, key="sets.import"):
+    st.session_state.pop(PENDING, None)
+    import_upload(set_name.strip() or fmt.slug(upload.name.rsplit(".", 1)[0]), replace=False)
+pending = st.session_state.get(PENDING)
+if pending and (upload is None or upload.file_id != pending["file"]):
+    st.session_state.pop(PENDING)  # the file changed: the question no longer applies
+elif pending:
+    st.warning(
+        f"An imported set named `{pending['name']}` already exists (version {pending['current']}); this file is "
+        f"version {pending['new']}. Replace it? Runs made with version {pending['current']} keep it: "
+        "their prompts stay stored and shown with them.",
+        icon=":material/warning:",
+    )
+    c1, c2 = st.columns(2)
+    if c1.button(f"Replace {pending['name']}", key="sets.replace", type="primary"):
+        import_upload(pending["name"], replace=True)
+    if c2.button("Keep the current version", key="sets.replace_cancel"):
+        st.session_state.pop(PENDING)
         st.rerun()
 
 imported = [n for n, ps in sets.items() if ps.source == "imported"]
 if imported:
     st.subheader("Delete an imported set")
-    st.caption("Bundled sets cannot be deleted. Runs that used a set keep their samples.")
+    st.caption("Bundled sets cannot be deleted. Runs that used a set keep their samples and the prompts of their "
+               "version; versions no run used are deleted.")
     c1, c2 = st.columns([3, 1])
     victim = c1.selectbox("Imported set", imported, key="sets.delete_name")
     confirm = c2.checkbox("Yes, delete it", key="sets.delete_confirm")

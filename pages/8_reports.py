@@ -14,7 +14,7 @@ st.caption("Everything about one run in a file to share: the recommendation and 
 runs = aw.finished_runs_or_stop("No runs to report on yet. Start a run on the Run page (or the demo on the Overview page); "
                                 "its report can be downloaded here once samples are stored.")
 
-(run_id,) = aw.pick_runs(runs, key="reports.run", multi=False, prefer_several_models=True)
+(run_id,) = aw.pick_runs(runs, key="reports.run", multi=False, default=rp.default_run(runs))
 c1, c2 = st.columns(2)
 baseline = c1.selectbox("Compare every model with", [rp.AUTO, *aw.run_models(runs, [run_id])], key="reports.baseline")
 volume = c2.number_input("Requests per month, for the cost projections", min_value=1, value=100_000, step=10_000,

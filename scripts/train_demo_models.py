@@ -42,6 +42,12 @@ VOCAB_SIZE = 1024
 MAX_NEW_TOKENS = 10
 PROMPT_SET_NAME = "demo-qa"
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
+# A minimal chat template: the messages' contents joined by a blank line, nothing added. It renders
+# exactly the text the completions path sends (system, blank line, prompt; core/backends/http.py
+# prompt_text) and adds no special tokens, so an OpenAI-compatible server gives the same tokens on
+# /v1/chat/completions as on /v1/completions, and the local backend's input is unchanged.
+CHAT_TEMPLATE = ("{% for message in messages %}{{ message['content'] }}"
+                 "{% if not loop.last %}{{ '\\n\\n' }}{% endif %}{% endfor %}")
 
 
 # --------------------------------------------------------------------------- task families
@@ -465,6 +471,16 @@ def save_model(model, tokenizer, plan: ModelPlan, folder: Path) -> None:  # noqa
     )
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
+    write_chat_template(folder)
+
+
+def write_chat_template(folder: Path) -> None:
+    """Put CHAT_TEMPLATE in tokenizer_config.json, where every server looks (vLLM, TGI, llama.cpp's
+    converter, transformers of any version), instead of a separate chat_template.jinja."""
+    (folder / "chat_template.jinja").unlink(missing_ok=True)
+    path = folder / "tokenizer_config.json"
+    cfg = {**json.loads(path.read_text(encoding="utf-8")), "chat_template": CHAT_TEMPLATE}
+    path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def write_card(folder: Path, plan: ModelPlan, n_params: int, n_train: int, train_s: float,
@@ -488,7 +504,7 @@ question-answer corpus by `scripts/train_demo_models.py`; it knows nothing beyon
 |---|---|
 | Parameters | {n_params:,} ({n_params / 1e6:.2f} M) |
 | Architecture | `LlamaForCausalLM`: {plan.layers} layers, hidden size {plan.hidden}, {plan.heads} heads (head dim {head_dim}), MLP {plan.intermediate}, RMSNorm, RoPE, untied embeddings |
-| Tokenizer | byte-level BPE, {VOCAB_SIZE} tokens, one token per digit; `<s>` / `</s>` / `<pad>`; no chat template |
+| Tokenizer | byte-level BPE, {VOCAB_SIZE} tokens, one token per digit; `<s>` / `</s>` / `<pad>`; minimal chat template (system and prompt joined by a blank line, as the completions prompt) |
 | Weights | fp32, `model.safetensors` |
 | Training data | {n_train:,} synthetic `Question: ...\\nAnswer: ...` pairs from 8 task families (capitals, opposites, plurals, past tense, single-digit addition, next letter, unit conversion, next number), 5 phrasings each |
 | Objective | next-token cross-entropy on the answer tokens and the closing `</s>` |
@@ -534,7 +550,10 @@ def verify(folder: Path, records: list[dict], expected: list[str]) -> None:
         folder, local_files_only=True, use_safetensors=True, trust_remote_code=False
     )
     assert tok.is_fast and (folder / "tokenizer.json").is_file()
-    assert getattr(tok, "chat_template", None) in (None, "")
+    assert tok.chat_template == CHAT_TEMPLATE
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": records[0]["prompt"]}]
+    chat = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert chat == "S\n\n" + records[0]["prompt"], chat  # the completions prompt text, nothing added
     _, _, outputs = evaluate(model.eval(), tok, records[:24])
     assert outputs == expected[:24], (outputs, expected[:24])
 

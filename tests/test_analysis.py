@@ -5,6 +5,7 @@ test uses the shared real demo run (demo-tiny vs demo-base) when the demo models
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -19,6 +20,7 @@ from core import analysis as A
 from core import cost as C
 from core import stats as S
 from core.cli import main
+from core.compare import verdict
 from core.schemas import ERROR_KINDS
 from core.store import Store
 from tests.conftest import demo_available
@@ -192,11 +194,51 @@ def test_compare_run_verdicts_champion_and_extras(synth):
         A.compare_run(store, run_id, metrics=("speed of light",))
 
 
+def test_memory_comparison_uses_the_generation_peak_not_process_rss(tmp_path):
+    """Issue 11 item 5: every model's process peaked at ~900 MB RSS, so the verdict read 'uses
+    1.00x more memory (95% CI 1.00x-1.00x, p < 0.001)'. The default comparison is the peak each
+    generation added; the Pareto memory is the model footprint + the largest peak added."""
+    store = Store(tmp_path / "mem.duckdb")
+    run_id = synthetic_run(store, run_id="mem", n_models=2, n_items=20, repeats=1, error_rate=0.0)
+    with store.connect() as con:
+        con.execute("UPDATE samples SET peak_rss_mb = 900 + seq * 0.01, mem_added_mb ="
+                    " CASE model WHEN 'model-00' THEN 0.5 ELSE 2.0 END + (seq % 5) * 0.1")
+        con.execute("UPDATE run_models SET model_footprint_mb = CASE model WHEN 'model-00' THEN 1.6 ELSE 30.0 END")
+    r = A.compare_run(store, run_id, settings=SETTINGS)
+    assert "mem_added_mb" in r.metrics and "peak_rss_mb" not in r.metrics
+    c = r.find("memory", "model-00", "model-01")
+    assert c.better() == "model-00" and c.difference.estimate == pytest.approx(-1.5)
+    v = verdict(c, r.alpha)
+    assert v.startswith("model-01 needs 1.50 MB more memory per generation") and "x" not in v.split("(")[0]
+    assert not any("1.00x" in x for x in r.verdicts())
+    need = r.pareto_table.set_index("model")["memory_needed_mb"]
+    assert need["model-00"] == pytest.approx(1.6 + 0.9) and need["model-01"] == pytest.approx(30.0 + 2.4)
+    doc = finite_json(r.to_dict())["pareto"]
+    assert doc["objectives"]["memory_needed_mb"] == "min" and "memory_mb" not in doc["objectives"]
+    t = A.kpi_table(store, run_id, settings=SETTINGS)
+    assert t.value("model-01", "model_footprint_mb") == 30.0 and t.value("model-01", "mem_added_mb_max") == pytest.approx(2.4)
+    assert t.value("model-01", "memory_needed_mb") == pytest.approx(32.4)
+    assert t.interval("model-00", "mem_added_mb_mean").estimate == pytest.approx(0.7)
+
+
+def test_runs_stored_before_memory_footprint_show_it_missing_not_zero(synth, kpis):
+    """The synthetic run, like a run stored before migration 0006, has no footprint and no
+    per-generation memory: missing with a reason, never 0; the comparison leaves it out and says so."""
+    store, run_id = synth
+    rows = kpis.rows("model-00").set_index("kpi")
+    for k in ("model_footprint_mb", "mem_added_mb_max", "mem_added_mb_mean", "memory_needed_mb"):
+        assert kpis.value("model-00", k) is None and "not recorded" in rows.loc[k, "note"], k
+    assert kpis.value("model-00", "peak_rss_mb_max") > 0  # the process peak is still shown, as context
+    r = A.compare_run(store, run_id, settings=SETTINGS)
+    assert "mem_added_mb" not in r.metrics and any(n.startswith("mem_added_mb: no values") for n in r.notes)
+    assert r.pareto_table["memory_needed_mb"].isna().all()
+
+
 def test_cost_metric_is_latency_priced_by_core_cost(synth):
     """'cost' compares the local cost per request of each sample: with one power profile for
     every model it is latency times a constant, so tests and ratios equal latency's."""
     store, run_id = synth
-    s = C.CostSettings(electricity_price_per_kwh=0.3, hardware_price_usd=2000, power_watts=50, cloud_models=())
+    s = C.CostSettings(electricity_price_per_kwh=0.3, hardware_price_usd=2000, power_watts=50, cloud_models=(), cost_model="shared")
     r = A.compare_run(store, run_id, metrics=("cost", "latency"), settings=s, use_champion=False)
     assert r.metrics == ("local_cost", "latency_ms")
     for c in (x for x in r.comparisons if x.metric == "local_cost"):
@@ -208,6 +250,11 @@ def test_cost_metric_is_latency_priced_by_core_cost(synth):
     assert df["local_cost"].iloc[0] == pytest.approx(50 / 3600 / 1000 * 0.3 + 2000 / busy_h / 3600)
     verdict = next(v for v in r.verdicts() if "model-02 costs" in v)
     assert "more per request to run locally than model-00" in verdict
+    # dedicated machine: every request carries the same share of the monthly write-off (2000 / 36 / volume), plus energy
+    d = dataclasses.replace(s, cost_model="dedicated", volume_per_month=1000)
+    df = A._with_derived(pd.DataFrame({"model": ["m", "m"], "latency_ms": [1000.0, 3000.0]}), ["local_cost"], d)
+    share = 2000 / 36 / 1000
+    assert df["local_cost"].tolist() == pytest.approx([50 / 3600 / 1000 * 0.3 + share, 3 * 50 / 3600 / 1000 * 0.3 + share])
 
 
 def test_measured_power_from_run_models_is_used_and_labelled(tmp_path):
@@ -304,6 +351,16 @@ def test_cost_report_agrees_with_core_cost_and_kpis(synth, kpis):
         A.cost_report(store, run_id, C.CostSettings(cloud_models=("no-such-cloud-model",)))
 
 
+def test_cost_report_states_its_cost_model_and_warns_about_low_quality(synth, kpis):
+    store, run_id = synth
+    rep = A.cost_report(store, run_id, SETTINGS)
+    assert rep.cost_model == SETTINGS.cost_model_sentence and rep.to_dict()["cost_model"]["name"] == SETTINGS.cost_model
+    low = {m for m in kpis.models if kpis.value(m, "pass_rate") is not None and kpis.value(m, "pass_rate") < C.QUALITY_WARN_PASS_RATE}
+    assert {w.split(" passed ")[0].removeprefix("Quality is not free: ") for w in rep.quality_warnings} == low
+    line = rep.to_dict()["cloud"][0]
+    assert line["savings_text"] and "break_even_text" in line
+
+
 def test_cost_report_from_stored_resamples_is_the_same_report(synth):
     """The resampled means do not depend on the assumptions: a report computed from them
     (what the dashboard caches per run) equals a report computed from the store."""
@@ -346,6 +403,45 @@ def test_recommend_picks_an_efficient_model_and_says_why(synth):
     rec = A.recommend(store, run_id, settings=SETTINGS)
     assert rec.model in rec.efficient and rec.model in rec.why and rec.rule == A.RECOMMEND_RULE
     assert rec.to_dict()["schema"] == "llm-eval/recommendation/v1"
+    assert "significantly" in rec.why  # the pick is separated from every contender by a test, and the why says so
+
+
+def _rec_run(tmp_path, run_id: str, n_items: int, *updates: str) -> A.Recommendation:
+    store = Store(tmp_path / f"{run_id}.duckdb")
+    synthetic_run(store, run_id=run_id, n_models=2, n_items=n_items, repeats=1, error_rate=0.0)
+    with store.connect() as con:
+        for sql in updates:
+            con.execute(sql)
+    return A.recommend(store, run_id, settings=SETTINGS)
+
+
+def test_no_recommendation_when_no_model_passes_anything(tmp_path):
+    rec = _rec_run(tmp_path, "zero", 40, "UPDATE samples SET quality = 0, passed = false")
+    assert rec.model is None and "no model passed a single scored check" in rec.why and "0.00/10" in rec.why
+
+
+def test_no_recommendation_when_the_faster_tied_model_passed_nothing(tmp_path):
+    """Issue 11: demo-tiny (every answer wrong, 0.00/10) tied with demo-small (1.43/10, p = 1) and,
+    being faster, was recommended."""
+    rec = _rec_run(tmp_path, "wrong", 7, "UPDATE samples SET quality = 0, passed = false",
+                   "UPDATE samples SET quality = 10, passed = true WHERE model = 'model-01' AND item_id = 'item-0000'")
+    assert rec.model is None and "model-00, the fastest of them, passed none of its scored checks" in rec.why
+    assert rec.considered == ("model-01", "model-00")
+
+
+def test_no_recommendation_when_the_evidence_cannot_separate_the_models(tmp_path):
+    """model-01 scores a little higher (on one prompt) and is slower: both are Pareto-efficient, the
+    quality difference is not significant, so the tie goes to latency; two prompts cannot show
+    that model-00 is faster."""
+    same = ("UPDATE samples SET quality = 7, passed = true",
+            "UPDATE samples SET quality = 7.5 WHERE model = 'model-01' AND item_id = 'item-0000'")
+    rec = _rec_run(tmp_path, "two", 2, *same)
+    assert rec.efficient == ("model-00", "model-01") and rec.considered == ("model-01", "model-00")
+    assert rec.model is None and rec.why.startswith("the evidence cannot separate model-01 and model-00")
+    assert "model-00's median latency" in rec.why and "is not significantly below model-01's" in rec.why
+    # the same tie on 60 prompts: model-00 is significantly faster, so it is the pick
+    rec = _rec_run(tmp_path, "sixty", 60, *same)
+    assert rec.model == "model-00" and "model-00 is significantly faster than model-01" in rec.why
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -385,6 +481,23 @@ def test_cli_json_outputs_have_the_documented_fields(synth, capsys):
     z = _cli_json(capsys, "sample-size", run_id, *db, "--metric", "latency", "--effect", "20")
     assert z["schema"] == "llm-eval/sample-size/v1" and z["prompts_needed"] >= 2
     _documented(z, "rows")
+
+
+@pytest.mark.parametrize("cost_model", ["dedicated", "shared"])
+def test_cli_cost_uses_one_cost_model_for_every_figure(synth, capsys, cost_model):
+    store, run_id = synth
+    argv = ["cost", run_id, "--db", str(store.path), "--cloud", "gpt-4o-mini", "--volume", "20000", "--cost-model", cost_model,
+            "--resamples", "200"]
+    k = _cli_json(capsys, *argv)
+    assert k["cost_model"]["name"] == cost_model and k["settings"]["cost_model"]["value"] == cost_model
+    per_request = {x["model"]: x["cost_per_request"]["estimate"] for x in k["local"]}
+    for line in k["cloud"]:
+        assert per_request[line["model"]] * 20_000 == pytest.approx(line["local_monthly"]["estimate"], rel=1e-9)
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count(k["cost_model"]["sentence"]) == 1
+    if cost_model == "dedicated":  # 2,000 USD over 3 years against a few cents of cloud tokens: local costs more
+        assert re.search(r"local costs [\d.,]+x more", out) and "-" not in k["cloud"][0]["savings_text"]
 
 
 def test_cli_tables_csv_and_errors(synth, capsys):
@@ -526,3 +639,74 @@ def test_pass_rate_at_100_percent_with_repeats_is_never_zero_width(tmp_path):
     assert rate.low == pytest.approx(S.wilson_ci(40, 40).low) and rate.method == "wilson-clusters"
     errors = table.interval("model-00", "error_rate")
     assert errors.estimate == 0.0 and errors.high == pytest.approx(S.wilson_ci(0, 40).high)
+
+
+# ---------------------------------------------------------------------------- one pair, one ratio (issue 11, items 6 and 19)
+
+
+@pytest.fixture(scope="module")
+def repeated(tmp_path_factory):
+    """2 models x 40 prompts x 3 repeats, no failures: model-01 is about 1.1x slower than model-00."""
+    store = Store(tmp_path_factory.mktemp("ratio") / "ratio.duckdb")
+    return store, synthetic_run(store, run_id="ratio", n_models=2, n_items=40, repeats=3, error_rate=0.0)
+
+
+def test_kpi_medians_verdict_heatmap_and_table_give_one_ratio_for_one_pair(repeated):
+    """The ratio of the KPI table's median latencies is the comparison's ratio, the verdict's factor,
+    the heatmap cell and the table's effect (repeats kept, not averaged per prompt first)."""
+    from core.compare import factor_text
+    from ui import analysis_figures as af
+    from ui import analysis_widgets as aw
+
+    store, run_id = repeated
+    kpi = A.kpi_table(store, run_id, settings=SETTINGS)
+    slower = kpi.value("model-01", "latency_ms_p50") / kpi.value("model-00", "latency_ms_p50")
+    comp = A.compare_run(store, run_id, metrics=("latency", "quality"), use_champion=False, settings=SETTINGS)
+    c = comp.find("latency", "model-00", "model-01")
+    assert (c.model_a, c.model_b) == ("model-00", "model-01") and c.significant()
+    assert 1 / c.ratio.estimate == pytest.approx(slower, rel=1e-12)
+    assert c.ratio.low <= c.ratio.estimate <= c.ratio.high and c.ratio.method == "cluster-bootstrap"
+    v = A.verdict(c, comp.alpha)
+    assert v.startswith(f"model-01 is {factor_text(slower)} slower than model-00 (ratio of medians; 95% CI"), v
+    fig = af.pvalue_heatmap(comp.frame().query("metric == 'latency_ms'"), ["model-00", "model-01"], "latency")
+    cells, text = np.asarray(fig.data[0].customdata, dtype=float), fig.data[0].text
+    assert cells[1][0] == pytest.approx(slower, rel=1e-12) and cells[0][1] * cells[1][0] == pytest.approx(1.0, abs=1e-15)
+    assert f"ratio of medians {factor_text(slower)}" in text[1][0]
+    table = aw.comparison_rows(comp).set_index("Metric")
+    assert table.loc["latency", "Effect A vs B [95% CI]"].startswith(factor_text(c.ratio.estimate) + " [")
+    assert table.loc["latency", "Effect is the"] == "ratio of medians A/B"
+    assert table.loc["latency", "Verdict"] == v
+
+
+def test_heatmap_mirrors_cells_from_unrounded_values():
+    """Issue 11: a 0.05x cell mirrored as 20.00x while the verdict said 19.0x."""
+    from ui import analysis_figures as af
+
+    frame = pd.DataFrame([
+        {"metric": "latency_ms", "model_a": "fast", "model_b": "slow", "p": 1e-12, "p_adjusted": 2e-12,
+         "ratio": 1 / 19.0, "difference": -300.0, "cliffs_delta": -0.9},
+        {"metric": "quality", "model_a": "fast", "model_b": "other", "p": 0.2, "p_adjusted": None,
+         "ratio": None, "difference": -1.25, "cliffs_delta": 0.3},
+    ])
+    fig = af.pvalue_heatmap(frame, ["fast", "slow", "other"], "latency")
+    cells, text = np.asarray(fig.data[0].customdata, dtype=float), fig.data[0].text
+    assert cells[1][0] == 1 / (1 / 19.0) and cells[0][1] == 1 / 19.0
+    assert "ratio of medians 19.0x" in text[1][0] and "20" not in text[1][0] and "ratio of medians 0.0526x" in text[0][1]
+    assert "Cliff's δ +0.90" in text[1][0] and "Cliff's δ -0.90" in text[0][1] and "p < 0.001" in text[1][0]
+    assert cells[2][0] == 1.25 and "difference of means +1.25 points" in text[2][0] and "p = 0.200" in text[2][0]
+
+
+def test_comparison_table_has_labels_not_internal_names(repeated):
+    from core.compare import TEST_LABELS
+    from ui import analysis_widgets as aw
+
+    store, run_id = repeated
+    comp = A.compare_run(store, run_id, metrics=("latency", "quality", "passed"), use_champion=False, settings=SETTINGS)
+    table = aw.comparison_rows(comp)
+    internal = {"latency_ms", "p_adjusted", "b_higher", "a_higher", "model_a", "cliffs_delta", "None", "nan", "holm"}
+    assert not internal & set(table.columns) and "p (after Holm correction)" in table.columns
+    cells = table.astype(str).to_numpy().ravel()
+    assert table.notna().all().all() and not any(w in cell for cell in cells for w in ("None", "nan", "_higher", "_ms"))
+    for col in ("p", "p (after Holm correction)"):
+        assert table[col].str.fullmatch(r"<0\.001|[01]\.\d{3}|—").all(), table[col].tolist()
+    assert set(table["Test"]) <= set(TEST_LABELS.values())

@@ -129,6 +129,7 @@ def test_every_page_renders_on_a_populated_database(populated, monkeypatch, page
     if page.endswith("overview.py"):
         assert run_id in set(at.dataframe[0].value["run_id"])
         assert len(at.get("plotly_chart")) == 1
+        assert '"error_y"' in at.get("plotly_chart")[0].proto.spec and "Whiskers: the interval" in _texts(at)
         assert "No runs yet" not in _texts(at)
     if page.endswith("models.py"):
         assert set(setup.models) <= set(at.dataframe[0].value["name"])
@@ -143,17 +144,26 @@ def test_results_page_charts_filters_and_export(populated, monkeypatch):
     assert "Intervals: 95% intervals" in _texts(at)  # the interval method is shown
     kpis = at.dataframe[0].value
     assert list(kpis["model"]) == list(setup.models[:2]) and "latency_ms_p50_low" in kpis
+    at.toggle(key="results.log").set_value(True).run()  # latency on a log axis (issue 11)
+    assert not at.exception and '"type":"log"' in at.get("plotly_chart")[0].proto.spec.replace(" ", "")
     for kind in ("Violin", "ECDF", "Histogram"):
         at.segmented_control(key="results.kind").set_value(kind).run()
         assert not at.exception and len(at.get("plotly_chart")) == 1
-    for metric in ("Local cost per request (USD)", "Quality (0-10)", "Time to first token (ms)"):
+    assert at.toggle(key="results.log").disabled  # no log histogram
+    for metric in ("Local cost per 1,000 requests (USD)", "Quality (0-10)", "Time to first token (ms)"):
         at.selectbox(key="results.metric").set_value(metric).run()
         assert not at.exception, [e.value for e in at.exception]
     grid = at.dataframe[-1].value
     assert {f"{m}: output" for m in setup.models[:2]} <= set(grid.columns) and len(grid) == 4
     assert grid["prompt"].str.startswith("Question:").all()
-    at.checkbox(key="results.x_fail").check().run()
+    assert {f"{m}: result" for m in setup.models[:2]} <= set(grid.columns)
+    assert set(grid[f"{setup.models[0]}: result"]) <= {"pass", "fail", "no score", "error", "timeout"}
+    at.selectbox(key="results.x_show").set_value("errors").run()
     assert "No prompt matches these filters." in _texts(at)
+    at.selectbox(key="results.x_show").set_value("wrong").run()
+    wrong = at.dataframe[-1].value if "No prompt matches these filters." not in _texts(at) else None
+    if wrong is not None:  # every listed prompt has an answer that did not pass
+        assert (wrong[[f"{m}: result" for m in setup.models[:2]]] == "fail").any(axis=1).all()
     assert at.get("download_button")
 
 
@@ -186,6 +196,48 @@ def test_compare_on_a_large_run_draws_pareto_and_drift_before_the_tests(populate
     at.toggle(key="compare.go").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
     assert [m for m in at.markdown if m.value.startswith("- ")] and len(at.get("plotly_chart")) == 3
+
+
+def test_compare_page_speaks_plainly_about_ratios_the_table_and_parity(tmp_path, monkeypatch):
+    """Issue 11, items 6, 7 and 19: the heatmap's mirrored cells are reciprocal and name their statistic,
+    the table has labels (no column names, 'None' or long p-values), and parity offers only entries of
+    the same weights (and says so when a run has none)."""
+    import base64
+    import json
+
+    import numpy as np
+
+    from bench.analysis import synthetic_run
+    from core.compare import factor_text
+
+    db = tmp_path / "compare.duckdb"
+    store = Store(db)
+    entry = lambda src: {"kind": "local", "source": src, "revision": None}  # noqa: E731
+    for run_id, sources in (("different", ("/m/a", "/m/b", "/m/c")), ("same", ("/m/a", "/m/a", "/m/c"))):
+        synthetic_run(store, run_id=run_id, n_models=3, n_items=20, repeats=1, error_rate=0.0)
+        store.update_manifest(run_id, {"models": {f"model-0{i}": entry(src) for i, src in enumerate(sources)},
+                                       "model_versions": {f"model-0{i}": src for i, src in enumerate(sources)}})
+    at = _open(_app(db, monkeypatch), "pages/4_compare.py")
+    at.selectbox(key="compare.run").set_value("same").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "Verdict" in d.value.columns)
+    assert not {"latency_ms", "p_adjusted", "direction", "model_a"} & set(table.columns)
+    cells = " ".join(table.astype(str).to_numpy().ravel())
+    assert "None" not in cells and "_higher" not in cells and "latency_ms" not in cells and "e-" not in cells
+    assert table["p"].str.len().max() <= 6
+    heat = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    data = heat["customdata"]  # plotly 6 sends arrays as base64 'typed arrays'
+    eff = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).reshape(3, 3)
+    off = ~np.eye(3, dtype=bool)
+    assert np.allclose((eff * eff.T)[off], 1.0, rtol=0, atol=1e-15) and np.isnan(np.diag(eff)).all()
+    assert f"ratio of medians {factor_text(eff[1][0])}" in heat["text"][1][0]
+    assert at.selectbox(key="compare.parity_a").options == ["model-00", "model-01"]
+    assert at.selectbox(key="compare.parity_b").options == ["model-01"]
+    assert any(m.label == "Latency, ratio of medians (B / A)" for m in at.metric)
+    at.selectbox(key="compare.run").set_value("different").run()
+    assert not at.exception and "No two entries of this run load the same weights" in _texts(at)
+    with pytest.raises(KeyError):
+        at.selectbox(key="compare.parity_a")
 
 
 def test_results_and_compare_warn_about_a_busy_machine(populated, monkeypatch):
@@ -236,6 +288,44 @@ def test_costs_page_follows_the_assumptions(populated, monkeypatch):
     assert not at.exception and len(at.get("plotly_chart")) == 2
 
 
+def _dollars(text: str) -> float:
+    return float(text.replace("$", "").replace(",", ""))
+
+
+def test_costs_page_reads_one_cost_model_everywhere(populated, monkeypatch):
+    """One cost model, stated once: per 1,000 requests x volume = per month under both models;
+    a negative saving in words; the table's break-even is the caption's (or empty, not None);
+    free hardware breaks even 'from the first request', not 'at 0 requests'."""
+    db, setup, run_id = populated
+    at = _open(_app(db, monkeypatch), "pages/5_costs.py")
+    at.multiselect(key="costs.cloud").set_value(["gpt-4o-mini"]).run()
+
+    def card(label: str) -> str:
+        return next(m.value for m in at.metric if m.label == label)
+
+    for kind in ("dedicated", "shared"):
+        at.radio(key="costs.model_kind").set_value(kind).run()
+        assert not at.exception
+        volume = at.select_slider(key="costs.volume").value
+        assert _dollars(card("Local, per 1,000 requests")) * volume / 1000 == pytest.approx(_dollars(card("Local, per month")), rel=0.01)
+        sentences = [i.value for i in at.info if i.value.startswith("Cost model:")]
+        assert len(sentences) == 1 and f"{kind} machine" in sentences[0]
+        assert at.slider(key="costs.util").disabled == (kind == "dedicated")
+    at.radio(key="costs.model_kind").set_value("dedicated").run()
+    saving = card("Local vs the cloud")
+    assert not saving.startswith("-") and ("local costs" in saving or saving.startswith("saves"))
+    caption = next(c.value for c in at.caption if c.value.startswith("Break-even with gpt-4o-mini"))
+    model = at.selectbox(key="costs.model").value
+    table = at.dataframe[0].value
+    cell = table[(table["model"] == model) & (table["cloud model"] == "gpt-4o-mini")]["break-even (requests / month)"].iloc[0]
+    assert cell not in ("None", None) and "None" not in table["break-even (requests / month)"].astype(str).tolist()
+    assert (cell and f": {cell} requests/month" in caption) or (not cell and "never" in caption)
+    at.number_input(key="costs.hw").set_value(0.0).run()
+    caption = next(c.value for c in at.caption if c.value.startswith("Break-even with gpt-4o-mini"))
+    assert not at.exception and " 0 requests" not in caption
+    assert "from the first request" in caption or "never" in caption
+
+
 def test_reports_page_offers_every_format_with_the_cli_command(populated, monkeypatch):
     db, setup, run_id = populated
     at = _open(_app(db, monkeypatch), "pages/8_reports.py")
@@ -251,6 +341,21 @@ def test_reports_page_offers_every_format_with_the_cli_command(populated, monkey
     assert not at.exception
     cli = at.code[0].value
     assert f"python -m core report {run_id} --format pdf" in cli and f"--baseline {setup.models[1]} --volume 5000" in cli
+
+
+def test_reports_page_defaults_to_the_completed_run_with_the_most_samples(tmp_path, monkeypatch):
+    """Issue 11: the newest run (a 2-sample smoke test, or one still running) is not the default report."""
+    from bench.analysis import synthetic_run
+
+    db = tmp_path / "runs.duckdb"
+    store = Store(db)
+    synthetic_run(store, run_id="big", n_models=2, n_items=30, repeats=1, error_rate=0.0)
+    synthetic_run(store, run_id="bigger-but-failed", n_models=2, n_items=40, repeats=1, error_rate=0.0)
+    store.set_run_status("bigger-but-failed", "failed")
+    synthetic_run(store, run_id="tiny", n_models=2, n_items=1, repeats=1, error_rate=0.0)
+    assert list(store.runs_df()["run_id"])[0] == "tiny"  # the newest
+    at = _open(_app(db, monkeypatch), "pages/8_reports.py")
+    assert at.selectbox(key="reports.run").value == "big"
 
 
 def test_champion_is_stored(populated, monkeypatch):
@@ -354,11 +459,39 @@ def test_malformed_upload_lists_errors_by_line_and_stores_nothing(tmp_path, monk
     at.button(key="sets.import").click().run()
     assert not at.exception
     assert "rejected with 3 problems" in at.error[0].value
-    errors = at.dataframe[-1].value
-    assert list(errors["line"]) == [2, 3, 4]
-    assert "invalid JSON" in errors["problem"][0] and "duplicate id" in errors["problem"][1]
-    assert "prompt: field required" in errors["problem"][2]
+    errors = at.table[-1].value.reset_index()
+    assert list(errors["Line"]) == ["2", "3", "4"]
+    assert "invalid JSON" in errors["Problem"][0] and "duplicate id" in errors["Problem"][1]
+    assert "prompt: field required" in errors["Problem"][2]
     assert Store(db).imported_prompt_sets() == []
+
+
+def test_upload_errors_are_whole_and_a_replacing_import_asks_first(tmp_path, monkeypatch):
+    """Issue 11: a long problem is shown whole, without pydantic's prefix; an import shows itself in the
+    preview; importing over an existing name asks first, and keeps the replaced version for its runs."""
+    db = tmp_path / "upload.duckdb"
+    at = _open(_app(db, monkeypatch), "pages/6_prompt_sets.py")
+    at.file_uploader(key="sets.upload").set_value(("s.jsonl", b'{"id": "a", "prompt": "p", "scorers": ["bleu"]}\n',
+                                                   "application/jsonl")).run()
+    at.button(key="sets.import").click().run()
+    (problem,) = at.table[-1].value["Problem"]
+    assert problem.endswith("known scorers: exact_match, contains, regex, token_f1, rouge_l, json_valid, semantic")
+    assert "Value error" not in problem
+    at.file_uploader(key="sets.upload").set_value(("s.jsonl", b'{"id": "a", "prompt": "first"}\n', "application/jsonl"))
+    at.text_input(key="sets.name").set_value("zz-mine")  # sorts last: the preview would not show it by chance
+    at.button(key="sets.import").click().run()
+    assert not at.exception and at.selectbox(key="sets.preview").value == "zz-mine"
+    assert "first" in [c.value for c in at.code]
+    first = Store(db).imported_prompt_sets()[0].content_hash
+    at.file_uploader(key="sets.upload").set_value(("s.jsonl", b'{"id": "a", "prompt": "second"}\n', "application/jsonl"))
+    at.button(key="sets.import").click().run()
+    assert f"already exists (version {first})" in at.warning[0].value
+    assert Store(db).imported_prompt_sets()[0].content_hash == first  # nothing replaced yet
+    at.button(key="sets.replace").click().run()
+    assert not at.exception and not at.warning
+    assert "second" in [c.value for c in at.code]
+    versions = at.dataframe[-1].value
+    assert len(versions) == 2 and first in set(versions["version"]) and versions["current"].sum() == 1
 
 
 def test_valid_upload_is_stored_and_user_text_shown_as_text(tmp_path, monkeypatch):
@@ -390,6 +523,8 @@ def test_adding_an_unavailable_hf_model_explains_why(tmp_path, monkeypatch):
     assert not at.exception
     assert "cannot be found on this machine" in at.error[0].value
     assert "not in the local cache" in at.code[-1].value
+    assert "Error]" not in at.code[-1].value  # issue 11.27: no exception class name at the end
+    assert at.code[-1].value.rstrip().endswith("add a local directory instead.")
     assert Store(db).user_models() == []
 
 
@@ -418,6 +553,7 @@ def test_pages_see_what_other_processes_write(tmp_path, monkeypatch):
     setup = prepare(db)
     at = _open(_app(db, monkeypatch), "pages/1_overview.py")
     assert "No runs yet" in _texts(at)
+    assert "Which local model should you ship?" in at.markdown[0].value  # issue 11.27: what the tool is for
 
     run_id = Runner(setup.store).create(small_spec(setup, limit=2, name="from-cli"))
     Runner(setup.store).execute(run_id)

@@ -14,6 +14,7 @@ from helpers_http import MODEL_DIR, shared_server
 from streamlit.testing.v1 import AppTest
 
 from core import catalog, jobs, prompts
+from core.compare import factor_text
 from core.parity import run_parity
 from core.store import Store
 
@@ -111,11 +112,12 @@ def test_compare_page_shows_parity_of_local_and_http_paths(tmp_path, monkeypatch
     at = _open(db, monkeypatch, "pages/4_compare.py")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Identical outputs"] == f"{report.identical_share:.0%}"
-    assert metrics["Latency ratio (B / A)"] == f"{report.latency_ratio.estimate:.2f}x"
+    assert report.same_weights is None  # an HTTP entry: the page says it compares paths
+    assert metrics["Latency, ratio of medians (B / A)"] == factor_text(report.latency_ratio.estimate)
     assert (at.selectbox(key="compare.parity_a").value, at.selectbox(key="compare.parity_b").value) == ("local-path", "http-path")
     # swapping the paths inverts the ratio
     at.selectbox(key="compare.parity_a").set_value("http-path")
     at.selectbox(key="compare.parity_b").set_value("local-path").run()
     assert not at.exception
-    swapped = {m.label: m.value for m in at.metric}["Latency ratio (B / A)"]
-    assert swapped == f"{1 / report.latency_ratio.estimate:.2f}x"  # a ratio of medians inverts exactly
+    swapped = {m.label: m.value for m in at.metric}["Latency, ratio of medians (B / A)"]
+    assert swapped == factor_text(1 / report.latency_ratio.estimate)  # a ratio of medians inverts exactly

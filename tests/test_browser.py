@@ -103,6 +103,8 @@ def page(browser):
     pg = context.new_page()
     pg.dialogs = []  # any alert() would land here
     pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.requested = []  # every URL the page asked for (the dashboard must work offline)
+    pg.on("request", lambda r: pg.requested.append(r.url))
     yield pg
     context.close()
 
@@ -180,6 +182,11 @@ def test_every_page_opens_and_its_charts_render(server, page, name):
         page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {CHARTS[name]}", timeout=60_000)
         assert page.locator(".js-plotly-plot .gtitle").count() >= CHARTS[name]  # every chart is titled
     _shot(page, name)
+    # issue 11.25: no request leaves 127.0.0.1 (the favicon came from fonts.gstatic.com)
+    outside = [u for u in page.requested if not u.startswith(("http://127.0.0.1", "data:", "blob:", "about:"))]
+    assert outside == []
+    icon = page.locator("link[rel*='icon']").first.get_attribute("href")
+    assert icon and "gstatic" not in icon
 
 
 def test_hostile_prompt_text_is_shown_as_text_and_runs_nothing(server, page):

@@ -37,6 +37,21 @@ def test_db_flag_and_env_keep_stores_apart(tmp_path, monkeypatch, capsys):
     assert "mine" in [r["name"] for r in json.loads(capsys.readouterr().out)]
 
 
+def test_import_over_an_existing_set_needs_replace_and_versions_lists_both(db_path, capsys, tmp_path):
+    src = tmp_path / "set.jsonl"
+    src.write_text('{"id": "1", "prompt": "hello"}\n')
+    assert main(["prompt-sets", "import", str(src), "--name", "mine"]) == 0
+    src.write_text('{"id": "1", "prompt": "hello again"}\n')
+    capsys.readouterr()
+    assert main(["prompt-sets", "import", str(src), "--name", "mine"]) == 2
+    assert "Pass --replace" in capsys.readouterr().err
+    assert main(["prompt-sets", "import", str(src), "--name", "mine", "--replace"]) == 0
+    capsys.readouterr()
+    assert main(["prompt-sets", "versions", "mine", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and [r["current"] for r in rows] == [True, False]
+
+
 def test_models_list_and_add_errors(db_path, capsys, tmp_path):
     assert main(["models", "add", "x", str(tmp_path)]) == 2
     assert "neither a model directory" in capsys.readouterr().err

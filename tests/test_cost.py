@@ -1,6 +1,7 @@
 """core.cost: arithmetic by hand, offline price lookup, overrides, power metering, projections."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import socket
 from pathlib import Path
@@ -32,7 +33,8 @@ def no_network(monkeypatch):
 def test_local_cost_by_hand():
     # 36 s at 100 W = 0.001 kWh x 0.20 USD = 0.0002 USD energy.
     # 8766 USD over 1 year (8766 h) at 50% utilisation = 2 USD per busy hour -> 36 s = 0.02 USD.
-    s = C.CostSettings(electricity_price_per_kwh=0.20, hardware_price_usd=8766, lifetime_years=1, utilisation=0.5, power_watts=100)
+    s = C.CostSettings(electricity_price_per_kwh=0.20, hardware_price_usd=8766, lifetime_years=1, utilisation=0.5, power_watts=100,
+                       cost_model="shared")
     row = C.local_cost([36_000.0, 36_000.0], s, model="m")
     assert row.energy_kwh_per_request == pytest.approx(0.001)
     assert row.energy_cost_per_request == pytest.approx(0.0002)
@@ -40,6 +42,78 @@ def test_local_cost_by_hand():
     assert row.cost_per_request == pytest.approx(0.0202)
     assert row.cost_per_1k_requests == pytest.approx(20.2)
     assert row.power_source == "assumed" and row.power_watts == 100 and row.n_requests == 2
+
+
+def test_dedicated_cost_by_hand():
+    # dedicated: the whole write-off, 8766 USD / 12 months = 730.5 USD/month, over 1,000 requests = 0.7305 USD each,
+    # whatever the request's duration or the utilisation; energy as in the shared model.
+    s = C.CostSettings(electricity_price_per_kwh=0.20, hardware_price_usd=8766, lifetime_years=1, utilisation=0.5, power_watts=100,
+                       volume_per_month=1000)
+    assert s.cost_model == "dedicated" and "dedicated machine" in s.cost_model_sentence
+    row = C.local_cost([36_000.0, 36_000.0], s, model="m")
+    assert row.amortisation_per_request == pytest.approx(0.7305)
+    assert row.cost_per_request == pytest.approx(0.7305 + 0.0002)
+    assert C.local_cost([36_000.0], dataclasses.replace(s, utilisation=0.1)).cost_per_request == pytest.approx(row.cost_per_request)
+    with pytest.raises(ValueError, match="cost_model"):
+        C.CostSettings(cost_model="cheap")
+
+
+@pytest.mark.parametrize("cost_model", ["dedicated", "shared"])
+@pytest.mark.parametrize("volume", [1_000, 100_000, 5_000_000])
+def test_per_request_times_volume_is_the_monthly_cost(cost_model, volume):
+    """One cost model for every figure: the per-request cost (KPI cards, per 1,000 requests)
+    times the volume is the monthly projection, under both models (5M/month needs 2 machines)."""
+    lat, i, o = np.full(40, 1000.0), np.full(40, 500.0), np.full(40, 200.0)
+    s = C.CostSettings(hardware_price_usd=3600, power_watts=100, volume_per_month=volume, cost_model=cost_model)
+    per_request = C.local_cost(lat, s).cost_per_request
+    p = C.project(lat, i, o, "acme-1", s, overrides=PRICES, n_resamples=100)
+    assert per_request * volume == pytest.approx(p.local_monthly.estimate)
+    assert p.machines == (2 if volume == 5_000_000 else 1)
+    cloud = C.cloud_cost(i, o, "acme-1", overrides=PRICES).cost_per_request
+    assert p.savings_pct.estimate == pytest.approx((cloud - per_request) / cloud * 100)
+
+
+def test_shared_model_breaks_even_from_the_first_request_or_never():
+    s = C.CostSettings(hardware_price_usd=3600, power_watts=100, cost_model="shared")
+    cheap = C.project(*_constant_inputs(), "acme-1", s, overrides=PRICES, n_resamples=100)
+    assert cheap.break_even_per_month.estimate == 0 and "first request" in C.break_even_text(cheap.break_even_per_month)
+    dear = C.project(*_constant_inputs(), "acme-1", dataclasses.replace(s, hardware_price_usd=1e9), overrides=PRICES, n_resamples=100)
+    assert dear.break_even_per_month.estimate is None
+
+
+def test_free_hardware_breaks_even_immediately_not_at_0_requests():
+    s = C.CostSettings(hardware_price_usd=0, power_watts=100)
+    p = C.project(*_constant_inputs(), "acme-1", s, overrides=PRICES, n_resamples=100)
+    be = p.break_even_per_month
+    assert be.estimate == 0 and "no fixed hardware cost" in be.note
+    text = C.break_even_text(be)
+    assert "first request" in text and "0 requests" not in text
+    assert C.break_even_text(be, short=True) == "from the first request"
+
+
+def test_break_even_text_rounds_like_the_caption_and_is_empty_when_none():
+    iv = C.Interval(15_099_614.6, None, None, "percentile-bootstrap", 0.95, 10)
+    assert C.break_even_text(iv) == "15,099,615 requests/month" and C.break_even_text(iv, short=True) == "15,099,615"
+    none = C.Interval(None, None, None, "percentile-bootstrap", 0.95, 10, note=C.NO_BREAK_EVEN)
+    assert C.break_even_text(none, short=True) == "" and C.break_even_text(none) == C.NO_BREAK_EVEN
+
+
+@pytest.mark.parametrize(("est", "low", "high", "words"), [
+    (-14_776.0, -18_000.0, -12_000.0, "local costs 149x more (95% CI 121x to 181x)"),
+    (-35.0, -40.0, -30.0, "local costs 35% more (95% CI 30% to 40%)"),
+    (42.0, 30.0, 50.0, "saves 42% (95% CI 30% to 50%)"),
+])
+def test_negative_savings_are_written_as_how_much_more_local_costs(est, low, high, words):
+    iv = C.Interval(est, low, high, "percentile-bootstrap", 0.95, 10)
+    assert C.savings_text(iv) == words
+    assert C.savings_text(iv, ci=False) == words.split(" (")[0]
+    assert "-" not in C.savings_text(iv)
+
+
+def test_quality_warning_below_the_threshold_only():
+    assert C.quality_warning("tiny", 0.30, 40).startswith("Quality is not free: tiny passed 30% of 40")
+    assert C.quality_warning("big", C.QUALITY_WARN_PASS_RATE, 40) is None
+    assert C.quality_warning("unscored", None, 0) is None
 
 
 def test_measured_power_wins_and_is_labelled():
@@ -232,3 +306,33 @@ def test_tables_from_samples():
 def test_methods_text_states_formulas():
     for phrase in ("3.6e6", "lifetime hours x utilisation", "break-even", "tokenizer", "bootstrap"):
         assert phrase in C.COST_METHODS
+
+
+# --------------------------------------------------------------------------- break-even chart (core.charts)
+
+
+def test_break_even_chart_axis_reaches_past_the_break_even():
+    """The volume axis used to stop at 10x the volume (1M) while the break-even was 15M/month."""
+    from core import charts
+
+    fixed, energy, cloud = 55.56, 1e-6, 4.68e-6
+    be = fixed / (cloud - energy)  # ~15.1M requests/month
+    chart = charts.break_even_chart("m", fixed, energy, 26e6, {"gpt-4o-mini": cloud}, 100_000, None)
+    local, cloud_line = chart.lines
+    assert max(local.x) >= be and max(cloud_line.x) >= be
+    crossed = [x for x, yl, yc in zip(local.x, local.y, cloud_line.y) if yc >= yl]
+    assert crossed and min(crossed) == pytest.approx(be, rel=0.05)  # the crossing is on the chart
+
+
+def test_cost_axes_are_written_in_dollars_not_si_prefixes():
+    from core import charts
+
+    assert charts._money_tick(5e-6) == "$0.000005" and charts._money_tick(0.0123) == "$0.0123"
+    assert charts._money_tick(1234.0) == "$1,234" and charts._money_tick(2.5) == "$2.50"
+    chart = charts.break_even_chart("m", 55.0, 1e-6, None, {"c": 5e-6}, 1000, None)
+    y = chart.figure().layout.yaxis
+    assert (y.tickprefix, y.exponentformat) == ("$", "none")
+    assert chart.png().startswith(b"\x89PNG")
+    bars = charts.BarChart("cost_per_1k", "t", "x", "USD per 1,000 requests", ("m",), (charts.BarSeries("local", (5e-6,)),),
+                           log_y=True, y_money=True)
+    assert bars.figure().layout.yaxis.exponentformat == "none" and bars.png().startswith(b"\x89PNG")

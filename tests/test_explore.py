@@ -45,11 +45,23 @@ def test_explorer_filters_pages_and_counts(store):
     page2, total2 = explore.explorer(store, "big", MODELS, max_items=7, offset=7)
     assert total2 == 500 and not set(page2["item_id"]) & set(rows["item_id"])
 
-    failed, n_failed = explore.explorer(store, "big", MODELS, failures_only=True, max_items=1_000)
+    failed, n_failed = explore.explorer(store, "big", MODELS, show="errors", max_items=1_000)
     expected = store.query_df(
-        "SELECT count(DISTINCT item_id) AS n FROM samples WHERE run_id = 'big' AND \"repeat\" = 0 AND status <> 'ok'")
+        "SELECT count(DISTINCT item_id) AS n FROM samples WHERE run_id = 'big' AND \"repeat\" = 0 "
+        "AND status IN ('error', 'timeout')")
     assert n_failed == int(expected["n"].iloc[0]) > 0
-    assert (failed.groupby("item_id")["status"].apply(lambda s: (s != "ok").any())).all()
+    assert (failed.groupby("item_id")["status"].apply(lambda s: s.isin(["error", "timeout"]).any())).all()
+
+    # issue 11.14: "wrong answers" are answers that did not pass, not generation errors
+    wrong, n_wrong = explore.explorer(store, "big", MODELS, show="wrong", max_items=1_000)
+    expected = store.query_df(
+        "SELECT count(DISTINCT item_id) AS n FROM samples WHERE run_id = 'big' AND \"repeat\" = 0 "
+        "AND status = 'ok' AND NOT passed")
+    assert n_wrong == int(expected["n"].iloc[0]) > 0 and n_wrong != n_failed
+    answered_wrong = wrong[(wrong["status"] == "ok") & (wrong["passed"] == False)]  # noqa: E712
+    assert set(answered_wrong["item_id"]) == set(wrong["item_id"])
+    with pytest.raises(ValueError, match="show must be one of"):
+        explore.explorer(store, "big", MODELS, show="failures")
 
     cat, n_cat = explore.explorer(store, "big", MODELS, category="math", max_items=1_000)
     assert n_cat == len(set(cat["item_id"])) > 0 and set(cat["category"]) == {"math"}
@@ -65,3 +77,11 @@ def test_drift_points_are_block_medians_above_the_cap(store):
     assert df["seq"].is_monotonic_increasing
     whole = explore.drift_points(store, "small", ["model-00"], max_points=100)
     assert len(whole) == 10 and (whole["block_size"] == 1).all()
+
+
+def test_a_sample_says_whether_it_passed_and_what_each_scorer_gave():
+    assert explore.outcome_text("ok", True) == "pass" and explore.outcome_text("ok", False) == "fail"
+    assert explore.outcome_text("ok", None) == "no score" and explore.outcome_text("timeout", None) == "timeout"
+    assert explore.scores_text('{"exact_match": 0.0, "token_f1": 0.6667}') == "exact_match 0.00 · token_f1 0.67"
+    assert explore.scores_text('{"_error": "scoring failed: boom"}') == "scoring failed: boom"
+    assert explore.scores_text(None) == "" and explore.scores_text("not json") == ""

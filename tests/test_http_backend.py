@@ -51,7 +51,7 @@ def store(tmp_path) -> Store:
 
 
 def http_entry(store: Store, name: str, base_url: str, served: str, **kw):
-    kw.setdefault("endpoint", "completions")  # the demo models have no chat template
+    kw.setdefault("endpoint", "completions")  # the prompt text as sent; chat renders the same (see below)
     kw.setdefault("tokenizer", str(MODEL_DIR))
     kw.setdefault("max_concurrency", 8)
     spec = catalog.make_http_spec(name, base_url, served, **kw)
@@ -403,3 +403,77 @@ def test_errors_classify_into_http_kinds():
     assert classify_error(HTTPRequestError("rate_limited", "m", 3, "http://x")) == "rate_limited"
     err = EndpointUnavailableError("gone")
     assert isinstance(err, catalog.ModelUnavailableError)
+
+
+# --------------------------------------------------------------------------- chat template (issue 11)
+
+NO_TEMPLATE_BODY = ('{"error": {"message": "Cannot use chat template functions because tokenizer.chat_template is '
+                    'not set and no template argument was passed!", "type": "server_error"}}')
+
+
+@pytest.mark.parametrize("name", ["demo-tiny", "demo-small", "demo-base"])
+def test_demo_tokenizers_have_a_chat_template_that_renders_the_completions_prompt(name):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(config.MODELS_DIR / name, local_files_only=True)
+    assert tok.chat_template, "the demo models must be servable on the chat endpoint"
+    backend = OpenAIBackend(catalog.make_http_spec("h", "http://127.0.0.1:9/v1", "m"), RunSpec(models=("h",), prompt_set=PROMPT_SET))
+    for item in (ITEM, PromptItem(id="u", prompt="Question: plural of cat?\nAnswer:")):
+        messages = ([{"role": "system", "content": item.system}] if item.system else []) + [
+            {"role": "user", "content": item.prompt}]
+        text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        assert text == backend.prompt_text(item)  # chat and completions give the model the same text
+        assert tok(text, add_special_tokens=False)["input_ids"] == tok(backend.prompt_text(item))["input_ids"]
+
+
+def test_chat_endpoint_counts_prompt_tokens_through_the_template_without_usage():
+    from core.backends.http import _Streamed
+
+    spec = catalog.make_http_spec("h", "http://127.0.0.1:9/v1", "m", tokenizer=str(MODEL_DIR))  # chat endpoint
+    backend = OpenAIBackend(spec, RunSpec(models=("h",), prompt_set=PROMPT_SET))
+    n_in, n_out, source = backend._counts(ITEM, _Streamed("revenue rose", 0.0, 0.1, 0.2, None, 2))
+    tok = backend.tokenizer()
+    assert source == "tokenizer_fallback" and n_in == len(tok(backend.prompt_text(ITEM))["input_ids"]) > 2
+    assert n_out == len(tok("revenue rose", add_special_tokens=False)["input_ids"])
+
+
+@pytest.mark.parametrize("status", [500, 400])
+def test_missing_chat_template_says_so_and_suggests_completions(store, status):
+    proxy = FaultProxy(None, default=("status", status, {}, NO_TEMPLATE_BODY))
+    try:
+        spec = catalog.make_http_spec("h", proxy.base_url, "m", max_retries=3)  # the default: chat endpoint
+        backend = OpenAIBackend(spec, RunSpec(models=("h",), prompt_set=PROMPT_SET, timeout_s=10.0))
+        with pytest.raises(HTTPRequestError) as info:
+            backend.generate(ITEM, GEN, deadline=time.perf_counter() + 10.0, cancel=None, seed=None)
+        assert info.value.attempts == 1 and len(proxy.requests) == 1  # the same answer every time: not retried
+        assert info.value.error_kind == "bad_request"
+        message = str(info.value)
+        assert "has no chat template" in message and "--endpoint completions" in message
+        assert f"{status}" in message  # the server's own words stay in the message
+        http_entry(store, "nochat", proxy.base_url, "m", endpoint="chat")
+        df = rows(store, run(store, ("nochat",), limit=2, timeout_s=10.0))
+    finally:
+        proxy.close()
+    assert set(df["status"]) == {"skipped"} and "--endpoint completions" in df["error_message"].iloc[0]
+
+
+def test_other_server_errors_keep_their_kind_and_retries():
+    proxy = FaultProxy(None, default=("status", 500, {}, '{"error": {"message": "out of memory"}}'))
+    try:
+        spec = catalog.make_http_spec("h", proxy.base_url, "m", max_retries=1)
+        backend = OpenAIBackend(spec, RunSpec(models=("h",), prompt_set=PROMPT_SET, timeout_s=10.0))
+        with pytest.raises(HTTPRequestError) as info:
+            backend.generate(ITEM, GEN, deadline=time.perf_counter() + 10.0, cancel=None, seed=None)
+    finally:
+        proxy.close()
+    assert info.value.error_kind == "server_error" and info.value.attempts == 2
+    assert "chat template" not in str(info.value)
+
+
+@served
+def test_a_served_demo_model_answers_the_same_on_chat_and_completions(server, store):
+    http_entry(store, "via-completions", server.base_url, server.served_model)
+    http_entry(store, "via-chat", server.base_url, server.served_model, endpoint="chat")
+    df = rows(store, run(store, ("via-completions", "via-chat"), limit=4)).set_index(["model", "item_id"])
+    assert set(df["status"]) == {"ok"}
+    assert list(df.loc["via-chat", "output_text"]) == list(df.loc["via-completions", "output_text"])

@@ -69,6 +69,37 @@ def test_peak_rss_is_per_window_not_per_process():
 
 
 @linux_hwm
+def test_mem_added_is_the_generation_peak_above_what_the_process_held():
+    """The issue's 'peak memory' was the whole process's RSS (880-905 MB for a 2 MB model):
+    mem_added_mb counts only what the window itself needed above the level at start()."""
+    held = np.ones(200 * MB // 8)  # held before and during the window: the process's, not the generation's
+    clock = TokenClock("cpu")
+    clock.start()
+    clock.put("prompt")
+    clock.put("token")
+    _transient(100)
+    clock.put("token")
+    clock.stop()
+    assert 80 <= clock.mem_added_mb() < 150
+    assert clock.peak_rss / MB >= 200 + clock.mem_added_mb()  # the process peak holds everything
+    quiet = _generate(TokenClock("cpu"), 2)
+    assert quiet.mem_added_mb() < 20 < 200 <= quiet.peak_rss / MB
+    del held
+
+
+def test_mem_added_on_an_accelerator_is_its_memory_not_rss(monkeypatch):
+    """CUDA (no GPU here: the allocator's counters are simulated): allocated at start 500 MB,
+    peak 740 MB -> 240 MB added, whatever RSS did."""
+    monkeypatch.setattr(measure.devices, "accel_memory_mb", lambda d: 500.0)
+    monkeypatch.setattr(measure.devices, "accel_peak_mb", lambda d: 740.0)
+    monkeypatch.setattr(measure.devices, "reset_accel_peak", lambda d: None)
+    monkeypatch.setattr(measure.devices, "synchronize", lambda d: None)
+    clock = _generate(TokenClock("cuda"), 2)
+    assert clock.mem_added_mb() == pytest.approx(240.0)
+    assert clock.accel_peak_mb() == pytest.approx(740.0)
+
+
+@linux_hwm
 def test_second_concurrent_clock_falls_back_to_sampling():
     first, second = TokenClock("cpu"), TokenClock("cpu")
     first.start()

@@ -71,6 +71,52 @@ def test_cli_parity_on_a_stored_run(tmp_path, capsys):
     assert cli.main(["parity", run_id, "--a", "a", "--b", "nope", "--db", str(db)]) == 2
 
 
+def _entries(**kinds_sources) -> dict:
+    """A run manifest's catalog entries: name=(kind, source, content hash)."""
+    return {"models": {n: {"kind": k, "source": src, "revision": None} for n, (k, src, _) in kinds_sources.items()},
+            "model_versions": {n: v for n, (_, _, v) in kinds_sources.items()}}
+
+
+def test_parity_refuses_different_weights_and_says_when_it_compares_paths(tmp_path, capsys):
+    """Issue 11: parity defaulted to two different models and reported 'Identical outputs 8%'."""
+    from core.parity import path_pairs, same_weights
+
+    db = tmp_path / "p.duckdb"
+    store = Store(db)
+    run_id = _stored_run(store, {"a": [("s", 1.0, 1.0), ("t", 2.0, 1.0)], "b": [("s", 1.0, 1.0), ("u", 2.0, 2.0)]})
+    store.update_manifest(run_id, _entries(a=("local", "/m/tiny", "sha256:1"), b=("local", "/m/base", "sha256:2")))
+    with pytest.raises(ValueError, match="different models"):
+        parity_report(store, run_id, "a", "b")
+    assert cli.main(["parity", run_id, "--a", "a", "--b", "b", "--db", str(db)]) == 2
+    assert "different models" in capsys.readouterr().err
+    store.update_manifest(run_id, _entries(a=("local", "/m/tiny", "sha256:1"), b=("local", "/m/copy-of-tiny", "sha256:1")))
+    assert parity_report(store, run_id, "a", "b").same_weights is True  # the same files under another path
+    store.update_manifest(run_id, _entries(a=("local", "/m/tiny", "sha256:1"), b=("http", "http://127.0.0.1:1/v1", "http:x")))
+    assert parity_report(store, run_id, "a", "b").same_weights is None
+    assert cli.main(["parity", run_id, "--a", "a", "--b", "b", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "compare two paths, not two models" in out and "ratio of medians, B / A" in out
+    manifest = _entries(x=("local", "/m/tiny", "v1"), y=("local", "/m/base", "v2"), z=("local", "/m/tiny", "v1"),
+                        w=("http", "http://h/v1", "http:w"))
+    assert same_weights(manifest, "x", "y") is False and same_weights(manifest, "x", "z") is True
+    assert path_pairs(manifest, ["x", "y", "z", "w"]) == [("x", "z"), ("x", "w"), ("y", "w"), ("z", "w")]
+    with pytest.raises(ValueError, match="different models"):  # refused before anything runs
+        run_parity(store, "demo-tiny", "demo-base", "business-core", limit=1)
+    assert set(store.runs_df()["run_id"]) == {run_id}
+
+
+def test_parity_latency_ratio_with_repeats_is_the_ratio_of_medians(tmp_path):
+    store = Store(tmp_path / "p.duckdb")
+    run_id = _stored_run(store, {"a": [("s", 10.0, 1.0), ("t", 30.0, 1.0), ("u", 20.0, 1.0)],
+                                 "b": [("s", 40.0, 1.0), ("t", 50.0, 1.0), ("u", 90.0, 1.0)]})
+    rows = store.samples_df(run_id).assign(repeat=1, latency_ms=lambda d: d["latency_ms"] * 2)
+    rows["result_key"] = rows["result_key"] + "-r1"
+    store.append_samples(rows)
+    r = parity_report(store, run_id, "a", "b")
+    assert r.n_pairs == 6 and r.latency_ratio.method == "cluster-bootstrap"
+    assert r.latency_ratio.estimate == pytest.approx(85.0 / 25.0)  # median of b's 6 runs over median of a's
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not (MODEL_DIR / "config.json").is_file(), reason=f"no model at {MODEL_DIR}")
 def test_local_and_http_paths_give_identical_greedy_outputs(tmp_path):
@@ -80,7 +126,7 @@ def test_local_and_http_paths_give_identical_greedy_outputs(tmp_path):
     store.add_model(catalog.make_http_spec("http-path", server.base_url, server.served_model, endpoint="completions"))
     report = run_parity(store, "local-path", "http-path", "demo-qa", limit=5, max_new_tokens=16)  # bundled set
     assert report.n_compared == 5
-    # same weights, same prompt text (no chat template: the completions endpoint), same greedy decoding
+    # same weights, same prompt text (the completions endpoint; chat would render the same), same greedy decoding
     assert report.identical_share == 1.0, [(p.item_id, p.a_text, p.b_text) for p in report.mismatches()]
     # equal outputs score equally (semantic similarity, if used, differs by float noise between encode batches)
     assert report.quality_diff.estimate == pytest.approx(0.0, abs=1e-5)

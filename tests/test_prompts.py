@@ -134,3 +134,87 @@ def test_demo_qa_is_held_out_from_the_demo_models_training_corpus():
     assert not {(i.prompt, i.reference) for i in bundled.items} & train_pairs
     assert {i.category for i in bundled.items} == {e.category for e in train}
     assert len(bundled.items) >= 200
+
+
+# ---------------------------------------------------------------------------- hostile files (issue 11)
+
+
+def test_deeply_nested_json_is_an_error_naming_its_line_not_a_crash():
+    deep = '{"id": "b", "prompt": "p", "scorers": ' + "[" * 5000 + "]" * 5000 + "}"
+    middling = '{"id": "c", "prompt": "p", "scorers": [{"name": "regex", "params": ' + '{"a": ' * 200 + "1" + "}" * 200 + "}]}"
+    errs = _errors(_jsonl(GOOD, deep, middling))
+    assert [e.split(":")[0] for e in errs] == ["line 2", "line 3"]
+    assert all("nested more than" in e for e in errs)
+    csv_deep = b'id,prompt,scorers\na,p,"' + b"[" * 5000 + b"]" * 5000 + b'"\n'
+    assert "line 2: JSON nested more than" in _errors(csv_deep, source="f.csv")[0]
+
+
+def test_csv_unterminated_quote_is_an_error_naming_its_line():
+    data = b'id,prompt\na,first\nb,"never closed\nc,third\nd,fourth\n'
+    errs = _errors(data, source="f.csv")
+    assert len(errs) == 1 and errs[0].startswith("line 3: unterminated quote")
+    assert "lines 3-5" in errs[0]
+    stray = b'id,prompt\na,first\nb,"opened\nc,"closed" late\n'
+    assert _errors(stray, source="f.csv")[0].startswith("line 3: malformed CSV: a quoted cell must end")
+    multi = prompts.parse_bytes(b'id,prompt\na,"two\nlines"\nb,next\n', source="f.csv", name="x")
+    assert [i.prompt for i in multi.items] == ["two\nlines", "next"]  # a closed multi-line cell is fine
+
+
+def test_validator_errors_are_whole_and_in_plain_words():
+    errs = _errors(_jsonl({**GOOD, "scorers": ["bleu"]}))
+    assert errs == ["line 1: scorers.0.name: unknown scorer 'bleu'; known scorers: exact_match, contains, regex, "
+                    "token_f1, rouge_l, json_valid, semantic"]
+
+
+# ---------------------------------------------------------------------------- versions (issue 11)
+
+
+def _run_with(store, name: str, limit: int | None = None) -> str:
+    from core.runner import Runner
+    from core.schemas import RunSpec
+
+    return Runner(store).create(RunSpec(models=("demo-tiny",), prompt_set=name, limit=limit, device="cpu"), queued=True)
+
+
+def test_replacing_a_set_asks_first_and_earlier_runs_keep_their_version(store):
+    from core.reports.model import _prompts
+
+    v1 = prompts.import_bytes(store, _jsonl(GOOD, {"id": "b", "prompt": "old b"}), filename="f.jsonl", name="mine")
+    run_id = _run_with(store, "mine", limit=1)
+    new = _jsonl({**GOOD, "prompt": "new a"})
+    with pytest.raises(prompts.PromptSetExistsError) as exc:
+        prompts.import_bytes(store, new, filename="f.jsonl", name="mine")
+    assert exc.value.current == v1.content_hash and "Replace it" in str(exc.value)
+    assert prompts.get_set("mine", store).content_hash == v1.content_hash  # nothing replaced without a yes
+    v2 = prompts.import_bytes(store, new, filename="f.jsonl", name="mine", replace=True)
+    prompts.import_bytes(store, new, filename="f.jsonl", name="mine")  # the same content again: no question
+    assert prompts.get_set("mine", store).content_hash == v2.content_hash
+    run = store.get_run(run_id)
+    assert prompts.run_set(store, run).items == v1.items[:1]  # the run's own version, limited as it ran
+    assert _prompts(store, run) == {"a": ("2+2?", "4")}  # the report's and explorer's lookup
+    versions = store.prompt_set_versions("mine")
+    assert list(versions["version"]) == [v2.content_hash, v1.content_hash]
+    assert list(versions["current"]) == [True, False] and list(versions["runs"]) == [0, 1]
+    store.delete_prompt_set("mine")  # the name goes; the version a run used stays with the run
+    assert prompts.run_set(store, run).items == v1.items[:1]
+    assert [ps.content_hash for ps in store.stored_prompt_sets("mine")] == [v1.content_hash]
+
+
+def test_a_queued_run_executes_the_version_it_was_made_with(store):
+    from core.runner import Runner
+
+    prompts.import_bytes(store, _jsonl({"id": "q", "prompt": "Question: what is 2+2?\nAnswer:"}), filename="f.jsonl",
+                         name="queued")
+    run_id = _run_with(store, "queued")
+    prompts.import_bytes(store, _jsonl({"id": "other", "prompt": "x"}), filename="f.jsonl", name="queued", replace=True)
+    Runner(store).execute(run_id)
+    assert list(store.samples_df(run_id)["item_id"]) == ["q"]
+    assert store.get_run(run_id).status == "completed"
+
+
+def test_a_bundled_set_version_is_kept_when_a_run_uses_it(store):
+    run_id = _run_with(store, "business-core", limit=2)
+    run = store.get_run(run_id)
+    assert run.manifest["prompt_set_version"] == prompts.get_set("business-core").content_hash
+    assert [ps.source for ps in store.stored_prompt_sets("business-core")] == ["bundled"]
+    assert len(prompts.run_set(store, run).items) == 2

@@ -171,3 +171,27 @@ def test_scores_are_json_per_scorer(demo_run):
     scores = json.loads(df.scores.iloc[0])
     assert set(scores) == {"exact_match"} and scores["exact_match"] in (0.0, 1.0)
     assert ((df.quality == 10.0) == (df.passed)).all()
+
+
+def test_memory_is_the_model_footprint_and_the_generation_peak_not_process_rss(demo_run, store, loader):
+    """Issue 11 item 5: 'peak memory' was the whole process's RSS (880-905 MB for a 2 MB model).
+    A model's footprint is a few MB, far below the process RSS; each sample stores the peak its
+    generation added; a model the loader already holds records the figure taken at its load."""
+    from core.store import Store
+
+    path, run_id = demo_run
+    old = Store(path)
+    rm = old.run_models_df(run_id).set_index("model")
+    df = old.samples_df(run_id)
+    tiny, base = rm.loc["demo-tiny", "model_footprint_mb"], rm.loc["demo-base", "model_footprint_mb"]
+    weights = rm["weights_mb"]
+    assert 1.0 < tiny < 5.0 and tiny == pytest.approx(weights["demo-tiny"], rel=0.05)
+    assert base == pytest.approx(weights["demo-base"], rel=0.05) and base > 5 * tiny
+    process_mb = df["peak_rss_mb"].min()
+    assert process_mb > 20 * base  # interpreter + torch + transformers: context, not the model's need
+    added = df["mem_added_mb"]
+    assert added.notna().all() and (added >= 0).all() and (added < process_mb / 10).all()
+
+    again, res = _run(store, loader, _spec(limit=2))  # demo-tiny is cached in the session's loader
+    assert res.status == "completed"
+    assert store.run_models_df(again).set_index("model").loc["demo-tiny", "model_footprint_mb"] == tiny

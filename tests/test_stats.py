@@ -145,6 +145,29 @@ def test_ratio_of_medians_equals_scipy(paired):
     assert (ours.low, ours.high) == pytest.approx((ref.low, ref.high), rel=1e-12)
 
 
+def test_ratio_of_medians_over_repeats_resamples_prompts_together():
+    """With repeats the ratio is that of the medians of every run (the KPI table's medians); the paired
+    interval draws the same prompts for both models, whatever the row order, and is a plain loop's."""
+    k, reps = 30, 3
+    prompt = np.tile(np.arange(k), reps)
+    base = RNG.lognormal(5, 0.6, k)[prompt]
+    a, b = base * 2 * RNG.lognormal(0, 0.1, k * reps), base * RNG.lognormal(0, 0.1, k * reps)
+    iv = S.ratio_of_medians_cluster_ci(a, prompt, b, prompt, paired=True, n_resamples=400, seed=3)
+    assert iv.estimate == np.median(a) / np.median(b) and iv.method == "cluster-bootstrap"
+    order = RNG.permutation(a.size)
+    assert S.ratio_of_medians_cluster_ci(a[order], prompt[order], b, prompt, paired=True, n_resamples=400, seed=3) == iv
+    idx = np.random.default_rng(3).integers(0, k, (400, k))  # the seeded prompt draws, resampled by hand
+    boot = [np.median(np.concatenate([a[prompt == j] for j in row])) / np.median(np.concatenate([b[prompt == j] for j in row]))
+            for row in idx]
+    assert (iv.low, iv.high) == pytest.approx(tuple(np.quantile(boot, [0.025, 0.975])), rel=1e-12)
+    unpaired = S.ratio_of_medians_cluster_ci(a, prompt, b, prompt, paired=False, n_resamples=400, seed=3)
+    assert unpaired.estimate == iv.estimate and unpaired.width > iv.width  # pairing removes prompt difficulty
+    one = S.ratio_of_medians_cluster_ci(a[:k], prompt[:k], b[:k], prompt[:k], paired=True)
+    assert one.estimate == S.ratio_of_medians_ci(a[:k], b[:k], paired=True).estimate
+    with pytest.raises(ValueError, match="same prompts"):
+        S.ratio_of_medians_cluster_ci(a, prompt, b[:-1], prompt[:-1] + 1, paired=True)
+
+
 def test_default_resamples_drop_for_large_n():
     assert S.median_ci(RNG.normal(size=50)).n_resamples == 2000
     assert S.median_ci(RNG.normal(size=1500)).n_resamples == 1000
@@ -623,7 +646,7 @@ def test_compare_models_latency_verdict():
     assert c.ratio.estimate == pytest.approx(2.4, rel=0.1) and c.ratio.low > 1
     assert c.direction == "a_higher" and c.better() == "demo-tiny"
     v = S.verdict(c)
-    assert v.startswith("demo-base is 2.") and "x slower than demo-tiny (95% CI" in v and "p < 0.001" in v
+    assert v.startswith("demo-base is 2.") and "x slower than demo-tiny (ratio of medians; 95% CI" in v and "p < 0.001" in v
 
 
 def test_compare_models_quality_verdicts():

@@ -131,6 +131,9 @@ def test_real_run_is_mirrored_with_params_metrics_and_artifacts(setup, loader):
         m = c.data.metrics
         assert m["n"] == 3 and m["ok"] == 3 and m["latency_ms_median"] > 0 and m["load_time_s"] > 0
         assert {"latency_ms_p95", "tokens_per_s", "peak_rss_mb", "quality_mean", "pass_rate"} <= set(m)
+        # memory as the KPIs define it: the model's footprint and the generation peak; the process RSS is context
+        assert m["model_footprint_mb"] < 50 < m["peak_rss_mb"] and m["mem_added_mb_max"] >= 0
+        assert m["memory_needed_mb"] == pytest.approx(m["model_footprint_mb"] + m["mem_added_mb_max"])
         assert c.data.params["model_version"] == row.manifest["model_versions"][c.data.tags["llm_eval.model"]]
 
     files = {a.path for a in client.list_artifacts(parent.info.run_id)}

@@ -4,7 +4,9 @@ User text (prompts, references, outputs) goes to st.dataframe or st.code only.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,7 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from core import cost as C
-from core.stats import Interval
+from core import explore
+from core.analysis_cli import effect_text, fmt_p
+from core.compare import TEST_LABELS, verdict
+from core.stats import Interval, metric_info
 from ui import analysis_figures as af
 from ui import format as fmt
 from ui import state
@@ -24,6 +29,7 @@ class ResultMetric:
     column: str  # samples column the distribution draws ("cost" is derived from latency)
     kpi: str  # KPI whose interval is drawn as whiskers
     stat: str  # what that KPI is (median / mean)
+    scale: float = 1.0  # values and whiskers are multiplied by this (cost: per 1,000 requests)
 
 
 RESULT_METRICS = {
@@ -32,12 +38,14 @@ RESULT_METRICS = {
         ResultMetric("Latency (ms)", "latency_ms", "latency_ms_p50", "median"),
         ResultMetric("Time to first token (ms)", "ttft_ms", "ttft_ms_p50", "median"),
         ResultMetric("Decode speed (tokens/s)", "decode_tps", "decode_tps_mean", "mean"),
-        ResultMetric("Peak memory, RSS (MB)", "peak_rss_mb", "peak_rss_mb_mean", "mean"),
-        ResultMetric("Local cost per request (USD)", "cost", "local_cost_per_request", "mean"),
+        ResultMetric("Peak memory added per generation (MB)", "mem_added_mb", "mem_added_mb_mean", "mean"),
+        ResultMetric("Process peak RSS, whole process (MB)", "peak_rss_mb", "peak_rss_mb_mean", "mean"),
+        ResultMetric("Local cost per 1,000 requests (USD)", "cost", "local_cost_per_request", "mean", 1000.0),
         ResultMetric("Quality (0-10)", "quality", "quality_mean", "mean"),
     )
 }
 
+USD_PER_1K = "usd per 1k"  # KPI_COLUMNS format: a USD-per-request KPI shown per 1,000 requests, as text
 # KPI table columns: (kpi, header, format); intervals shown for the first group
 KPI_COLUMNS = (
     ("ok", "OK", "%d"),
@@ -46,10 +54,12 @@ KPI_COLUMNS = (
     ("latency_ms_p90", "p90 latency (ms)", "%.1f"),
     ("ttft_ms_p50", "Median TTFT (ms)", "%.1f"),
     ("tokens_per_s", "Throughput (tokens/s)", "%.1f"),
-    ("peak_rss_mb_max", "Peak RSS (MB)", "%.0f"),
+    ("model_footprint_mb", "Model footprint (MB)", "%.1f"),
+    ("mem_added_mb_max", "Peak added per generation, max (MB)", "%.2f"),
+    ("peak_rss_mb_max", "Process peak RSS (MB)", "%.0f"),
     ("quality_mean", "Mean quality (0-10)", "%.2f"),
     ("pass_rate", "Pass rate", "percent"),
-    ("local_cost_per_request", "Local cost / request (USD)", "%.6f"),
+    ("local_cost_per_request", "Local cost / 1,000 requests", USD_PER_1K),
 )
 WITH_INTERVALS = {"latency_ms_p50", "quality_mean", "pass_rate", "tokens_per_s", "local_cost_per_request"}
 
@@ -72,15 +82,19 @@ def finished_runs_or_stop(empty_message: str) -> pd.DataFrame:
 
 
 def run_label(r: pd.Series) -> str:
-    return f"{r['run_id']} · {r['prompt_set']} · {r['status']} · {int(r['done']):,} samples"
+    return fmt.run_label(r)
 
 
-def pick_runs(df: pd.DataFrame, key: str, multi: bool, prefer_several_models: bool = False) -> list[str]:
-    """Run picker; the newest run is the default (with prefer_several_models: the newest with 2+ models)."""
+def pick_runs(df: pd.DataFrame, key: str, multi: bool, prefer_several_models: bool = False,
+              default: str | None = None) -> list[str]:
+    """Run picker; the default is `default` when given, else the newest run (with
+    prefer_several_models: the newest with 2+ models)."""
     labels = {r["run_id"]: run_label(r) for _, r in df.iterrows()}
     ids = list(labels)
     first = 0
-    if prefer_several_models:
+    if default in labels:
+        first = ids.index(default)
+    elif prefer_several_models:
         first = next((i for i, rid in enumerate(ids) if len(run_models(df, [rid])) > 1), 0)
     if multi:
         return st.multiselect("Runs", ids, default=ids[first:first + 1], format_func=labels.get, key=key)
@@ -150,15 +164,17 @@ def distribution(tables: dict[str, object], models: Sequence[str], metric: Resul
     order = {m: i for i, m in enumerate(models)}
     values = values.sort_values(["run_id", "model"], key=lambda c: c.map(order) if c.name == "model" else c, kind="stable")
     if metric.column == "cost":
-        values = values.assign(value=[_cost(v, m, tables[r]) for v, m, r in zip(values["value"], values["model"], values["run_id"], strict=True)])
+        values = values.assign(value=[_cost(v, m, tables[r]) * metric.scale
+                                      for v, m, r in zip(values["value"], values["model"], values["run_id"], strict=True)])
     multi = len(run_ids) > 1
     values = values.assign(series=values["model"] + (" · " + values["run_id"] if multi else ""))
     ivs: dict[str, Interval | None] = {}
     if with_ci:
         for (r, m), _ in values.groupby(["run_id", "model"], sort=False):
-            ivs[m + (f" · {r}" if multi else "")] = tables[r].interval(m, metric.kpi)
-    st.plotly_chart(af.distribution(values, kind.lower(), metric.label, colors, intervals=ivs or None, stat=metric.stat),
-                    key="results.dist")
+            ivs[m + (f" · {r}" if multi else "")] = _scaled(tables[r].interval(m, metric.kpi), metric.scale)
+    log = log_toggle(values, kind)
+    st.plotly_chart(af.distribution(values, kind.lower(), metric.label, colors, intervals=ivs or None, stat=metric.stat,
+                                    money=metric.column == "cost", log=log), key="results.dist")
     n_total = sum(int(t.value(m, "ok") or 0) for t in tables.values() for m in models if m in t.models)
     shown = len(values)
     st.caption(f"{shown:,} of {n_total:,} successful samples drawn" + (" (a seeded random subset per model)" if shown < n_total else "")
@@ -166,9 +182,35 @@ def distribution(tables: dict[str, object], models: Sequence[str], metric: Resul
     methods_caption(list(tables.values()))
 
 
+LOG_SPREAD = 10.0  # the log scale is on by default when one series' median is this many times another's
+
+
+def log_toggle(values: pd.DataFrame, kind: str) -> bool:
+    """A log value axis for box, violin and ECDF (on by default when the medians are LOG_SPREAD apart,
+    where a linear axis flattens the fast model); offered only when every value is above 0."""
+    v = values["value"].astype(float)
+    usable = kind != "Histogram" and bool((v > 0).all())
+    med = values.groupby("series")["value"].median().astype(float)
+    wide = usable and len(med) > 1 and float(med.max() / med.min()) >= LOG_SPREAD
+    on = st.toggle("Log scale", value=wide, key="results.log", disabled=not usable,
+                   help="A logarithmic value axis, so a fast model is not flattened against a slow one. "
+                        "Needs every value above 0; not for histograms.")
+    return on and usable
+
+
+def _scaled(iv: Interval | None, k: float) -> Interval | None:
+    if iv is None or k == 1:
+        return iv
+    return dataclasses.replace(iv, **{f: None if getattr(iv, f) is None else getattr(iv, f) * k for f in ("estimate", "low", "high")})
+
+
 def _cost(latency_ms: float, model: str, table) -> float:  # noqa: ANN001 - KpiTable
+    """One request's local cost under the table's cost model (dedicated: the model's mean
+    request time decides the machines, so every request carries the same hardware share)."""
     watts = table.power.get(model, {}).get("watts", 0.0)
-    e, a = C.local_cost_per_request(latency_ms / 1000.0, watts, table.settings)
+    mean_ms = table.value(model, "latency_ms_mean")
+    e, a = C.local_cost_per_request(latency_ms / 1000.0, watts, table.settings,
+                                    mean_seconds=mean_ms / 1000.0 if mean_ms is not None else None)
     return float(e + a)
 
 
@@ -181,19 +223,31 @@ def kpi_table(tables: dict[str, object], with_ci: bool) -> None:
         frames.append(w)
     wide = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     cols, config = ["run", "model"], {"run": "Run", "model": "Model"}
+    defs = next(iter(tables.values())).definitions if tables else {}
     for kpi, header, f in KPI_COLUMNS:
         if kpi not in wide:
             continue
         cols.append(kpi)
-        config[kpi] = st.column_config.NumberColumn(header, format=f)
+        column = _column(f)
+        config[kpi] = column(header, help=defs[kpi].description if kpi in defs else None)
+        if f == USD_PER_1K:  # dollars per 1,000 requests written by ui.format (never "0.000000"), as text
+            for c in (kpi, f"{kpi}_low", f"{kpi}_high"):
+                if c in wide:
+                    wide[c] = [fmt.usd(v * 1000) if v is not None and v == v else "" for v in wide[c]]
         if with_ci and kpi in WITH_INTERVALS and f"{kpi}_low" in wide:
             cols += [f"{kpi}_low", f"{kpi}_high"]
-            config[f"{kpi}_low"] = st.column_config.NumberColumn("low", format=f)
-            config[f"{kpi}_high"] = st.column_config.NumberColumn("high", format=f)
+            config[f"{kpi}_low"] = column("low")
+            config[f"{kpi}_high"] = column("high")
     st.dataframe(wide[cols], hide_index=True, column_config=config)
     long = pd.concat([t.frame.assign(run_id=rid) for rid, t in tables.items()], ignore_index=True)
     st.download_button("Download every KPI (CSV, with intervals and methods)", long.to_csv(index=False).encode(),
                        file_name="kpis.csv", mime="text/csv", icon=":material/download:", key="results.csv")
+
+
+def _column(f: str):  # noqa: ANN202 - a column_config factory
+    if f == USD_PER_1K:
+        return st.column_config.TextColumn
+    return lambda header, **kw: st.column_config.NumberColumn(header, format=f, **kw)
 
 
 def by_category(runs: pd.DataFrame, run_id: str, table, models: Sequence[str], with_ci: bool,  # noqa: ANN001 - KpiTable
@@ -218,7 +272,8 @@ def explorer(run_id: str, models: Sequence[str]) -> None:
     cats = state.categories(run_id)
     c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
     category = c1.selectbox("Category", ["(all)", *cats], key="results.x_cat")
-    failures = c2.checkbox("Failures only", key="results.x_fail")
+    failures = c2.selectbox("Show", list(explore.SHOW), format_func=explore.SHOW.get, key="results.x_show",
+                            help=explore.SHOW_HELP)
     disagree = c3.checkbox("Models disagree", key="results.x_disagree",
                            help="Pass/fail differs, one failed while another succeeded, or scores span 2+ points.")
     page_size = 25
@@ -232,12 +287,13 @@ def explorer(run_id: str, models: Sequence[str]) -> None:
     if rows.empty:
         st.info("No prompt matches these filters.")
         return
-    st.caption(f"{total:,} prompts match; page {page} of {pages} (first repeat of each prompt).")
+    st.caption(f"{fmt.count_of(total, 'prompt')} {'matches' if total == 1 else 'match'}; page {page} of {pages} "
+               "(first repeat of each prompt).")
     items = state.prompt_items(run_id)
     grid = _grid(rows, items, models)
     st.dataframe(grid, hide_index=True, height=min(600, 38 + 35 * len(grid)))
     chosen = st.selectbox("Compare one prompt side by side", list(grid["item"]), key="results.x_item")
-    prompt, reference = items.get(chosen, ("(prompt text unavailable: the prompt set changed or was deleted)", None))
+    prompt, reference = items.get(chosen, ("(prompt text unavailable: no copy of the prompt-set version this run used is stored)", None))
     c1, c2 = st.columns(2)
     c1.caption("Prompt")
     c1.code(prompt, language=None, wrap_lines=True)
@@ -253,7 +309,11 @@ def explorer(run_id: str, models: Sequence[str]) -> None:
         r = sub.loc[m]
         col.code(r["output_text"] if isinstance(r["output_text"], str) else f"({r['status']}: {r['error_message']})",
                  language=None, wrap_lines=True)
-        col.text(f"quality {fmt.quality(r['quality'])} · {fmt.ms(r['latency_ms'])} · {r['status']}")
+        col.text(f"{explore.outcome_text(r['status'], r['passed'])} · quality {fmt.quality(r['quality'])} · "
+                 f"{fmt.ms(r['latency_ms'])}")
+        detail = explore.scores_text(r["scores"])
+        if detail:
+            col.caption(f"Scorers (0-1): {detail}")
 
 
 def _grid(rows: pd.DataFrame, items: dict[str, tuple[str, str | None]], models: Sequence[str]) -> pd.DataFrame:
@@ -273,23 +333,52 @@ def _grid(rows: pd.DataFrame, items: dict[str, tuple[str, str | None]], models: 
     for m in models:
         out[f"{m}: output"] = [cells["text"].get((i, m), "") for i in ids]
         out[f"{m}: quality"] = [cells["quality"].get((i, m)) for i in ids]
+        out[f"{m}: result"] = [explore.outcome_text(cells["status"].get((i, m)), cells["passed"].get((i, m)))
+                               if (i, m) in cells.index else "" for i in ids]
     return out
 
 
 # --------------------------------------------------------------------------- compare
 
 
+def comparison_rows(comp) -> pd.DataFrame:  # noqa: ANN001 - analysis.RunComparison
+    """'Every comparison' as a reader sees it: labels instead of column names, p-values as the CLI
+    and reports write them ('<0.001'), each effect with its statistic, '—' where there is none."""
+    corr = _CORRECTION_LABELS.get(comp.correction, comp.correction)
+    conf = f"{comp.confidence:.0%} CI"
+    rows = []
+    for c in comp.comparisons:
+        effect, kind = effect_text(c)
+        rows.append({
+            "Metric": metric_info(c.metric).label, "Model A": c.model_a, "Model B": c.model_b,
+            "Prompts compared": f"{c.n_pairs:,} (paired)" if c.paired else f"{c.n_a:,} vs {c.n_b:,} (unpaired)",
+            "Test": TEST_LABELS.get(c.test.test, c.test.test), "p": fmt_p(c.p_value),
+            f"p ({corr})": fmt_p(c.p_final), f"Effect A vs B [{conf}]": effect, "Effect is the": kind,
+            "Cliff's δ": f"{c.cliffs_delta:+.2f}" if c.cliffs_delta is not None and math.isfinite(c.cliffs_delta) else fmt.DASH,
+            "Significantly better": c.better(comp.alpha) or fmt.DASH, "Verdict": verdict(c, comp.alpha),
+        })
+    return pd.DataFrame(rows)
+
+
+_CORRECTION_LABELS = {"holm": "after Holm correction", "bh": "after Benjamini-Hochberg correction", "none": "uncorrected"}
+
+
+def comparison_table(comp) -> None:  # noqa: ANN001 - analysis.RunComparison
+    st.dataframe(comparison_rows(comp), hide_index=True)
+    st.download_button("Download every comparison (CSV, with unrounded values)", comp.frame().to_csv(index=False).encode(),
+                       file_name="comparisons.csv", mime="text/csv", icon=":material/download:", key="compare.csv")
+
+
 def pareto_from_kpis(table, models: Sequence[str]) -> tuple[pd.DataFrame, dict[str, bool]]:  # noqa: ANN001 - KpiTable
     """The Pareto objectives per model from the (cached) KPI aggregate, for when the pairwise
-    tests are not computed: mean quality, median latency, local cost, memory (as core.analysis)."""
+    tests are not computed: mean quality, median latency, local cost, memory needed (model
+    footprint + largest peak added per generation, as core.analysis)."""
     from core.stats import pareto_front
 
-    accel = all(table.value(m, "peak_accel_mb_max") is not None for m in models if m in table.models)
     rows = [{"model": m, "quality": table.value(m, "quality_mean"), "latency_ms": table.value(m, "latency_ms_p50"),
-             "cost": table.value(m, "local_cost_per_request"),
-             "memory_mb": table.value(m, "peak_accel_mb_max" if accel else "peak_rss_mb_max")}
+             "cost": table.value(m, "local_cost_per_request"), "memory_needed_mb": table.value(m, "memory_needed_mb")}
             for m in models if m in table.models and (table.value(m, "ok") or 0) > 0]
-    frame = pd.DataFrame(rows, columns=["model", "quality", "latency_ms", "cost", "memory_mb"])
+    frame = pd.DataFrame(rows, columns=["model", "quality", "latency_ms", "cost", "memory_needed_mb"])
     return frame, ({p.model: p.efficient for p in pareto_front(frame)} if not frame.empty else {})
 
 
@@ -301,12 +390,18 @@ def cost_assumptions() -> C.CostSettings:
     cur = state.cost_settings()
     profiles = C.power_profiles(C.load_pricing())
     with st.expander("Assumptions", expanded=True, icon=":material/tune:"):
+        model = st.radio("Cost model", list(C.COST_MODELS), index=list(C.COST_MODELS).index(cur.cost_model),
+                         format_func=COST_MODEL_LABELS.get, horizontal=True, key="costs.model_kind",
+                         help="Dedicated: the machine is bought for this workload and its whole write-off is paid whatever the "
+                              "volume. Shared: it also serves other work, so this workload pays only the machine time it uses, "
+                              "the hardware spread over the utilisation.")
         c1, c2, c3, c4 = st.columns(4)
         kwh = c1.number_input("Electricity (USD per kWh)", 0.0, 5.0, float(cur.electricity_price_per_kwh), 0.01, key="costs.kwh")
         hw = c2.number_input("Hardware price (USD)", 0.0, 1e7, float(cur.hardware_price_usd), 100.0, key="costs.hw")
         life = c3.number_input("Lifetime (years)", 0.25, 20.0, float(cur.lifetime_years), 0.25, key="costs.life")
-        util = c4.slider("Utilisation", 0.05, 1.0, float(cur.utilisation), 0.05, key="costs.util",
-                         help="Share of its lifetime the hardware is busy serving requests.")
+        util = c4.slider("Utilisation (shared model)", 0.05, 1.0, float(cur.utilisation), 0.05, key="costs.util",
+                         disabled=model != "shared",
+                         help="Share of its lifetime the hardware is busy serving requests; only the shared cost model uses it.")
         c1, c2, c3 = st.columns([1, 1, 2])
         names = sorted(profiles)
         profile = c1.selectbox("Power profile", names, index=names.index(cur.power_profile) if cur.power_profile in names else 0,
@@ -316,24 +411,26 @@ def cost_assumptions() -> C.CostSettings:
                                key="costs.cloud", help="Prices from the genai-prices snapshot, or data/pricing.yaml.")
     volume = st.select_slider("Requests per month", VOLUMES, value=cur.volume_per_month if cur.volume_per_month in VOLUMES else 100_000,
                               format_func=lambda v: f"{v:,}", key="costs.volume")
-    settings = C.CostSettings(kwh, hw, life, util, profile, watts or None, tuple(cloud), int(volume))
+    settings = C.CostSettings(electricity_price_per_kwh=kwh, hardware_price_usd=hw, lifetime_years=life, utilisation=util,
+                              power_profile=profile, power_watts=watts or None, cloud_models=tuple(cloud),
+                              volume_per_month=int(volume), cost_model=model)
     st.session_state[state.Keys.cost_settings] = settings
     return settings
 
 
 def projection_table(report, models: Sequence[str]) -> None:  # noqa: ANN001 - analysis.CostReport
+    """Every (model, cloud model) projection; savings and break-even written as on the rest of
+    the page (core.cost.savings_text / break_even_text), so a figure reads the same everywhere."""
     money = ("local / month", "cloud / month", "local / year", "cloud / year")
     rows = [
         {"model": c.model, "cloud model": c.cloud_model, "local / month": c.projection.local_monthly.estimate,
          "cloud / month": c.projection.cloud_monthly.estimate, "local / year": c.projection.local_annual.estimate,
-         "cloud / year": c.projection.cloud_annual.estimate, "savings %": c.projection.savings_pct.estimate,
-         "savings low": c.projection.savings_pct.low, "savings high": c.projection.savings_pct.high,
-         "break-even / month": c.projection.break_even_per_month.estimate, "machines": c.projection.machines}
+         "cloud / year": c.projection.cloud_annual.estimate, "local vs cloud": C.savings_text(c.projection.savings_pct),
+         "break-even (requests / month)": C.break_even_text(c.projection.break_even_per_month, short=True),
+         "machines": c.projection.machines}
         for c in report.cloud if c.model in models
     ]
     config = {k: st.column_config.NumberColumn(k, format="dollar") for k in money}
-    config |= {k: st.column_config.NumberColumn(k, format="%.1f") for k in ("savings %", "savings low", "savings high")}
-    config["break-even / month"] = st.column_config.NumberColumn("break-even / month", format="%d")
     st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=config)
     methods = sorted({c.projection.savings_pct.method for c in report.cloud})
     resamples = sorted({c.projection.savings_pct.n_resamples for c in report.cloud if c.projection.savings_pct.n_resamples})
@@ -341,6 +438,7 @@ def projection_table(report, models: Sequence[str]) -> None:  # noqa: ANN001 - a
                + "; empty break-even: the cloud is cheaper at any volume.")
 
 
+COST_MODEL_LABELS = {"dedicated": "Dedicated machine", "shared": "Shared machine (by utilisation)"}
 CLOUD_CHOICES = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1", "o3-mini", "claude-3-5-haiku", "claude-3-5-sonnet",
                  "claude-3-7-sonnet", "gemini-1.5-flash", "gemini-2.0-flash")
 VOLUMES = (1_000, 5_000, 10_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000, 10_000_000)

@@ -6,12 +6,14 @@ plotly renders as text.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.charts import esc
 from core.jobs import TracePoint
+from core.stats import Interval
 
 LAYOUT = dict(margin=dict(l=60, r=20, t=50, b=50), hovermode="closest", legend_title_text="Model")
 
@@ -27,7 +29,7 @@ def latency_trace(trace: Sequence[TracePoint], colors: dict[str, str]) -> go.Fig
                 x=[p.t_s for p in pts],
                 y=[p.latency_ms for p in pts],
                 mode="lines+markers",
-                name=model,
+                name=esc(model),
                 line=dict(color=colors.get(model), width=1),
                 marker=dict(size=5),
                 hovertemplate="%{fullData.name}<br>t = %{x:.1f} s<br>latency %{y:,.1f} ms<extra></extra>",
@@ -40,7 +42,7 @@ def latency_trace(trace: Sequence[TracePoint], colors: dict[str, str]) -> go.Fig
                     x=[p.t_s for p in failed],
                     y=[0] * len(failed),
                     mode="markers",
-                    name=f"{model} (failed)",
+                    name=esc(f"{model} (failed)"),
                     marker=dict(symbol="x", size=8, color=colors.get(model)),
                     hovertemplate="%{fullData.name}<br>t = %{x:.1f} s<extra></extra>",
                 )
@@ -56,24 +58,33 @@ def latency_trace(trace: Sequence[TracePoint], colors: dict[str, str]) -> go.Fig
     return fig
 
 
-def kpi_bars(summary: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
-    """Median latency per model (bars) for one run; hover adds p90, tokens/s and quality."""
+def kpi_bars(summary: pd.DataFrame, colors: dict[str, str], intervals: Mapping[str, Interval | None] | None = None) -> go.Figure:
+    """Median latency per model (bars) for one run, with whiskers for the median's interval
+    (intervals: model -> CI, from the KPI table); hover adds the interval, p90, tokens/s and quality."""
     df = summary.copy()
+    ivs = [(intervals or {}).get(m) for m in df["model"]]
+    ivs = [iv if iv is not None and iv.is_defined else None for iv in ivs]
+    med = df["median_latency_ms"].astype(float).tolist()
+    ci = [f"{iv.confidence:.0%} CI {iv.low:,.1f}-{iv.high:,.1f} ms" if iv else "no interval" for iv in ivs]
     fig = go.Figure(
         go.Bar(
-            x=df["model"],
-            y=df["median_latency_ms"],
+            x=[esc(m) for m in df["model"]],
+            y=med,
             marker_color=[colors.get(m) for m in df["model"]],
-            customdata=df[["p90_latency_ms", "tokens_per_s", "mean_quality", "n"]].to_numpy(),
+            error_y=dict(type="data", array=[iv.high - y if iv else None for iv, y in zip(ivs, med, strict=True)],
+                         arrayminus=[y - iv.low if iv else None for iv, y in zip(ivs, med, strict=True)],
+                         color="#333", thickness=1.5, width=6) if any(ivs) else None,
+            customdata=list(zip(df["p90_latency_ms"], df["tokens_per_s"], df["mean_quality"], df["n"], ci, strict=True)),
             hovertemplate=(
-                "%{x}<br>median latency %{y:,.1f} ms<br>p90 %{customdata[0]:,.1f} ms"
+                "%{x}<br>median latency %{y:,.1f} ms (%{customdata[4]})<br>p90 %{customdata[0]:,.1f} ms"
                 "<br>%{customdata[1]:,.1f} tokens/s<br>quality %{customdata[2]:.2f} / 10"
                 "<br>%{customdata[3]} samples<extra></extra>"
             ),
         )
     )
     fig.update_layout(
-        title="Median latency per model (latest run)",
+        title="Median latency per model (latest run)"
+        + (f"; whiskers: {next(iv for iv in ivs if iv).confidence:.0%} CI of the median" if any(ivs) else ""),
         xaxis_title="Model",
         yaxis_title="Median latency (ms)",
         height=320,

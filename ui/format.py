@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
 
 from core.palette import model_colors  # noqa: F401 - the model colours, shared with core.charts (reports)
 
@@ -77,6 +81,22 @@ def count(v: float | None) -> str:
 def count_of(n: int, noun: str) -> str:
     """'1 model', '3 models', '1,200 samples' (plural by adding s)."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def run_label(row: Mapping[str, Any]) -> str:
+    """How a run is named in every picker: name (id when the name differs), prompt set, start
+    date, samples stored (answered: ok, error or timeout), status."""
+    def given(v: object) -> bool:
+        return v is not None and not (pd.api.types.is_scalar(v) and pd.isna(v))
+
+    run_id, name = str(row.get("run_id", "")), row.get("name")
+    title = f"{name} ({run_id})" if given(name) and str(name) and str(name) != run_id else run_id
+    started = row.get("created_at")
+    when = pd.Timestamp(started).strftime("%Y-%m-%d %H:%M") if given(started) else ""
+    done = row.get("done")
+    size = count_of(int(done), "sample") if given(done) else ""
+    parts = [title, f"set {row.get('prompt_set')}" if row.get("prompt_set") else "", when, size, str(row.get("status") or "")]
+    return " · ".join(p for p in parts if p)
 
 
 def params(n: float | None) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core import parity
+from core.compare import RATIO_STATISTIC, factor_text
+from ui import format as fmt
 from ui import state
 
 
@@ -19,27 +21,41 @@ def report(run_id: str, model_a: str, model_b: str) -> parity.ParityReport:
     return _report(str(state.db_path()), run_id, state.run_version(run_id), model_a, model_b)
 
 
+@st.cache_data(ttl=3600, max_entries=32)
+def _pairs(path: str, run_id: str, version: tuple, models: tuple[str, ...]) -> list[tuple[str, str]]:
+    return parity.path_pairs(state._store(path).get_run(run_id).manifest, list(models))
+
+
 def section(run_id: str, models: list[str]) -> None:
-    """Pick two models of the run; show identical share, quality difference and latency ratio with intervals."""
+    """Pick two entries of the same weights; show identical share, quality difference and latency ratio with intervals."""
     st.subheader("Parity: one model through two paths")
     st.caption("For two entries of the same weights (local transformers and an HTTP server serving them, or CPU and "
                "CUDA/MPS) run greedily on the same prompts: the share of identical outputs, the quality difference and "
-               "the latency ratio.")
-    c1, c2 = st.columns(2)
-    path_a = c1.selectbox("Path A", models, index=0, key="compare.parity_a")
-    path_b = c2.selectbox("Path B", models, index=min(1, len(models) - 1), key="compare.parity_b")
-    if path_a == path_b:
-        st.info("Choose two different models of the run.")
+               "the latency ratio of medians.")
+    pairs = _pairs(str(state.db_path()), run_id, state.run_version(run_id), tuple(models))
+    if not pairs:
+        st.info("No two entries of this run load the same weights: parity applies to one model through two paths, not to "
+                "different models (compare those with the verdicts above).")
         return
+    firsts = list(dict.fromkeys(m for pair in pairs for m in pair))
+    c1, c2 = st.columns(2)
+    path_a = c1.selectbox("Path A", firsts, index=0, key="compare.parity_a")
+    partners = [b if a == path_a else a for a, b in pairs if path_a in (a, b)]
+    path_b = c2.selectbox("Path B", partners, index=0, key="compare.parity_b",
+                          help="Only entries of the same weights as path A (or an HTTP entry, whose weights the run cannot check).")
     rep = report(run_id, path_a, path_b)
+    if rep.same_weights is None:
+        st.warning(parity.PATHS_NOT_MODELS.format(a=fmt.md_escape(path_a), b=fmt.md_escape(path_b)))
     q, r = rep.quality_diff, rep.latency_ratio
     c1, c2, c3 = st.columns(3)
     c1.metric("Identical outputs", "n/a" if rep.identical_share is None else f"{rep.identical_share:.0%}",
               help=f"{rep.n_compared} of {rep.n_pairs} pairs compared (both samples succeeded); "
                    f"{rep.decode_only} differ only in undecodable bytes")
-    c2.metric("Quality difference (B − A)", "n/a" if q is None or q.estimate is None else f"{q.estimate:+.2f} points")
-    c3.metric("Latency ratio (B / A)", "n/a" if r is None or r.estimate is None else f"{r.estimate:.2f}x")
-    st.caption(f"Quality difference: {q.format() if q else 'n/a'}. Latency ratio: {r.format(unit='x') if r else 'n/a'}.")
+    c2.metric("Quality difference (B − A)", "n/a" if q is None or q.estimate is None else f"{q.estimate:+.2f} points",
+              help="Difference of mean quality (0-10), B minus A, over the pairs compared.")
+    c3.metric(f"Latency, {RATIO_STATISTIC} (B / A)", "n/a" if r is None else factor_text(r.estimate),
+              help="Median latency of B over median latency of A: the statistic of the verdicts and the heatmap above.")
+    st.caption(f"Quality difference: {q.format() if q else 'n/a'}. Latency {RATIO_STATISTIC}: {r.format(unit='x') if r else 'n/a'}.")
     if not rep.greedy:
         st.warning("This run sampled (temperature > 0): identical outputs are not expected.")
     bad = rep.mismatch_frame()

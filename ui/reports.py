@@ -14,6 +14,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from core import reports
 from core.reports import Report, ReportOptions
 from core.store import Store
@@ -39,6 +41,15 @@ class Download:
         if options.volume is not None:
             parts += ["--volume", str(options.volume)]
         return " ".join(parts)
+
+
+def default_run(runs: pd.DataFrame) -> str:
+    """The run a report is most likely wanted for: the completed run with the most samples (the
+    newest of those), not whatever ran last (often a tiny smoke test). Without a completed run: the
+    run with the most samples. `runs`: state.runs() with samples, newest first."""
+    done = runs[runs["status"] == "completed"]
+    pool = done if not done.empty else runs
+    return str(pool.loc[pool["done"].astype(int).idxmax(), "run_id"])  # idxmax: the first (newest) of equals
 
 
 def report_downloads(run_id: str) -> list[Download]:

@@ -167,6 +167,17 @@ def prompt_sets() -> dict[str, PromptSet]:
     return _prompt_sets(path, data_version(path))
 
 
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=16)
+def _prompt_set_versions(path: str, version: tuple[int, ...], name: str, current: str | None) -> pd.DataFrame:
+    return _store(path).prompt_set_versions(name, current)
+
+
+def prompt_set_versions(ps: PromptSet) -> pd.DataFrame:
+    """The stored versions of ps's name (ps's own is flagged current), newest first."""
+    path = str(db_path())
+    return _prompt_set_versions(path, data_version(path), ps.name, ps.content_hash)
+
+
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=8)
 def _champion(path: str, version: tuple[int, ...]) -> str | None:
     return _store(path).get_setting("champion")
@@ -298,16 +309,16 @@ def values(run_ids: tuple[str, ...], models: tuple[str, ...], column: str) -> pd
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=64)
 def _explorer(path: str, run_id: str, version: tuple, models: tuple[str, ...], category: str | None,
-              failures_only: bool, disagree_only: bool, max_items: int, offset: int) -> tuple[pd.DataFrame, int]:
+              show: str, disagree_only: bool, max_items: int, offset: int) -> tuple[pd.DataFrame, int]:
     from core import explore
 
-    return explore.explorer(_store(path), run_id, models, category=category, failures_only=failures_only,
+    return explore.explorer(_store(path), run_id, models, category=category, show=show,
                             disagree_only=disagree_only, max_items=max_items, offset=offset)
 
 
-def explorer(run_id: str, models: tuple[str, ...], category: str | None, failures_only: bool, disagree_only: bool,
+def explorer(run_id: str, models: tuple[str, ...], category: str | None, show: str, disagree_only: bool,
              max_items: int = 50, offset: int = 0) -> tuple[pd.DataFrame, int]:
-    return _explorer(str(db_path()), run_id, run_version(run_id), tuple(models), category, failures_only,
+    return _explorer(str(db_path()), run_id, run_version(run_id), tuple(models), category, show,
                      disagree_only, max_items, offset)
 
 
@@ -335,16 +346,10 @@ def drift_points(run_id: str, models: tuple[str, ...]) -> pd.DataFrame:
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=32)
 def _prompt_items(path: str, run_id: str, version: tuple) -> dict[str, tuple[str, str | None]]:
-    """item id -> (prompt, reference) of the run's prompt set, when it is still the same version."""
+    """item id -> (prompt, reference) of the run's own prompt-set version (kept when the set is replaced)."""
     store_ = _store(path)
-    run = store_.get_run(run_id)
-    try:
-        ps = prompts.get_set(run.prompt_set, store_)
-    except KeyError:
-        return {}
-    if ps.limited(run.spec.limit).content_hash != run.prompt_set_hash:
-        return {}
-    return {i.id: (i.prompt, i.reference) for i in ps.items}
+    ps = prompts.run_set(store_, store_.get_run(run_id))
+    return {i.id: (i.prompt, i.reference) for i in ps.items} if ps is not None else {}
 
 
 def prompt_items(run_id: str) -> dict[str, tuple[str, str | None]]:

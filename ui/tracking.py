@@ -20,7 +20,8 @@ def section(runs: pd.DataFrame) -> None:
 
     with st.expander("Experiment tracking (MLflow)", icon=":material/science:"):
         ids = runs["run_id"].tolist()
-        run_id = st.selectbox("Run", ids, key="tracking.run")
+        labels = {r["run_id"]: fmt.run_label(r) for _, r in runs.iterrows()}
+        run_id = st.selectbox("Run", ids, format_func=labels.get, key="tracking.run")
         row = runs[runs["run_id"] == run_id].iloc[0]  # runs_df's columns: no query per render
         mlflow_status, mlflow_run_id, message = (_text(row.get(c)) for c in ("mlflow_status", "mlflow_run_id", "mlflow_message"))
         status = STATUS_TEXT.get(mlflow_status or "", mlflow_status or "not mirrored yet (mirrored when the run finishes)")

@@ -13,7 +13,7 @@ import streamlit as st
 from core import catalog
 from core.devices import Budget
 from core.jobs import JobSnapshot, WorkerInfo, WorkerStartError
-from core.prompts import PromptSetError
+from core.prompts import MAX_ERRORS, PromptSetError
 from core.schemas import GenerationParams, PromptSet, RunSpec
 from ui import figures, state
 from ui import format as fmt
@@ -25,6 +25,10 @@ DEMO_LIMIT = 20
 
 
 # --------------------------------------------------------------------------- messages
+
+PURPOSE = ("**Which local model should you ship?** Run language models on your own hardware, then compare "
+           "their speed, memory, cost per request and answer quality, with confidence intervals and "
+           "significance tests instead of single numbers.")
 
 
 def notice() -> None:
@@ -48,8 +52,26 @@ def line_errors(exc: PromptSetError) -> None:
         "Fix each line listed below and upload it again.",
         icon=":material/error:",
     )
-    df = pd.DataFrame({"line": [e.line for e in exc.errors], "problem": [e.message for e in exc.errors]})
-    st.dataframe(df, hide_index=True, column_config={"line": st.column_config.NumberColumn("Line", format="%d")})
+    shown = exc.errors[:MAX_ERRORS]
+    # a static table wraps each problem in full (a data grid cuts long text off at the column's width)
+    df = pd.DataFrame({"Line": [str(e.line) if e.line else "-" for e in shown], "Problem": [e.message for e in shown]})
+    st.table(df.set_index("Line"))
+    if n > len(shown):
+        st.caption(f"The first {len(shown)} of {n} problems are listed.")
+
+
+def prompt_set_versions(ps: PromptSet, versions: pd.DataFrame) -> None:
+    """The stored versions of a set: each run shows the prompts of the version it was made with."""
+    st.caption(f"Versions of `{ps.name}` (version = content hash of the items). A run refers to the version it was "
+               "made with, so replacing a set never changes what earlier runs show.")
+    if versions.empty:
+        st.caption(f"Only the current version ({ps.content_hash}) exists; no run has used it yet.")
+        return
+    st.dataframe(versions, hide_index=True, column_config={
+        "version": "Version", "items": st.column_config.NumberColumn("Items", format="%d"), "source": "Source",
+        "stored_at": st.column_config.DatetimeColumn("Stored at (UTC)", format="YYYY-MM-DD HH:mm"),
+        "current": st.column_config.CheckboxColumn("Current"),
+        "runs": st.column_config.NumberColumn("Runs that used it", format="%d")})
 
 
 # --------------------------------------------------------------------------- tables
@@ -71,9 +93,9 @@ def runs_table(df: pd.DataFrame, height: int | str = "auto") -> None:
             "run_id": "Run id",
             "name": "Name",
             "prompt_set": "Prompt set",
-            "done": st.column_config.NumberColumn("Done", format="%d"),
+            "done": st.column_config.NumberColumn("Done", format="%d", help="samples stored with an outcome: answered, failed or timed out"),
             "planned": st.column_config.NumberColumn("Planned", format="%d"),
-            "errors": st.column_config.NumberColumn("Failed", format="%d", help="samples not 'ok' (errors, timeouts, skipped)"),
+            "errors": st.column_config.NumberColumn("Failed", format="%d", help="samples that failed: generation errors and timeouts (cancelled or skipped samples are not counted)"),
             "created_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
             "mlflow_status": st.column_config.TextColumn("MLflow", help="mirror state: synced, pending (replay with Sync), disabled"),
             "progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent"),
@@ -113,11 +135,28 @@ def kpi_table(summary: pd.DataFrame) -> None:
             "p90 latency": summary["p90_latency_ms"].map(fmt.ms),
             "Median TTFT": summary["median_ttft_ms"].map(fmt.ms),
             "Throughput": summary["tokens_per_s"].map(fmt.tps),
-            "Peak RSS": summary["peak_rss_mb"].map(fmt.mb),
+            "Model footprint": summary["model_footprint_mb"].map(fmt.mb),
+            "Peak added per generation": summary["mem_added_mb_max"].map(fmt.mb),
+            "Process peak RSS": summary["process_peak_rss_mb"].map(fmt.mb),
             "Mean quality": summary["mean_quality"].map(fmt.quality),
         }
     )
     st.dataframe(view, hide_index=True)
+
+
+def latency_bars(run_id: str, done: int, summary: pd.DataFrame) -> None:
+    """Median latency per model with the KPI table's interval of each median (bootstrap over
+    prompts); on a run above HEAVY_SAMPLES the bars come without (the Results page computes them)."""
+    heavy = done > state.HEAVY_SAMPLES
+    table = None if heavy else state.kpis(run_id)
+    ivs = {m: table.interval(m, "latency_ms_p50") for m in table.models} if table is not None else {}
+    st.plotly_chart(figures.kpi_bars(summary, state.model_colors(), ivs), key="overview.kpi")
+    methods = list(dict.fromkeys(iv.method for iv in ivs.values() if iv is not None and iv.is_defined))
+    if methods:
+        st.caption(f"Whiskers: the interval of each model's median latency ({', '.join(methods)}, over prompts).")
+    else:
+        st.caption("No intervals on the bars: " + ("a large run; the Results page computes them on request." if heavy
+                                                  else "too few samples."))
 
 
 # --------------------------------------------------------------------------- models

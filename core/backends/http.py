@@ -19,6 +19,7 @@ from __future__ import annotations
 import email.utils
 import os
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
 MAX_RETRY_AFTER_S = 120.0
 RETRYABLE = frozenset({"rate_limited", "server_error", "connection", "timeout"})
+# how servers say a model has no chat template (transformers, vLLM: "chat template"/"chat_template"; TGI)
+NO_CHAT_TEMPLATE = re.compile(r"chat[ _-]?template|template not found", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- errors
@@ -74,6 +77,11 @@ def error_kind(exc: BaseException) -> str | None:
     if isinstance(exc, openai.APIError):  # an error event inside the stream
         return "server_error"
     return None
+
+
+def says_no_chat_template(exc: BaseException) -> bool:
+    """Whether a server's error (status line and body) says the model has no chat template."""
+    return bool(NO_CHAT_TEMPLATE.search(f"{exc} {getattr(exc, 'body', '') or ''}"))
 
 
 def safe_url(url: str | None) -> str:
@@ -259,6 +267,8 @@ class OpenAIBackend:
                 if kind is None:
                     raise
                 message = self._scrub(f"{kind} from {self.endpoint} after {attempt} attempt(s): {type(exc).__name__}: {exc}")[:1000]
+                if self.spec.endpoint == "chat" and kind in ("server_error", "bad_request") and says_no_chat_template(exc):
+                    kind, message = "bad_request", self._no_template_message(message)  # the same every time: no retry
                 delay = self._retry_delay(exc, kind, attempt, deadline)
                 if delay is None:
                     self.breaker.record(False, kind, message)
@@ -271,6 +281,11 @@ class OpenAIBackend:
                 continue
             self.breaker.record(True)
             return result, attempt
+
+    def _no_template_message(self, detail: str) -> str:
+        return (f"the server at {self.endpoint} has no chat template for {self.spec.served_model!r}, so the chat endpoint "
+                "cannot format the prompt; add the model with `--endpoint completions` (Models page: endpoint "
+                f"'completions'), or serve it with a chat template. Server said: {detail}")[:1500]
 
     def _retry_delay(self, exc: BaseException, kind: str, attempt: int, deadline: float) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""
@@ -322,7 +337,8 @@ class OpenAIBackend:
             messages = ([{"role": "system", "content": item.system}] if item.system else []) + [
                 {"role": "user", "content": item.prompt}
             ]
-            n_in = len(tok.apply_chat_template(messages, tokenize=True, add_generation_prompt=True))
+            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            n_in = len(tok(text, add_special_tokens=False)["input_ids"])  # as the local backend encodes it
         else:
             n_in = len(tok(self.prompt_text(item))["input_ids"])
         return n_in, len(tok(streamed.text, add_special_tokens=False)["input_ids"]), "tokenizer_fallback"

@@ -115,6 +115,7 @@ class TransformersBackend:
             output_tokens=int(new.shape[0]),
             peak_rss_mb=clock.peak_rss / 2**20,
             peak_accel_mb=clock.accel_peak_mb(),
+            mem_added_mb=clock.mem_added_mb(),
         )
 
 

@@ -102,9 +102,9 @@ class _Writer:
         pdf.ln(1)
 
     def kv(self, pairs: tuple[tuple[str, str], ...]) -> None:
-        self.table(Table(("", ""), tuple((k, v) for k, v in pairs)), widths=(1, 3), header=False)
+        self.table(Table(("", ""), tuple((k, v) for k, v in pairs)), header=False)
 
-    def table(self, t: Table, widths: tuple[float, ...] | None = None, header: bool = True, size: float = 7.5) -> None:
+    def table(self, t: Table, header: bool = True, size: float = 7.5) -> None:
         from fpdf.fonts import FontFace
 
         pdf = self.pdf
@@ -112,8 +112,8 @@ class _Writer:
             self.sub(t.title)
         if not t.rows:
             return
+        size, widths = _fit(pdf, t, header, size)
         pdf.set_font(FONT, "", size)
-        widths = widths or _widths(t)
         align = tuple("RIGHT" if n else "LEFT" for n in t.numeric)
         with pdf.table(col_widths=widths, text_align=align, line_height=size * 0.5, padding=0.8, width=pdf.epw,
                        first_row_as_headings=header,
@@ -198,7 +198,7 @@ class _Writer:
         r = self.r
         self.heading("comparisons")
         if r.comparison.rows:
-            self.table(r.comparison, widths=(11, 13, 13, 13, 6, 7, 8, 24, 8, 8, 12), size=6.5)
+            self.table(r.comparison, size=6.5)
         else:
             self.para("No comparisons: fewer than two models with successful requests.")
         if r.verdicts:
@@ -239,13 +239,63 @@ class _Writer:
                 self.mono(o.text)
 
 
-def _widths(t: Table) -> tuple[float, ...]:
-    """Column widths from the longest cell of each column (bounded), in relative units."""
-    out = []
-    for i, c in enumerate(t.columns):
-        longest = max([len(str(c))] + [len(str(row[i])) for row in t.rows])
-        out.append(float(min(max(longest, 6), 40)))
-    return tuple(out)
+CELL_PAD = 0.8  # mm each side (the table's padding)
+MIN_SIZE = 5.5  # pt: the smallest font a table shrinks to so that no word is split
+
+
+def _fit(pdf, t: Table, header: bool, size: float) -> tuple[float, tuple[float, ...]]:  # noqa: ANN001 - fpdf.FPDF
+    """Font size and column widths (mm) at which every word of every cell fits its column (cells
+    wrap at spaces only: no "demo-sma|ll"): the given size when it fits, else smaller down to MIN_SIZE."""
+    while True:
+        widths = _widths(pdf, t, header, size)
+        if widths is not None or size <= MIN_SIZE:
+            return size, widths or _widths(pdf, t, header, size, force=True)  # type: ignore[return-value]
+        size = max(MIN_SIZE, size - 0.5)
+
+
+def _widths(pdf, t: Table, header: bool, size: float, force: bool = False) -> tuple[float, ...] | None:  # noqa: ANN001
+    """Column widths (mm) summing to the page width: each column at least its longest word, then the
+    room left shared out (narrow columns first get their whole text on one line). None when the
+    longest words alone do not fit (force: shrink them to fit; one word longer than a third of the
+    page may then wrap)."""
+    pad = 2 * CELL_PAD + 0.6
+    cap = pdf.epw / 3
+    cols = list(zip(t.columns, *t.rows, strict=True))
+    lo, hi = [], []
+    for i, cells in enumerate(cols):
+        heads = [(cells[0], "B")] if header else [(cells[0], "")]
+        texts = heads + [(c, "") for c in cells[1:]]
+        word = max(_text_width(pdf, w, style, size) for c, style in texts for w in (clean(c).split() or [""]))
+        line = max(_text_width(pdf, ln, style, size) for c, style in texts for ln in (clean(c).splitlines() or [""]))
+        lo.append(min(word, cap) + pad)
+        hi.append(max(line + pad, lo[i]))
+    if sum(lo) > pdf.epw:
+        if not force:
+            return None
+        return tuple(w * pdf.epw / sum(lo) for w in lo)
+    return _share(lo, hi, pdf.epw)
+
+
+def _text_width(pdf, text: str, style: str, size: float) -> float:  # noqa: ANN001
+    pdf.set_font(FONT, style, size)
+    return pdf.get_string_width(text)
+
+
+def _share(lo: list[float], hi: list[float], total: float) -> tuple[float, ...]:
+    """Widths from lo toward hi with `total` to spend: equal shares, a column that needs less than
+    its share takes only what it needs (water filling); what is left over widens every column."""
+    w = list(lo)
+    left = total - sum(w)
+    open_ = [i for i in range(len(w)) if hi[i] > w[i]]
+    while open_ and left > 1e-6:
+        share = left / len(open_)
+        done = [i for i in open_ if hi[i] - w[i] <= share]
+        for i in done or open_:
+            give = min(hi[i] - w[i], share)
+            w[i] += give
+            left -= give
+        open_ = [i for i in open_ if i not in done] if done else []
+    return tuple(x + left * x / sum(w) for x in w)
 
 
 def render(report: Report) -> bytes:

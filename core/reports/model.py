@@ -35,7 +35,7 @@ SECTIONS = {
     "environment": "Environment manifest",
     "appendix": "Appendix: sample outputs",
 }
-COMPARE_METRICS = ("quality", "passed", "latency", "ttft", "tokens_per_s", "peak_rss")
+COMPARE_METRICS = ("quality", "passed", "latency", "ttft", "tokens_per_s", "mem_added")
 LARGE_RUN_SAMPLES = 5_000  # above this, bootstrap resamples drop to LARGE_RUN_RESAMPLES unless set
 LARGE_RUN_RESAMPLES = 500
 MAX_OUTPUT_CHARS = 1_200  # per output (and prompt) in the appendix
@@ -45,8 +45,10 @@ KPI_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Requests", (("samples", "Samples"), ("ok", "Succeeded"), ("error_rate", "Error rate"))),
     ("Latency", (("latency_ms_p50", "Median latency"), ("latency_ms_p90", "p90 latency"), ("latency_ms_p99", "p99 latency"),
                  ("ttft_ms_p50", "Median TTFT"))),
-    ("Throughput and memory", (("tokens_per_s", "Throughput"), ("decode_tps_mean", "Decode speed (mean)"),
-                               ("peak_rss_mb_max", "Peak RSS"), ("load_time_s", "Load time"))),
+    ("Throughput", (("tokens_per_s", "Throughput"), ("decode_tps_mean", "Decode speed (mean)"),
+                    ("load_time_s", "Load time"))),
+    ("Memory", (("model_footprint_mb", "Model footprint"), ("mem_added_mb_max", "Peak added per generation (max)"),
+                ("memory_needed_mb", "Memory needed"), ("peak_rss_mb_max", "Process peak RSS"))),
     ("Quality", (("quality_mean", "Mean quality (0-10)"), ("pass_rate", "Pass rate"), ("scored", "Scored"))),
     ("Cost per request", (("local_cost_per_request", "Local cost / request"),
                           ("local_cost_per_1k_output_tokens", "Local cost / 1k output tokens"),
@@ -54,6 +56,13 @@ KPI_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Serving (HTTP models)", (("requests_per_s", "Request throughput"),
                                ("output_tps_serving", "Output tokens/s across requests"), ("goodput", "Goodput"))),
 )
+GROUP_NOTES = {
+    "Memory": ("Model footprint: memory the loaded model holds (accelerator memory its load added on CUDA/MPS; its "
+               "weights and buffers on CPU). Peak added per generation: the most one generation needed above the "
+               "level before it (KV cache, activations). Memory needed = footprint + peak added. Process peak RSS: the "
+               "whole process (interpreter, libraries, every loaded model), for context. — : not recorded (runs "
+               "stored before these were measured; HTTP endpoints)."),
+}
 DISTRIBUTIONS = (  # column, label, KPI whose interval is marked, what it estimates
     ("latency_ms", "Latency (ms)", "latency_ms_p50", "median"),
     ("ttft_ms", "Time to first token (ms)", "ttft_ms_p50", "median"),
@@ -85,6 +94,14 @@ class Output:
     facts: str  # "412 ms, quality 7.5/10, passed"
     text: str  # output, or the error message for a failed sample
     truncated: bool = False
+    passed: bool | None = None  # the scored check (None: not scored)
+
+    @property
+    def tone(self) -> str:
+        """'bad' for a failed request or a failed check, 'ok' for a passed check, '' when unscored."""
+        if self.status != "ok" or self.passed is False:
+            return "bad"
+        return "ok" if self.passed else ""
 
 
 @dataclass(frozen=True)
@@ -199,7 +216,7 @@ def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
         pareto=_pareto(comp, kpi, colors),
         cost_tables=_cost_tables(costs),
         cost_charts=_cost_charts(costs, focus, colors),
-        cost_notes=tuple([*costs.assumptions, *costs.notes]),
+        cost_notes=tuple([costs.cost_model, *costs.quality_warnings, *costs.assumptions, *costs.notes]),
         methods=_methods(run, kpi, comp, costs, o, resamples, baseline, source),
         methods_text=f"{METHODS}\n{C.COST_METHODS}",
         environment=_environment(run),
@@ -235,6 +252,8 @@ def _recommend_and_compare(store: Store, run: Any, kpi: analysis.KpiTable, expli
     if explicit is None and source != _CHAMPION and rec.model is not None and rec.model != baseline:
         baseline, source = rec.model, _RECOMMENDED  # compare with the model the report recommends
         comp = analysis.compare_run(store, run.run_id, metrics=COMPARE_METRICS, baseline=baseline, **common)
+    if rec.model is None and source == _RECOMMENDED:  # nothing recommended: say what the baseline is
+        source = _BEST
     return rec, comp, baseline, source
 
 
@@ -259,6 +278,7 @@ def _recommend(store: Store, run_id: str, common: dict[str, Any], best: str | No
 
 _CHAMPION = "the champion (Models page)"
 _RECOMMENDED = "the recommended model"
+_BEST = "the model with the best mean quality"
 
 
 def _baseline(store: Store, run: Any, explicit: str | None, best: str | None) -> tuple[str | None, str]:
@@ -304,20 +324,20 @@ def _savings(costs: analysis.CostReport, model: str | None) -> tuple[str, ...]:
         if s.estimate is None:
             out.append(f"{model} vs {line.cloud_model}: savings not computable ({s.note or p.note or 'no data'})")
             continue
-        gist = ("savings of " + _iv(s, "%")) if s.estimate >= 0 else (
-            f"savings of {_iv(s, '%')}, i.e. the local model costs more than the cloud")
+        gist = C.savings_text(s).replace("local costs", "the local model costs", 1)
         be = p.break_even_per_month
-        be_text = (f"break-even at {fmt_value(be.estimate, 'count')} requests/month" if be.estimate is not None
-                   else f"no break-even ({be.note})" if be.note else "")
+        be_text = ("break-even " + C.break_even_text(be) if be.estimate else
+                   "cheaper locally " + C.break_even_text(be) if be.estimate == 0 else f"no break-even ({be.note})" if be.note else "")
         out.append(f"At {p.volume_per_month:,} requests/month, running {model} here costs "
                    f"{_iv(p.local_monthly, 'USD')}/month against {_iv(p.cloud_monthly, 'USD')}/month on {line.cloud_model}: "
                    f"{gist}" + (f"; {be_text}" if be_text else "") + ".")
-    return tuple(out)
+    warning = next((w for w in costs.quality_warnings if w.startswith(f"Quality is not free: {model} passed ")), None)
+    return tuple(out) + ((warning,) if out and warning else ())
 
 
 def _key_verdicts(comp: analysis.RunComparison, limit: int = 8) -> tuple[str, ...]:
     """Significant differences first (quality, pass rate, latency, then the rest), at most `limit`."""
-    rank = {m: i for i, m in enumerate(("quality", "passed", "latency_ms", "ttft_ms", "decode_tps", "peak_rss_mb"))}
+    rank = {m: i for i, m in enumerate(("quality", "passed", "latency_ms", "ttft_ms", "decode_tps", "mem_added_mb"))}
     comps = sorted(comp.comparisons, key=lambda c: (not c.significant(comp.alpha), rank.get(c.metric, 99)))
     picked = [verdict(c, comp.alpha) for c in comps if c.significant(comp.alpha)][:limit]
     if not picked and comp.comparisons:
@@ -351,8 +371,9 @@ def _kpi_tables(kpi: analysis.KpiTable) -> tuple[Table, ...]:
                              else fmt_value(kpi.value(m, k), unit))
             rows.append(tuple(cells))
         has_iv = any(kpi.definitions[k].has_interval for k, _ in present)
+        ci = f"[low, high]: {kpi.confidence:.0%} confidence interval" if has_iv and kpi.intervals else ""
         tables.append(Table(("Model", *(label for _, label in present)), tuple(rows), title,
-                            f"[low, high]: {kpi.confidence:.0%} confidence interval" if has_iv and kpi.intervals else "",
+                            " ".join(x for x in (ci, GROUP_NOTES.get(title, "")) if x),
                             (False, *(True for _ in present))))
     return tuple(tables)
 
@@ -388,13 +409,25 @@ def _distributions(store: Store, run_id: str, kpi: analysis.KpiTable, colors: di
             for m, r in ((m, df.loc[m]) for m in models)
         )
         n_out = sum(s.outliers for s in series)
+        log = col in LOG_WHEN_SPREAD and _spread(series) >= LOG_SPREAD
         out.append(ch.BoxChart(
-            f"dist_{col}", f"{label.split(' (')[0]} per model", label, series, stat,
-            caption=(f"Boxes: quartiles of every successful sample; whiskers: the most extreme values within 1.5 IQR "
+            f"dist_{col}", f"{label.split(' (')[0]} per model", label, series, stat, log_y=log,
+            caption=(f"{'Log scale (the medians differ ' + format(_spread(series), '.0f') + 'x). ' if log else ''}"
+                     f"Boxes: quartiles of every successful sample; whiskers: the most extreme values within 1.5 IQR "
                      f"({n_out:,} values beyond them are not drawn); diamonds: the {stat} with its "
                      f"{kpi.confidence:.0%} confidence interval."),
         ))
     return out
+
+
+LOG_WHEN_SPREAD = ("latency_ms", "ttft_ms")  # drawn on a log axis when the largest median is LOG_SPREAD x the smallest
+LOG_SPREAD = 10.0
+
+
+def _spread(series: Sequence[ch.BoxSeries]) -> float:
+    """Largest median / smallest (1 when a median is not positive: no log axis)."""
+    meds = [s.median for s in series]
+    return max(meds) / min(meds) if meds and min(meds) > 0 and all(s.low > 0 for s in series) else 1.0
 
 
 # =========================================================================== comparisons
@@ -435,7 +468,8 @@ def _pareto(comp: analysis.RunComparison, kpi: analysis.KpiTable, colors: dict[s
     return ch.ScatterChart("pareto", "Quality against median latency (outlined: Pareto-efficient)", "Median latency (ms)",
                            "Mean quality (0-10)", pts, front,
                            caption="Pareto-efficient: no other model is at least as good on quality, latency, cost and "
-                                   "memory and better on one. Whiskers: confidence intervals.")
+                                   "memory needed (model footprint + largest peak added per generation) and better on "
+                                   "one. Whiskers: confidence intervals.")
 
 
 # =========================================================================== costs
@@ -453,15 +487,15 @@ def _cost_tables(costs: analysis.CostReport) -> tuple[Table, ...]:
 
     def be(p: C.Projection) -> str:
         b = p.break_even_per_month
-        return _iv(b, "count") if b.estimate is not None else (b.note or "—")
+        return _iv(b, "count") if b.estimate else C.break_even_text(b, short=True) or (b.note or "—")
 
     cloud = Table(
-        ("Model", "Cloud model", "Cloud / request", "Local / month", "Cloud / month", "Savings", "Break-even (requests/month)"),
+        ("Model", "Cloud model", "Cloud / request", "Local / month", "Cloud / month", "Local vs cloud", "Break-even (requests/month)"),
         tuple((x.model, x.cloud_model, _iv(x.cost_per_request, "USD"), _iv(x.projection.local_monthly, "USD"),
-               _iv(x.projection.cloud_monthly, "USD"), _iv(x.projection.savings_pct, "%"), be(x.projection))
+               _iv(x.projection.cloud_monthly, "USD"), C.savings_text(x.projection.savings_pct), be(x.projection))
               for x in costs.cloud),
         f"Projection at {costs.settings.volume_per_month:,} requests/month (same token counts in the cloud)",
-        "Savings: (cloud - local) / cloud; negative when the local model costs more.",
+        "Local vs cloud: savings = (cloud - local) / cloud, or how much more the local model costs.",
         (False, False, True, True, True, True, True),
     )
     prices = Table(
@@ -491,15 +525,16 @@ def _cost_charts(costs: analysis.CostReport, focus: str | None, colors: dict[str
         series.append(ch.BarSeries(f"cloud: {cm}", *scaled([by.get(m, empty) for m in models])))
     out: list[ch.Chart] = [ch.BarChart("cost_per_1k", "Cost per 1,000 requests: local vs cloud (same token counts)",
                                        "Local model", "USD per 1,000 requests", models, tuple(series), log_y=True,
-                                       caption="Log scale. Whiskers: confidence intervals.")]
+                                       caption="Log scale. Whiskers: confidence intervals.", y_money=True)]
     mine = next((x for x in local if x.model == focus), None)
     if mine is not None:
         lines = [c for c in costs.cloud if c.model == focus and c.cost_per_request.estimate is not None]
         cap = lines[0].projection.capacity_per_month.estimate if lines else None
+        fixed, per_request = C.monthly_cost_terms(costs.settings, mine.energy_cost_per_request.estimate or 0.0,
+                                                  mine.amortisation_per_request.estimate or 0.0)
         out.append(ch.break_even_chart(
-            focus, costs.settings.hardware_per_month, mine.energy_cost_per_request.estimate or 0.0,  # type: ignore[arg-type]
-            cap, {c.cloud_model: c.cost_per_request.estimate for c in lines}, costs.settings.volume_per_month,  # type: ignore[misc]
-            colors.get(focus)))  # type: ignore[arg-type]
+            focus, fixed, per_request, cap, {c.cloud_model: c.cost_per_request.estimate for c in lines},  # type: ignore[misc]
+            costs.settings.volume_per_month, colors.get(focus), costs.settings.cost_model))  # type: ignore[arg-type]
     return tuple(out)
 
 
@@ -618,7 +653,7 @@ def _appendix(store: Store, run: Any, n_items: int) -> list[AppendixItem]:
     out = []
     for item in chosen:
         g = df[df["item_id"] == item].sort_values("model", key=lambda s: s.map(lambda m: order.get(m, len(order))))
-        prompt, ref = prompts.get(str(item), ("(prompt text unavailable: the prompt set changed or was deleted since the run)", None))
+        prompt, ref = prompts.get(str(item), ("(prompt text unavailable: no copy of the prompt-set version this run used is stored)", None))
         outputs = tuple(_output(r) for r in g.to_dict("records"))
         out.append(AppendixItem(str(item), str(g["category"].iloc[0] or ""), _cut(prompt), None if ref is None else _cut(ref),
                                 outputs, bool(g["failed"].iloc[0])))
@@ -631,14 +666,15 @@ def _output(r: dict[str, Any]) -> Output:
         facts.append(fmt_value(r["latency_ms"], "ms"))
     if _ok(r["quality"]):
         facts.append(f"quality {r['quality']:.1f}/10")
-    if isinstance(r["passed"], bool | int) and not pd.isna(r["passed"]):
-        facts.append("passed" if r["passed"] else "failed the check")
+    passed = bool(r["passed"]) if isinstance(r["passed"], bool | int) and not pd.isna(r["passed"]) else None
+    if passed is not None:
+        facts.append("passed" if passed else "failed the check")
     if r["status"] != "ok":
         text = f"{r['error_kind'] or 'error'}: {r['error_message'] or ''}".strip()
         return Output(str(r["model"]), str(r["status"]), ", ".join(facts), _cut(text))
     text = r["output_text"] if isinstance(r["output_text"], str) else ""
     chars = r["output_chars"]
-    return Output(str(r["model"]), "ok", ", ".join(facts), text, bool(_ok(chars) and chars > MAX_OUTPUT_CHARS))
+    return Output(str(r["model"]), "ok", ", ".join(facts), text, bool(_ok(chars) and chars > MAX_OUTPUT_CHARS), passed)
 
 
 def _ok(x: Any) -> bool:
@@ -650,13 +686,11 @@ def _cut(text: str) -> str:
 
 
 def _prompts(store: Store, run: Any) -> dict[str, tuple[str, str | None]]:
-    """item id -> (prompt, reference), when the prompt set still has the run's version."""
+    """item id -> (prompt, reference) of the run's own prompt-set version, when a copy of it is stored."""
     from core import prompts
 
     try:
-        ps = prompts.get_set(run.prompt_set, store)
-    except (KeyError, ValueError):
+        ps = prompts.run_set(store, run)
+    except ValueError:
         return {}
-    if ps.limited(run.spec.limit).content_hash != run.prompt_set_hash:
-        return {}
-    return {i.id: (i.prompt, i.reference) for i in ps.items}
+    return {i.id: (i.prompt, i.reference) for i in ps.items} if ps is not None else {}
