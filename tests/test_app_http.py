@@ -116,7 +116,7 @@ def test_compare_page_shows_parity_of_local_and_http_paths(tmp_path, monkeypatch
     assert metrics["Latency, ratio of medians (B / A)"] == factor_text(report.latency_ratio.estimate)
     assert (at.selectbox(key="compare.parity_a").value, at.selectbox(key="compare.parity_b").value) == ("local-path", "http-path")
     # swapping the paths inverts the ratio
-    at.selectbox(key="compare.parity_a").set_value("http-path")
+    at.selectbox(key="compare.parity_a").set_value("http-path").run()  # B's options follow A's weights
     at.selectbox(key="compare.parity_b").set_value("local-path").run()
     assert not at.exception
     swapped = {m.label: m.value for m in at.metric}["Latency, ratio of medians (B / A)"]
