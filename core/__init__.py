@@ -1,3 +1,3 @@
-"""LLM evaluation engine: pure Python, no Streamlit. See core/cli.py for the CLI."""
+"""LLM evaluation engine: pure Python, no Streamlit. The CLI: core/cli/."""
 
 __version__ = "0.1.0"

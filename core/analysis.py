@@ -30,21 +30,17 @@ from core.kpis import (
     CostContext,
     KpiTable,
     MachineLoadReport,
-    aggregate,
     cost_context,
     cost_intervals,
-    fetch,
     interval_dict,
     kpi_table,
     machine_load,
     measured_power,
     memory_needed_mb,
-    query,
-    run_models,
-    run_models_order,
     run_price_bases,
     settings_dict,
 )
+from core.queries import aggregate, fetch, pass_rates, prompt_cost_sums, run_models, run_models_order, setting
 from core.stats import (
     DEFAULT_ALPHA,
     DEFAULT_CONFIDENCE,
@@ -193,9 +189,8 @@ def _load(store: Store, run_id: str, columns: Sequence[str], models: Sequence[st
         samples = fetch(con, run_id, models=models, columns=columns)
         agg = aggregate(con, run_id, models=models).set_index("model") if with_aggregate else None
         rm = run_models(con, run_id) if with_run_models else None
-        champ = query(con, "SELECT value FROM settings WHERE key = 'champion'") if with_champion else None
+        champion = setting(con, "champion") if with_champion else None
         bases = run_price_bases(con, run_id, rm) if with_run_models else None
-    champion = str(champ["value"].iloc[0]) if champ is not None and not champ.empty else None
     return _RunData(order, samples, agg, rm, champion, bases, None if rm is None else measured_power(rm))
 
 
@@ -445,6 +440,9 @@ def _cold_starts(rm: pd.DataFrame, ok: pd.DataFrame, models: Sequence[str]) -> d
     return out
 
 
+_BOUNDED_RANGE = {"passed": 1.0, "quality": 10.0}  # the widest difference a bounded metric can show
+
+
 def _advice(comps: Sequence[Comparison], alpha: float) -> tuple[SampleSizeAdvice, ...]:
     out = []
     for c in comps:
@@ -465,7 +463,12 @@ def _advice(comps: Sequence[Comparison], alpha: float) -> tuple[SampleSizeAdvice
                     f"prompts (every prompt differs by {diff}), so they give no sample size")
             out.append(SampleSizeAdvice(c.metric, c.model_a, c.model_b, p.n, p.sd, None, obs, None, sig, text))
             continue
-        head = f"{info.label}, {c.model_a} vs {c.model_b}: {p.n} prompts detect a mean difference of {_fmt(mde, s)}{unit} (80% power, alpha {alpha:g})"
+        widest = _BOUNDED_RANGE.get(c.metric)
+        if mde is not None and widest is not None and mde >= widest:  # e.g. "106 pp" of a pass rate
+            head = (f"{info.label}, {c.model_a} vs {c.model_b}: {p.n} prompts are too few to detect even the largest "
+                    f"possible difference ({_fmt(widest, s)}{unit}) with 80% power at alpha {alpha:g}")
+        else:
+            head = f"{info.label}, {c.model_a} vs {c.model_b}: {p.n} prompts detect a mean difference of {_fmt(mde, s)}{unit} (80% power, alpha {alpha:g})"
         if sig:
             tail = "; the difference found is significant"
         elif need is not None:
@@ -584,24 +587,6 @@ class CostResamples:
 _COST_COLUMNS = ("cost_s", "cost_in", "cost_out")
 
 
-def _cost_sums_sql(n_models: int) -> str:
-    """Per (model, prompt) sums of successful requests with latency and both token counts,
-    prompts in order of first appearance (seq), as bootstrap_means would number them."""
-    ok = "status = 'ok'"
-    keep = f"{ok} AND isfinite(latency_ms) AND isfinite(input_tokens::DOUBLE) AND isfinite(output_tokens::DOUBLE)"
-    where = f" AND model IN ({', '.join('?' * n_models)})" if n_models else ""
-    return f"""
-    SELECT model, count(*) FILTER (WHERE {ok}) AS n_rows,
-        coalesce(sum(latency_ms / 1000) FILTER (WHERE {keep}), 0) AS cost_s,
-        coalesce(sum(input_tokens::DOUBLE) FILTER (WHERE {keep}), 0) AS cost_in,
-        coalesce(sum(output_tokens::DOUBLE) FILTER (WHERE {keep}), 0) AS cost_out,
-        count(*) FILTER (WHERE {keep}) AS n_keep
-    FROM samples WHERE run_id = ?{where}
-    GROUP BY model, item_id
-    ORDER BY model, min(seq) FILTER (WHERE {ok}) NULLS LAST, item_id
-    """
-
-
 def cost_resamples(
     store: Store,
     run_id: str,
@@ -614,12 +599,11 @@ def cost_resamples(
     rows leave the database). KeyError for an unknown run."""
     with store.connect() as con:
         order = [m for m in run_models_order(con, run_id) if not models or m in models]
-        sums = query(con, _cost_sums_sql(len(models or [])), [run_id, *(models or [])])
+        sums = prompt_cost_sums(con, run_id, models)
         rm = run_models(con, run_id)
         bases = run_price_bases(con, run_id, rm)
-        passed = query(con, "SELECT model, avg(passed::DOUBLE) AS rate, count(passed) AS n FROM samples "
-                            "WHERE run_id = ? AND status = 'ok' AND passed IS NOT NULL GROUP BY model", [run_id])
-    pass_rates = {str(r.model): (_f(r.rate), int(r.n)) for r in passed.itertuples()}
+        passed = pass_rates(con, run_id)
+    rates = {str(r.model): (_f(r.rate), int(r.n)) for r in passed.itertuples()}
     stored = set(map(str, sums["model"].unique()))
     present = [m for m in order if m in stored] + sorted(stored - set(order))
     means = {}
@@ -629,7 +613,7 @@ def cost_resamples(
         means[str(m)] = bootstrap_sums(_COST_COLUMNS, g[list(_COST_COLUMNS)].to_numpy(float),
                                        np.repeat(keep[:, None], len(_COST_COLUMNS), axis=1), int(g["n_rows"].sum()),
                                        clustered=len(g) < int(g["n_rows"].sum()), n_resamples=n_resamples, seed=seed)
-    return CostResamples(run_id, tuple(present), means, measured_power(rm), bases, pass_rates)
+    return CostResamples(run_id, tuple(present), means, measured_power(rm), bases, rates)
 
 
 def cost_report(

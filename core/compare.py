@@ -1,8 +1,8 @@
 """Model comparisons: two models on one metric, all pairs with adjusted p-values, verdicts.
 
-Split out of core.stats (which still re-exports every name here). Builds on the intervals,
-tests, effect sizes, multiplicity, equivalence and power of core.stats; `core.stats.METHODS`
-describes the methods of both modules.
+Builds on the intervals, tests, effect sizes, multiplicity, equivalence and power of the
+core.stats package (which never imports this module); `core.stats.METHODS` describes the
+methods of both.
 """
 from __future__ import annotations
 
@@ -18,27 +18,27 @@ from core.stats import (
     DEFAULT_ALPHA,
     DEFAULT_CONFIDENCE,
     DEFAULT_SEED,
+    BootCache,
     Equivalence,
     Interval,
     MetricInfo,
     Power,
     TestResult,
-    _BootCache,
-    _clean,
-    _fmt,
-    _num,
-    _ok_rows,
-    _pairs,
     adjust_pvalues,
     cliffs_delta,
     cohens_d,
     cohens_dz,
+    finite_or_none,
+    finite_pairs,
+    finite_values,
     fisher_test,
+    format_number,
     mcnemar_test,
     mean_difference_ci,
     metric_info,
     minimum_detectable_effect,
     newcombe_diff_ci,
+    ok_rows,
     paired_test,
     rank_biserial_paired,
     ratio_of_medians_ci,
@@ -142,7 +142,7 @@ def compare_arrays(
     n_resamples: int | None = None,
     seed: int = DEFAULT_SEED,
     single_runs: bool = True,
-    _cache: _BootCache | None = None,
+    _cache: BootCache | None = None,
     _ratio: Interval | None = None,
 ) -> Comparison:
     """Compare per-prompt values of two models (aligned by prompt when paired).
@@ -153,10 +153,10 @@ def compare_arrays(
     info = metric_info(metric)
     margin = info.margin if margin is None else margin
     if paired:
-        x, y = _pairs(a, b)
+        x, y = finite_pairs(a, b)
         n_a = n_b = x.size
     else:
-        x, y = _clean(a), _clean(b)
+        x, y = finite_values(a), finite_values(b)
         n_a, n_b = x.size, y.size
     binary = info.binary and single_runs and bool(np.isin(np.concatenate([x, y]), (0.0, 1.0)).all())
     chosen = _choose_test(test, paired, binary)
@@ -255,7 +255,7 @@ class _ItemTable:
 
 
 def _item_table(df: pd.DataFrame, metric: str) -> _ItemTable:
-    ok = _ok_rows(df, metric)
+    ok = ok_rows(df, metric)
     if "item_id" not in ok.columns:
         ok = ok.assign(item_id=np.arange(len(ok)).astype(str))
     g = ok.groupby(["item_id", "model"], sort=False)["_value"].agg(["mean", "count"])
@@ -311,14 +311,14 @@ def compare_models(
 
 def _compare_from_table(
     t: _ItemTable, metric: str, a: str, b: str, test: str, margin: float | None, alpha: float,
-    confidence: float, n_resamples: int | None, seed: int, min_overlap: float, cache: _BootCache | None,
+    confidence: float, n_resamples: int | None, seed: int, min_overlap: float, cache: BootCache | None,
 ) -> Comparison:
     paired, why, x, y = _pairing(t, a, b, min_overlap)
     single = t.single_run(a) and t.single_run(b)
     has_a, has_b = ~np.isnan(t.column(a)), ~np.isnan(t.column(b))
     if paired and cache is not None:
         # bootstrap medians can be shared only between comparisons on the very same prompts
-        cache_k: _BootCache | None = _KeyedCache(cache, (has_a & has_b).tobytes())
+        cache_k: BootCache | None = _KeyedCache(cache, (has_a & has_b).tobytes())
     else:
         cache_k = None
     ratio = None
@@ -334,10 +334,10 @@ def _compare_from_table(
     )
 
 
-class _KeyedCache(_BootCache):
-    """A view of a _BootCache whose keys also carry the prompt set."""
+class _KeyedCache(BootCache):
+    """A view of a BootCache whose keys also carry the prompt set."""
 
-    def __init__(self, base: _BootCache, prompts_key: bytes) -> None:
+    def __init__(self, base: BootCache, prompts_key: bytes) -> None:
         self._base, self._key = base, prompts_key
 
     def medians(self, key: tuple | None, x: np.ndarray, n_resamples: int, seed: int,  # noqa: D102
@@ -370,7 +370,7 @@ def pairwise(
     pairs = [(m, baseline) for m in models if m != baseline] if baseline else [
         (models[i], models[j]) for i in range(len(models)) for j in range(i + 1, len(models))
     ]
-    cache = _BootCache()
+    cache = BootCache()
     out: list[Comparison] = []
     groups: list[list[int]] = []
     for metric in metrics:
@@ -385,7 +385,7 @@ def pairwise(
     for idx in groups:
         adj = adjust_pvalues([out[i].p_value for i in idx], correction)
         for i, p in zip(idx, adj):
-            out[i] = replace(out[i], p_adjusted=_num(p), correction=None if correction == "none" else correction)
+            out[i] = replace(out[i], p_adjusted=finite_or_none(p), correction=None if correction == "none" else correction)
     return tuple(out)
 
 
@@ -450,7 +450,7 @@ def verdict(c: Comparison, alpha: float = DEFAULT_ALPHA) -> str:
         eq = c.equivalence
         if eq is not None and eq.equivalent and eq.p_value is not None:
             unit = f" {info.diff_unit}" if info.diff_unit else ""
-            m = _fmt(eq.margin * info.scale)
+            m = format_number(eq.margin * info.scale)
             tp = "p < 0.001" if eq.p_value < 0.001 else f"p = {eq.p_value:.2g}"
             return f"no meaningful difference in {info.label} between {c.model_a} and {c.model_b} (within ±{m}{unit}, TOST {tp})"
         return f"no significant difference in {info.label} between {c.model_a} and {c.model_b} ({_p_text(c)})"
@@ -469,7 +469,7 @@ def _effect_text(c: Comparison, eff: Interval | None, null: float, info: MetricI
         return (f"{c.model_a}/{c.model_b} ratio of medians {factor_text(eff.estimate)} "  # type: ignore[arg-type]
                 f"({conf} {factor_text(eff.low)}-{factor_text(eff.high)})")  # type: ignore[arg-type]
     s = info.scale
-    return f"{c.model_a} - {c.model_b} = {_fmt(eff.estimate * s)} ({conf} {_fmt(eff.low * s)} to {_fmt(eff.high * s)})"  # type: ignore[operator]
+    return f"{c.model_a} - {c.model_b} = {format_number(eff.estimate * s)} ({conf} {format_number(eff.low * s)} to {format_number(eff.high * s)})"  # type: ignore[operator]
 
 
 def _claim(c: Comparison, eff: Interval, null: float, info: MetricInfo, conf: str) -> str:
@@ -482,5 +482,5 @@ def _claim(c: Comparison, eff: Interval, null: float, info: MetricInfo, conf: st
     s = info.scale
     d, lo, hi = (eff.estimate * s, eff.low * s, eff.high * s) if a_high else (-eff.estimate * s, -eff.high * s, -eff.low * s)  # type: ignore[operator]
     phrase = info.phrase if info.effect == "difference" else "{x} has {d} " + info.unit + " higher {label} than {y}"
-    head = phrase.format(x=x, y=y, d=_fmt(d), f="", label=info.label)
-    return f"{head} ({conf} {_fmt(lo)}-{_fmt(hi)}, {_p_text(c)})"
+    head = phrase.format(x=x, y=y, d=format_number(d), f="", label=info.label)
+    return f"{head} ({conf} {format_number(lo)}-{format_number(hi)}, {_p_text(c)})"

@@ -656,6 +656,16 @@ def savings_text(iv: Interval, *, ci: bool = True) -> str:
     return f"{head} ({iv.confidence:.0%} CI {f(ends[0])} to {f(ends[1])})"
 
 
+def savings_short(iv: Interval) -> str:
+    """savings_text for a card: '42% less', '35% more', '149x more' (what local costs against the cloud)."""
+    e = iv.estimate
+    if e is None:
+        return "n/a"
+    if e >= 0:
+        return f"{e:,.0f}% less"
+    return savings_text(iv, ci=False).removeprefix("local costs ")
+
+
 def quality_warning(model: str, pass_rate: float | None, n_scored: int) -> str | None:
     """'Quality is not free': the cloud model's quality is not measured here, so a local model
     passing fewer than QUALITY_WARN_PASS_RATE of this run's scored requests (quality >= 5/10)

@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from core import queries
 from core.schemas import RunSpec
 from core.store import Store, now, pid_alive
 
@@ -361,11 +362,7 @@ class RunQueue:
 
     def recent_errors(self, run_id: str, limit: int = 20) -> pd.DataFrame:
         """The latest failed samples of a run (model, item, kind, message) for the live panel."""
-        return self.store.query_df(
-            "SELECT model, item_id, status, error_kind, error_message FROM samples"
-            " WHERE run_id = ? AND status NOT IN ('ok') ORDER BY finished_at DESC LIMIT ?",
-            [run_id, int(limit)],
-        )
+        return queries.recent_errors(self.store, run_id, limit)
 
     def resumable_runs(self) -> pd.DataFrame:
         """Runs that can be resumed (interrupted, cancelled or failed), newest first."""

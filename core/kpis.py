@@ -9,14 +9,13 @@ joint resample of prompts per model (`bootstrap_means`); proportions from `propo
 """
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -33,6 +32,16 @@ from core.stats import (
     mean_ci,
     summarize,
     wilson_ci,
+)
+from core.queries import (
+    Source,
+    aggregate,
+    aggregate_rates,
+    fetch,
+    manifest_model_specs,
+    run_models,
+    run_models_order,
+    run_scorers,
 )
 from core.store import Store
 
@@ -325,116 +334,7 @@ def interval_dict(iv: Interval | None) -> dict[str, Any] | None:
             "n": iv.n, "n_resamples": iv.n_resamples, "seed": iv.seed, "note": iv.note}
 
 
-# =========================================================================== SQL
-
-
-_QUANTILES = "[0.5, 0.9, 0.95, 0.99]"  # p50, p90, p95, p99: one sort per column (quantile_cont with a list)
-
-
-def _sql_dist(col: str, prefix: str) -> str:
-    """Distribution aggregates of one column over successful rows (the `ok` part of the aggregate)."""
-    return f"""
-        avg({col}) AS {prefix}_mean, quantile_cont({col}, {_QUANTILES}) AS "_{prefix}_q",
-        stddev_samp({col}) AS {prefix}_std, min({col}) AS {prefix}_min, max({col}) AS {prefix}_max"""
-
-
-def _sql_quantiles(prefix: str) -> str:
-    return ", ".join(f'q."_{prefix}_q"[{i}] AS {prefix}_{name}' for i, name in enumerate(("p50", "p90", "p95", "p99"), 1))
-
-
-def score_path(scorer: str) -> str:
-    return '$."' + scorer.replace('"', "") + '"'
-
-
-def _aggregate_sql(by_category: bool, n_models: int, scorers: Sequence[str]) -> str:
-    """Two aggregates joined by group: counts over every row, metrics over successful rows
-    (filtering the rows once is much cheaper than a FILTER clause on each of ~40 aggregates)."""
-    kinds = ",\n".join(f"count(*) FILTER (WHERE status <> 'ok' AND error_kind = '{k}') AS errors_{k}" for k in ERROR_KINDS)
-    score_cols = "".join(
-        f",\n avg(CASE WHEN json_valid(scores) THEN TRY_CAST(json_extract_string(scores, ?) AS DOUBLE) END) AS \"score_{s}_mean\""
-        for s in scorers
-    )
-    score_out = "".join(f', q."score_{s}_mean"' for s in scorers)
-    cat = "CASE WHEN grouping(category) = 1 THEN NULL ELSE coalesce(category, '') END" if by_category else "NULL"
-    group = "GROUPING SETS ((model), (model, category))" if by_category else "model"
-    where = f" AND model IN ({', '.join('?' * n_models)})" if n_models else ""
-    return f"""
-    WITH c AS (
-    SELECT model, {cat} AS category,
-        count(*) AS samples,
-        count(*) FILTER (WHERE status = 'ok') AS ok,
-        count(*) FILTER (WHERE status = 'error') AS errors,
-        count(*) FILTER (WHERE status = 'timeout') AS timeouts,
-        count(*) FILTER (WHERE status = 'skipped') AS skipped,
-        count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
-        count(*) FILTER (WHERE status IN ('ok', 'error', 'timeout')) AS attempted,
-        {kinds},
-        max(peak_rss_mb) AS peak_rss_mb_max,
-        max(peak_accel_mb) AS peak_accel_mb_max
-    FROM samples WHERE run_id = ?{where}
-    GROUP BY {group}
-    ), q AS (
-    SELECT model, {cat} AS category,
-        {_sql_dist("latency_ms", "latency_ms")},
-        {_sql_dist("ttft_ms", "ttft_ms")},
-        sum(output_tokens) FILTER (WHERE latency_ms IS NOT NULL)
-            / nullif(sum(latency_ms) FILTER (WHERE output_tokens IS NOT NULL) / 1000.0, 0) AS tokens_per_s,
-        sum(output_tokens - 1) FILTER (WHERE decode_tps IS NOT NULL)
-            / nullif(sum(latency_ms - ttft_ms) FILTER (WHERE decode_tps IS NOT NULL) / 1000.0, 0)
-            AS decode_tps_aggregate,
-        avg(decode_tps) AS decode_tps_mean,
-        quantile_cont(decode_tps, 0.5) AS decode_tps_p50,
-        avg(input_tokens) AS input_tokens_mean,
-        avg(output_tokens) AS output_tokens_mean,
-        sum(input_tokens) AS input_tokens_total,
-        sum(output_tokens) AS output_tokens_total,
-        avg(peak_rss_mb) AS peak_rss_mb_mean,
-        max(mem_added_mb) AS mem_added_mb_max,
-        avg(mem_added_mb) AS mem_added_mb_mean,
-        arg_min(latency_ms, seq) AS first_latency_ms,
-        avg(quality) AS quality_mean,
-        quantile_cont(quality, 0.5) AS quality_p50,
-        count(quality) AS scored_quality,
-        count(passed) AS scored,
-        count(*) FILTER (WHERE passed) AS passed{score_cols}
-    FROM samples WHERE run_id = ? AND status = 'ok'{where}
-    GROUP BY {group}
-    )
-    SELECT c.model, c.category, c.samples, c.ok, c.errors, c.timeouts, c.skipped, c.cancelled, c.attempted,
-        {", ".join(f"c.errors_{k}" for k in ERROR_KINDS)},
-        q.latency_ms_mean, {_sql_quantiles("latency_ms")}, q.latency_ms_std, q.latency_ms_min, q.latency_ms_max,
-        q.ttft_ms_mean, {_sql_quantiles("ttft_ms")}, q.ttft_ms_std, q.ttft_ms_min, q.ttft_ms_max,
-        q.tokens_per_s, q.decode_tps_aggregate, q.decode_tps_mean, q.decode_tps_p50, q.input_tokens_mean,
-        q.output_tokens_mean, q.input_tokens_total, q.output_tokens_total, c.peak_rss_mb_max, q.peak_rss_mb_mean,
-        q.mem_added_mb_max, q.mem_added_mb_mean, c.peak_accel_mb_max, q.first_latency_ms, q.quality_mean, q.quality_p50,
-        coalesce(q.scored_quality, 0) AS scored_quality, coalesce(q.scored, 0) AS scored,
-        coalesce(q.passed, 0) AS passed{score_out}
-    FROM c LEFT JOIN q ON c.model = q.model AND c.category IS NOT DISTINCT FROM q.category
-    ORDER BY c.model, c.category NULLS FIRST
-    """
-
-
-Source = Store | duckdb.DuckDBPyConnection  # an open connection saves ~10-20 ms per query
-
-
-def query(source: Source, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-    if isinstance(source, Store):
-        return source.query_df(sql, params)
-    return source.execute(sql, list(params)).df()
-
-
-def run_models_order(source: Source, run_id: str) -> list[str]:
-    """The models of a run in the order of its spec; KeyError when there is no such run."""
-    df = query(source, "SELECT spec FROM runs WHERE run_id = ?", [run_id])
-    if df.empty:
-        where = f" in {source.path}" if isinstance(source, Store) else ""
-        raise KeyError(f"no run {run_id!r}{where}; list runs with `python -m core runs`")
-    return list(json.loads(df["spec"].iloc[0]).get("models", []))
-
-
-def run_models(source: Source, run_id: str) -> pd.DataFrame:
-    """The run_models rows (load time, weights, warm-up latency, ...), indexed by model."""
-    return query(source, "SELECT * FROM run_models WHERE run_id = ? ORDER BY model", [run_id]).set_index("model")
+# =========================================================================== run data
 
 
 def measured_power(rm: pd.DataFrame) -> dict[str, float]:
@@ -443,44 +343,6 @@ def measured_power(rm: pd.DataFrame) -> dict[str, float]:
         return {}
     w = pd.to_numeric(rm["power_w"], errors="coerce")
     return {str(m): float(v) for m, v in w.items() if np.isfinite(v) and v >= 0}
-
-
-def run_scorers(store: Source, run_id: str) -> list[str]:
-    """Scorer names found in the run's `scores` JSON (keys starting with '_' are notes).
-
-    Every row is looked at, but each distinct JSON text is parsed once (scores repeat a lot:
-    rounded values, the same few keys), which makes this ~3x cheaper on a large run."""
-    df = query(store,
-        "SELECT DISTINCT unnest(json_keys(scores)) AS k FROM"
-        " (SELECT DISTINCT scores FROM samples WHERE run_id = ? AND status = 'ok' AND scores IS NOT NULL)"
-        " WHERE json_valid(scores) AND json_type(scores) = 'OBJECT'",
-        [run_id],
-    )
-    return sorted(k for k in df["k"] if isinstance(k, str) and not k.startswith("_"))
-
-
-def aggregate(store: Source, run_id: str, *, by_category: bool = False, models: Sequence[str] | None = None,
-              scorers: Sequence[str] = ()) -> pd.DataFrame:
-    """The SQL aggregate: one row per model (and per model x category)."""
-    params: list[Any] = [run_id, *(models or []), *(score_path(s) for s in scorers), run_id, *(models or [])]
-    return query(store, _aggregate_sql(by_category, len(models or []), scorers), params)
-
-
-_FETCH = ("model", "category", "item_id", "seq", "status", "latency_ms", "ttft_ms", "decode_tps",
-          "input_tokens", "output_tokens", "peak_rss_mb", "mem_added_mb", "quality")
-
-
-def fetch(store: Source, run_id: str, *, models: Sequence[str] | None = None, scorers: Sequence[str] = (),
-          columns: Sequence[str] = _FETCH) -> pd.DataFrame:
-    """Per-sample arrays with only the needed columns (passed as 0/1/NULL, scorer values as columns)."""
-    cols = [f'"{c}"' for c in columns] + ["CAST(passed AS DOUBLE) AS passed"]
-    cols += [f'CASE WHEN json_valid(scores) THEN TRY_CAST(json_extract_string(scores, ?) AS DOUBLE) END AS "score_{s}"' for s in scorers]
-    params: list[Any] = [score_path(s) for s in scorers] + [run_id]
-    sql = f"SELECT {', '.join(cols)} FROM samples WHERE run_id = ?"
-    if models:
-        sql += f" AND model IN ({', '.join('?' * len(models))})"
-        params += list(models)
-    return query(store, sql + " ORDER BY model, seq", params)
 
 
 # =========================================================================== intervals per group
@@ -540,11 +402,7 @@ def run_price_bases(source: Source, run_id: str, rm: pd.DataFrame | None = None)
     """Price bases of the run's HTTP models from its manifest (the specs as they were when the
     run was created, so old runs stay reproducible), each with the run's "concurrency" for the
     model (run_models.concurrency; 1 when unknown). Models without a basis are left out."""
-    df = query(source, "SELECT manifest FROM runs WHERE run_id = ?", [run_id])
-    try:
-        specs = json.loads(df["manifest"].iloc[0] or "{}").get("models") or {} if not df.empty else {}
-    except (TypeError, ValueError, AttributeError):
-        specs = {}
+    specs = manifest_model_specs(source, run_id)
     out = {}
     for m, spec in specs.items():
         basis = spec.get("price_basis") if isinstance(spec, dict) and spec.get("kind") == "http" else None
@@ -599,6 +457,16 @@ def _spread(bm: BootstrapMeans, name: str, centre: float, confidence: float) -> 
     return bm.interval(std, bstd, confidence=confidence, n=n), bm.interval(cv, bcv, confidence=confidence, n=n)
 
 
+def within_scale(iv: Interval, lo: float, hi: float) -> Interval:
+    """A mean's interval cut to the scale its values live on (quality 0-10, a scorer 0-1): a t
+    interval on a few prompts can reach below 0, which no mean of these values can."""
+    if not iv.is_defined or (iv.low >= lo and iv.high <= hi):  # type: ignore[operator]
+        return iv
+    note = f"{iv.note}; " if iv.note else ""
+    return dataclasses.replace(iv, low=max(lo, iv.low), high=min(hi, iv.high),  # type: ignore[type-var]
+                               note=f"{note}cut to the scale {lo:g}-{hi:g}")
+
+
 def group_intervals(df: pd.DataFrame, model: str, scorers: Sequence[str], ctx: CostContext | None, *,
                     confidence: float, n_resamples: int | None, seed: int) -> dict[str, Interval]:
     """Every KPI interval of one model (or one model's category) from its sample rows."""
@@ -636,8 +504,9 @@ def group_intervals(df: pd.DataFrame, model: str, scorers: Sequence[str], ctx: C
     for col, kpi in (("decode_tps", "decode_tps_mean"), ("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens_mean"),
                      ("peak_rss_mb", "peak_rss_mb_mean"), ("mem_added_mb", "mem_added_mb_mean"), ("quality", "quality_mean")):
         out[kpi] = mean_of(col, ok[col].to_numpy(dtype=float, na_value=np.nan))
+    out["quality_mean"] = within_scale(out["quality_mean"], 0.0, 10.0)
     for s in scorers:
-        out[f"score_{s}_mean"] = mean_of(f"score_{s}", ok[f"score_{s}"].to_numpy(dtype=float, na_value=np.nan))
+        out[f"score_{s}_mean"] = within_scale(mean_of(f"score_{s}", ok[f"score_{s}"].to_numpy(dtype=float, na_value=np.nan)), 0.0, 1.0)
     out["pass_rate"], out["error_rate"] = rate("passed"), rate("error")
     if ctx is not None:
         out.update(cost_intervals(bm, model, ctx, confidence))
@@ -787,9 +656,7 @@ def _values(a: Mapping[str, Any], rm: pd.Series | None, ctx: CostContext, model:
     for p in ("latency_ms", "ttft_ms"):
         mean, std = v.get(f"{p}_mean"), v.get(f"{p}_std")
         v[f"{p}_cv"] = std / mean if mean and std is not None else None
-    att = v.get("attempted") or 0
-    v["error_rate"] = (att - (v.get("ok") or 0)) / att if att else None
-    v["pass_rate"] = v["passed"] / v["scored"] if v.get("scored") else None
+    v.update(aggregate_rates(v))  # error_rate, pass_rate: the definition MLflow shares
     v["warm_latency_ms"] = v.get("latency_ms_p50")
     if rm is not None:
         for k in ("weights_mb", "params", "load_time_s", "load_rss_mb", "model_footprint_mb", "cold_latency_ms",

@@ -3,7 +3,6 @@ deadline/cancel stopping, and the classification of failures into error kinds.""
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -56,6 +55,8 @@ class GenerationStopped(Exception):
         self.kind = kind  # "timeout" | "cancelled"
         self.latency_ms = latency_ms
         self.output_tokens = output_tokens
+        self.message: str | None = None  # what to store instead of the generic timeout / cancelled message
+        self.attempts = 1  # HTTP: requests sent for this sample (retries included)
         super().__init__(kind)
 
 
@@ -374,16 +375,11 @@ UNSUPPORTED_MARKERS = ("not implemented for", "not currently implemented", "not 
 
 
 def classify_error(exc: BaseException) -> str:
-    """Map an exception to an error kind, once, for every backend."""
-    kind = getattr(exc, "error_kind", None)  # backends that classify their own failures (HTTP)
+    """Map an exception to an error kind, once, for every backend (a backend's classify_error hook
+    adds the errors only it knows: the HTTP backend, the openai client's)."""
+    kind = getattr(exc, "error_kind", None)  # errors that carry their kind (HTTPRequestError)
     if isinstance(kind, str) and kind:
         return kind
-    if "openai" in sys.modules:  # an openai error that escaped the HTTP backend's own handling
-        from core.backends.http import error_kind
-
-        kind = error_kind(exc)
-        if kind is not None:
-            return kind
     if isinstance(exc, MemoryError):
         return "oom"
     text = f"{type(exc).__name__}: {exc}".lower()

@@ -15,13 +15,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from core import catalog, devices, prompts
-from core.backends import backend_class
+from core.backends import BackendBase, ModelRun, backend_class, runs_locally
 from core.loader import ModelLoader, OverBudgetError
 from core.manifest import environment_manifest
 from core.manifest import measurement_settings
-from core.measure import CancelToken, GenerationStopped, MachineLoad, UnsupportedOpError, classify_error
+from core.measure import CancelToken, GenerationStopped, MachineLoad, UnsupportedOpError
 from core.schemas import Measurement, ModelSpec, PromptItem, PromptSet, RunSpec
 from core.store import DONE_STATUSES, Store, now, result_key
 
@@ -166,9 +167,9 @@ class Runner:
                 raise ValueError(msg)
             versions = row.manifest.get("model_versions", {})
             planned = plan(run_id, spec, ps, versions)
-            done = self.store.done_keys(run_id) - self._rerun_keys(run_id)
+            done = self.store.done_keys(run_id) - self.store.rerun_keys(run_id)
             self.store.set_run_status(run_id, "running", pid=os.getpid())
-            local = any(m.get("kind") != "http" for m in row.manifest.get("models", {}).values())
+            local = any(runs_locally(m.get("kind")) for m in row.manifest.get("models", {}).values())
             patch = {"measurement": measurement_settings(self.role, local)}
             if local and (row.manifest.get("device") == "auto" or "accelerator" not in row.manifest
                           or row.manifest.get("accelerator") is None):
@@ -200,34 +201,56 @@ class Runner:
             hook(run_id, self.store)
         return RunResult(run_id, status, len(planned), stored, state.executed, dict(state.counts))
 
-    def _rerun_keys(self, run_id: str) -> set[str]:
-        """Failed rows that never reached a model (connection lost, breaker open): resume runs them again."""
-        df = self.store.query_df(
-            "SELECT result_key FROM samples WHERE run_id = ? AND status = 'error' AND error_kind IN ('connection', 'circuit_open')",
-            [run_id],
-        )
-        return set(df["result_key"]) if not df.empty else set()
-
     # ------------------------------------------------------------------ one model
-    def _backend(self, mspec: ModelSpec, spec: RunSpec, device: str | None = None):
-        cls = backend_class(mspec.kind)
-        if mspec.kind == "http":
-            return cls(mspec, spec)
+    def _models(self, spec: RunSpec) -> ModelLoader:
+        """The run's model loader (cached across runs when the caller passed one)."""
         if self.loader is None:
             self.loader = ModelLoader(spec.memory_budget_gb, spec.device)
-        return cls(self.loader.get(mspec, device=device or (spec.device if spec.device != "auto" else None)))
+        return self.loader
+
+    def _backend(self, mspec: ModelSpec, spec: RunSpec, device: str | None = None) -> BackendBase:
+        return backend_class(mspec.kind).open(mspec, spec, lambda: self._models(spec), device)
 
     def _run_model(self, spec: RunSpec, model: str, todo: list[PlannedSample], state: _RunState, model_total: int) -> None:
+        """One model's samples: open and warm its backend, run the sample loop, store what the backend measured."""
         mspec = catalog.get_spec(model, self.store)
         batch = _Batch(self, state, spec, flush_every=spec.batch_size)
         model_done = model_total - len(todo)
         self.on_event(ProgressEvent(state.run_id, "loading", model, state.done, state.planned, model_done, model_total))
+        opened = self._open_model(mspec, spec, todo, batch, state)
+        if opened is None:
+            return
+        backend, cold_ms = opened
+        self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms)
+        seeds = [sample_seed(spec.seed, p.item.id, p.repeat) for p in todo]
+        # HTTP: N requests in flight; local: tokenise up front, not between samples
+        backend = backend.prepare(ModelRun([p.item for p in todo], seeds, spec, self.cancel))
+        loop = _ModelLoop(self, mspec, spec, state, batch, backend, cold_ms, model_done, model_total)
+        meter = backend.start_meters()  # energy of the whole generation loop (not per sample)
+        t_model = time.perf_counter()
+        loop.run(todo, seeds, t_model)
+        measured = meter.stop(time.perf_counter() - t_model)
+        batch.flush()
+        if measured:
+            self._record_model(state.run_id, mspec, loop.backend, cold_ms=cold_ms, extra=measured)
+        served = loop.backend.finish()  # HTTP: close the pool, store throughput and goodput
+        if served:
+            self._record_model(state.run_id, mspec, loop.backend, cold_ms=cold_ms, extra=served)
+        finished = model_done + batch.model_done_rows
+        self.on_event(ProgressEvent(state.run_id, "model_done", model, state.done, state.planned, finished, model_total,
+                                    errors=state.errors, status="completed" if finished >= model_total else "stopped"))
+
+    def _open_model(self, mspec: ModelSpec, spec: RunSpec, todo: list[PlannedSample], batch: _Batch,
+                    state: _RunState) -> tuple[BackendBase, float] | None:
+        """The model's backend after its untimed warm-up, and the warm-up's latency (ms); None when the
+        model cannot run (unavailable, over the memory budget, endpoint down): its samples are stored skipped."""
+        model = mspec.name
         try:
             if todo[0].model_version.startswith("unavailable:"):
                 catalog.resolve_path(mspec)  # raises with what was tried
                 raise catalog.ModelUnavailableError(f"model {model!r} was unavailable when the run was created")
             backend = self._backend(mspec, spec)
-            cold_ms = backend.warmup(todo[0].item, spec.generation)
+            return backend, backend.warmup(todo[0].item, spec.generation)
         except (catalog.ModelUnavailableError, OverBudgetError, catalog.CatalogError, ValueError) as exc:
             kind = "over_budget" if isinstance(exc, OverBudgetError) else "model_unavailable"
             batch.skip_all(todo, kind, str(exc), backend=mspec.kind)
@@ -235,137 +258,120 @@ class Runner:
             state.message = f"{model}: {exc}"
             self._record_model(state.run_id, mspec, None, status=kind, message=str(exc))
             self.on_event(ProgressEvent(state.run_id, "model_failed", model, state.done, state.planned, message=str(exc)))
-            return
-        self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms)
-        if mspec.kind == "http":
-            from core.backends.serving import ConcurrentRequests, effective_concurrency
+            return None
 
-            n_flight = effective_concurrency(mspec, spec)
-            if n_flight > 1:  # N requests in flight; results come back in plan order
-                seeds = [sample_seed(spec.seed, p.item.id, p.repeat) for p in todo]
-                backend = ConcurrentRequests(backend, [p.item for p in todo], seeds, spec, self.cancel, n_flight)
-        if hasattr(backend, "prepare"):  # tokenise up front, not between samples (TransformersBackend.prepare)
-            backend.prepare((p.item for p in todo), cancel=self.cancel)
-        consecutive = 0
-        meter = _power_meter(mspec)  # energy of the whole generation loop (not per sample)
-        t_model = time.perf_counter()
-        load = MachineLoad()  # how busy the rest of the machine is, per sample (read outside the timed region)
-        for i, p in enumerate(todo):
-            if self.cancel.cancelled or self.interrupt.cancelled:
-                break
-            deadline = time.perf_counter() + spec.timeout_s
-            seed = sample_seed(spec.seed, p.item.id, p.repeat)
-            started = now()
-            load.begin()
-            try:
-                m = backend.generate(p.item, spec.generation, deadline=deadline, cancel=self.cancel, seed=seed)
-                batch.other_cpu = load.end()
-                batch.add(p, backend, started, measurement=m)
-                consecutive = 0
-            except GenerationStopped as stop:
-                batch.other_cpu = load.end()
-                status = "timeout" if stop.kind == "timeout" else "cancelled"
-                msg = f"exceeded the per-sample limit of {spec.timeout_s:g} s" if status == "timeout" else "run cancelled"
-                msg = getattr(stop, "message", None) or msg
-                batch.add(p, backend, started, status=status, error_kind=stop.kind, message=msg, latency_ms=stop.latency_ms,
-                          attempts=getattr(stop, "attempts", 1))
-                consecutive += status == "timeout"
-            except UnsupportedOpError as exc:
-                backend = self._fallback_to_cpu(mspec, spec, exc)
-                m = backend.generate(p.item, spec.generation, deadline=time.perf_counter() + spec.timeout_s, cancel=self.cancel, seed=seed)
-                batch.add(p, backend, started, measurement=m)
-                self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms)
-            except Exception as exc:  # noqa: BLE001 - a failed sample is a row, not a crash
-                batch.other_cpu = load.end()
-                kind = classify_error(exc)
-                if kind == "oom":
-                    devices.free_memory(backend.device)  # never retried blindly
-                batch.add(p, backend, started, status="error", error_kind=kind, message=f"{type(exc).__name__}: {exc}"[:1000],
-                          attempts=getattr(exc, "attempts", 1))
-                consecutive += 1
-            done_here = i + 1
-            elapsed = time.perf_counter() - t_model
-            eta = elapsed / done_here * (state.planned - state.done - batch.done_rows)
-            self.on_event(  # counts are of stored outcomes (ok, error, timeout): a cancelled sample runs again on resume
-                ProgressEvent(
-                    state.run_id, "sample", model, state.done + batch.done_rows, state.planned,
-                    model_done + batch.model_done_rows, model_total, eta, batch.last_latency, batch.last_rss,
-                    state.errors + batch.errors, status=batch.rows[-1]["status"],
-                )
-            )
-            batch.maybe_flush()
-            if consecutive >= spec.max_consecutive_failures:
-                where = f" at {backend.endpoint}" if getattr(backend, "endpoint", None) else ""
-                reason = f"circuit breaker{where}: {consecutive} consecutive failures (last: {batch.last_message})"
-                batch.skip_all(todo[i + 1 :], "circuit_open", reason, backend=mspec.kind, device=backend.device, dtype=backend.dtype)
-                state.message = f"{model}: {reason}"
-                break
-        power = _measured_power(meter, time.perf_counter() - t_model)
-        batch.flush()
-        if power:
-            self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms, extra=power)
-        if hasattr(backend, "serving_stats"):  # HTTP: close the pool, store throughput and goodput
-            getattr(backend, "close", lambda: None)()
-            stats = backend.serving_stats()
-            self._record_model(state.run_id, mspec, backend, cold_ms=cold_ms, extra=stats.row() if stats else None)
-        finished = model_done + batch.model_done_rows
-        self.on_event(ProgressEvent(state.run_id, "model_done", model, state.done, state.planned, finished, model_total,
-                                    errors=state.errors, status="completed" if finished >= model_total else "stopped"))
-
-    def _fallback_to_cpu(self, mspec: ModelSpec, spec: RunSpec, exc: Exception):
+    def _fallback_to_cpu(self, mspec: ModelSpec, spec: RunSpec, exc: Exception) -> BackendBase:
         backend = self._backend(mspec, spec, device="cpu")
         backend.fallback = f"mps->cpu: {str(exc)[:200]}"
         return backend
 
-    def _record_model(self, run_id: str, mspec: ModelSpec, backend, cold_ms: float | None = None, status: str = "ok",  # noqa: ANN001
-                      message: str | None = None, extra: dict | None = None) -> None:
-        loaded = getattr(backend, "loaded", None)
-        if mspec.kind == "http":
-            from core.backends.http import MEMORY_NOTE, safe_url
-
-            extra = {"endpoint": safe_url(mspec.base_url), "memory_note": MEMORY_NOTE, **(extra or {})}
+    def _record_model(self, run_id: str, mspec: ModelSpec, backend: BackendBase | None, cold_ms: float | None = None,
+                      status: str = "ok", message: str | None = None, extra: dict | None = None) -> None:
+        """The model's run_models row: what the backend knows of the model (of the catalog entry alone
+        when it never opened), the warm-up latency, the status, and `extra` columns."""
+        known = backend.model_columns() if backend is not None else backend_class(mspec.kind).entry_columns(mspec)
         self.store.upsert_run_model(
             {
                 "run_id": run_id,
                 "model": mspec.name,
-                "model_version": loaded.version if loaded else (catalog.model_version(mspec) if mspec.kind == "http" else None),
-                "backend": getattr(backend, "name", mspec.kind),
-                "params": loaded.params if loaded else None,
-                "weights_mb": loaded.weights_mb if loaded else None,
-                "load_time_s": loaded.load_time_s if loaded else None,
-                "load_rss_mb": loaded.load_rss_mb if loaded else None,
-                "model_footprint_mb": loaded.footprint_mb if loaded else None,  # recorded at load: a cached model keeps it
+                "model_version": None,
+                "backend": mspec.kind,
+                "params": None,
+                "weights_mb": None,
+                "load_time_s": None,
+                "load_rss_mb": None,
+                "model_footprint_mb": None,
                 "cold_latency_ms": cold_ms,
-                "device": getattr(backend, "device", None),
-                "dtype": getattr(backend, "dtype", None),
-                "fallback": getattr(backend, "fallback", None),
+                "device": None,
+                "dtype": None,
+                "fallback": None,
                 "status": status,
                 "message": message,
+                **known,
                 **(extra or {}),
             }
         )
 
 
-def _power_meter(mspec: ModelSpec):  # noqa: ANN202 - core.cost.PowerMeter or None
-    """A started energy meter (NVML / RAPL) for a local model, or None (HTTP: the server's
-    power is not ours to read; no readable source: the cost model assumes a profile)."""
-    if mspec.kind == "http":
-        return None
-    from core.cost import PowerMeter
+class _ModelLoop:
+    """One model's sample loop: generate each planned sample (the timed region holds backend.generate()
+    only), turn its outcome into a row, report progress, and open the circuit breaker after too many
+    consecutive failures."""
 
-    meter = PowerMeter()
-    if not meter.available:
-        return None
-    meter.start()
-    return meter
+    def __init__(self, runner: Runner, mspec: ModelSpec, spec: RunSpec, state: _RunState, batch: _Batch,
+                 backend: BackendBase, cold_ms: float, model_done: int, model_total: int) -> None:
+        self.runner, self.mspec, self.spec, self.state, self.batch = runner, mspec, spec, state, batch
+        self.backend = backend  # replaced when an op the device lacks sends the model to the CPU
+        self.cold_ms = cold_ms
+        self.model_done, self.model_total = model_done, model_total
+        self.consecutive = 0  # failed samples in a row (timeouts and errors)
 
+    def run(self, todo: list[PlannedSample], seeds: list[int], t_model: float) -> None:
+        cancel, interrupt = self.runner.cancel, self.runner.interrupt
+        load = MachineLoad()  # how busy the rest of the machine is, per sample (read outside the timed region)
+        for i, (p, seed) in enumerate(zip(todo, seeds, strict=True)):
+            if cancel.cancelled or interrupt.cancelled:
+                break
+            self._sample(p, seed, load)
+            self._progress(i + 1, t_model)
+            self.batch.maybe_flush()
+            if self.consecutive >= self.spec.max_consecutive_failures:
+                self._open_circuit(todo[i + 1 :])
+                break
 
-def _measured_power(meter, seconds: float) -> dict | None:  # noqa: ANN001
-    """run_models columns from a meter: joules, mean watts over the loop, and the source."""
-    joules = meter.stop() if meter is not None else None
-    if not joules or seconds <= 0:  # None, or a counter that did not move: not a measurement
-        return None
-    return {"energy_j": joules, "power_w": joules / seconds, "power_source": meter.source}
+    def _sample(self, p: PlannedSample, seed: int, load: MachineLoad) -> None:
+        """Generate one sample and add its row (ok, timeout, cancelled or error) to the batch."""
+        spec, batch, cancel = self.spec, self.batch, self.runner.cancel
+        deadline = time.perf_counter() + spec.timeout_s
+        started = now()
+        load.begin()
+        try:
+            m = self.backend.generate(p.item, spec.generation, deadline=deadline, cancel=cancel, seed=seed)
+            batch.other_cpu = load.end()
+            batch.add(p, self.backend, started, measurement=m)
+            self.consecutive = 0
+        except GenerationStopped as stop:
+            batch.other_cpu = load.end()
+            self._stopped(p, started, stop)
+        except UnsupportedOpError as exc:
+            self.backend = self.runner._fallback_to_cpu(self.mspec, spec, exc)
+            m = self.backend.generate(p.item, spec.generation, deadline=time.perf_counter() + spec.timeout_s, cancel=cancel, seed=seed)
+            batch.add(p, self.backend, started, measurement=m)
+            self.runner._record_model(self.state.run_id, self.mspec, self.backend, cold_ms=self.cold_ms)
+        except Exception as exc:  # noqa: BLE001 - a failed sample is a row, not a crash
+            batch.other_cpu = load.end()
+            kind = self.backend.classify_error(exc)
+            if kind == "oom":
+                devices.free_memory(self.backend.device)  # never retried blindly
+            batch.add(p, self.backend, started, status="error", error_kind=kind, message=f"{type(exc).__name__}: {exc}"[:1000],
+                      attempts=getattr(exc, "attempts", 1))
+            self.consecutive += 1
+
+    def _stopped(self, p: PlannedSample, started: datetime, stop: GenerationStopped) -> None:
+        status = "timeout" if stop.kind == "timeout" else "cancelled"
+        msg = f"exceeded the per-sample limit of {self.spec.timeout_s:g} s" if status == "timeout" else "run cancelled"
+        self.batch.add(p, self.backend, started, status=status, error_kind=stop.kind, message=stop.message or msg,
+                       latency_ms=stop.latency_ms, attempts=stop.attempts)
+        self.consecutive += status == "timeout"
+
+    def _progress(self, done_here: int, t_model: float) -> None:
+        state, batch = self.state, self.batch
+        eta = (time.perf_counter() - t_model) / done_here * (state.planned - state.done - batch.done_rows)
+        self.runner.on_event(  # counts are of stored outcomes (ok, error, timeout): a cancelled sample runs again on resume
+            ProgressEvent(
+                state.run_id, "sample", self.mspec.name, state.done + batch.done_rows, state.planned,
+                self.model_done + batch.model_done_rows, self.model_total, eta, batch.last_latency, batch.last_rss,
+                state.errors + batch.errors, status=batch.rows[-1]["status"],
+            )
+        )
+
+    def _open_circuit(self, rest: list[PlannedSample]) -> None:
+        """Skip the model's remaining samples after too many consecutive failures."""
+        backend = self.backend
+        where = f" at {backend.endpoint}" if backend.endpoint else ""
+        reason = f"circuit breaker{where}: {self.consecutive} consecutive failures (last: {self.batch.last_message})"
+        self.batch.skip_all(rest, "circuit_open", reason, backend=self.mspec.kind, device=backend.device, dtype=backend.dtype)
+        self.state.message = f"{self.mspec.name}: {reason}"
 
 
 @dataclass
@@ -436,7 +442,7 @@ class _Batch:
                 peak_accel_mb=measurement.peak_accel_mb,
                 mem_added_mb=measurement.mem_added_mb,
                 output_text=measurement.text,
-                attempts=getattr(measurement, "attempts", 1),
+                attempts=measurement.attempts,
             )
             self.last_latency = measurement.latency_ms
             self.last_rss = measurement.peak_rss_mb

@@ -520,6 +520,15 @@ class Store:
             ).fetchall()
         return {r[0] for r in rows}
 
+    def rerun_keys(self, run_id: str) -> set[str]:
+        """Failed rows that never reached a model (connection lost, breaker open): resume runs them again."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT result_key FROM samples WHERE run_id = ? AND status = 'error'"
+                " AND error_kind IN ('connection', 'circuit_open')", [run_id]
+            ).fetchall()
+        return {r[0] for r in rows}
+
     def samples_df(self, run_id: str, models: Sequence[str] | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
         cols = ", ".join(f'"{c}"' for c in (columns or SAMPLE_COLUMNS))
         sql = f"SELECT {cols} FROM samples WHERE run_id = ?"

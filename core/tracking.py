@@ -37,6 +37,8 @@ from typing import Any
 import pandas as pd
 
 import core
+from core import queries
+from core.redact import redact, strip_userinfo
 from core.store import Store
 
 ENV_URI = "LLM_EVAL_MLFLOW_URI"
@@ -92,13 +94,13 @@ def mlflow_ui_command(store: Store, tracking_uri: str | None = None) -> str:
     """How to open the mirror: `mlflow ui --backend-store-uri ...`, or the server's address."""
     uri = resolve_uri(store, tracking_uri)
     if uri.startswith(("http://", "https://")):
-        return f"open {_strip_userinfo(uri)} in a browser"
+        return f"open {strip_userinfo(uri)} in a browser"
     return f"mlflow ui --backend-store-uri {shlex.quote(uri)}"
 
 
 def display_uri(store: Store, tracking_uri: str | None = None) -> str:
     """Where the mirror goes, with any credentials in the address removed (safe to show)."""
-    return _strip_userinfo(resolve_uri(store, tracking_uri))
+    return strip_userinfo(resolve_uri(store, tracking_uri))
 
 
 # ---------------------------------------------------------------------------- hooks + sync
@@ -163,50 +165,39 @@ def mirror_run(store: Store, run_id: str, tracking_uri: str | None = None, exper
         with _LOCK, _quiet_client_env():
             res = _mirror(store, run_id, uri, experiment, state)
     except Exception as exc:  # noqa: BLE001 - server down, bad URI, permissions: the run stays pending
-        msg = f"{_strip_userinfo(uri)}: {_one_line(exc)}"
+        msg = f"{strip_userinfo(uri)}: {_one_line(exc)}"
         store.set_mlflow(run_id, PENDING, mlflow_run_id=state.get("parent"), message=msg)
         return MirrorResult(run_id, PENDING, uri, mlflow_run_id=state.get("parent"), message=msg)
     store.set_mlflow(run_id, SYNCED, res.mlflow_run_id,
-                     message=f"experiment {res.experiment!r} (id {res.experiment_id}) at {_strip_userinfo(uri)}")
+                     message=f"experiment {res.experiment!r} (id {res.experiment_id}) at {strip_userinfo(uri)}")
     return res
 
 
 # ---------------------------------------------------------------------------- KPIs
 
 
-_KPI_SQL = """
-SELECT model,
-       count(*) AS n,
-       count(*) FILTER (WHERE status = 'ok') AS ok,
-       count(*) FILTER (WHERE status <> 'ok') AS errors,
-       avg(CASE WHEN status = 'ok' THEN 0.0 ELSE 1.0 END) AS error_rate,
-       avg(latency_ms) FILTER (WHERE status = 'ok') AS latency_ms_mean,
-       median(latency_ms) FILTER (WHERE status = 'ok') AS latency_ms_median,
-       quantile_cont(latency_ms, 0.90) FILTER (WHERE status = 'ok') AS latency_ms_p90,
-       quantile_cont(latency_ms, 0.95) FILTER (WHERE status = 'ok') AS latency_ms_p95,
-       quantile_cont(latency_ms, 0.99) FILTER (WHERE status = 'ok') AS latency_ms_p99,
-       median(ttft_ms) FILTER (WHERE status = 'ok') AS ttft_ms_median,
-       median(decode_tps) FILTER (WHERE status = 'ok') AS decode_tps_median,
-       sum(output_tokens) FILTER (WHERE status = 'ok')
-           / nullif(sum(latency_ms) FILTER (WHERE status = 'ok') / 1000.0, 0) AS tokens_per_s,
-       avg(output_tokens) FILTER (WHERE status = 'ok') AS output_tokens_mean,
-       max(mem_added_mb) FILTER (WHERE status = 'ok') AS mem_added_mb_max,  -- peak a generation added (MB)
-       avg(mem_added_mb) FILTER (WHERE status = 'ok') AS mem_added_mb_mean,
-       max(peak_rss_mb) AS peak_rss_mb,  -- the whole process (context), not the model's own memory
-       max(peak_accel_mb) AS peak_accel_mb,
-       avg(quality) AS quality_mean,
-       avg(CASE WHEN passed THEN 1.0 ELSE 0.0 END) FILTER (WHERE passed IS NOT NULL) AS pass_rate
-FROM samples WHERE run_id = ? GROUP BY model ORDER BY model
-"""
+# MLflow metric name -> KPI name (core.kpis): the names MLflow has always shown, the values the
+# KPI table, the CLI and the reports show (one aggregate, core.queries.aggregate).
+MLFLOW_KPIS = {
+    "n": "samples", "ok": "ok", "errors": "errors", "timeouts": "timeouts", "error_rate": "error_rate",
+    "latency_ms_mean": "latency_ms_mean", "latency_ms_median": "latency_ms_p50", "latency_ms_p90": "latency_ms_p90",
+    "latency_ms_p95": "latency_ms_p95", "latency_ms_p99": "latency_ms_p99", "ttft_ms_median": "ttft_ms_p50",
+    "decode_tps_median": "decode_tps_p50", "tokens_per_s": "tokens_per_s", "output_tokens_mean": "output_tokens_mean",
+    "mem_added_mb_max": "mem_added_mb_max",  # peak a generation added (MB)
+    "mem_added_mb_mean": "mem_added_mb_mean",
+    "peak_rss_mb": "peak_rss_mb_max",  # the whole process (context), not the model's own memory
+    "peak_accel_mb": "peak_accel_mb_max", "quality_mean": "quality_mean", "pass_rate": "pass_rate",
+}
 
 
 def kpis_for_mlflow(store: Store, run_id: str) -> dict[str, dict[str, float]]:
-    """Per-model KPIs as MLflow metrics (None/NaN dropped).
-
-    A plain SQL aggregate until core.analysis provides the KPI table of the statistics issue.
-    """
-    df = store.query_df(_KPI_SQL, [run_id])
-    return {r["model"]: _numbers({k: v for k, v in r.items() if k != "model"}) for r in df.to_dict("records")}
+    """Per-model KPIs as MLflow metrics (None/NaN dropped): the KPI table's aggregate and its
+    rate definitions (error_rate of attempted requests), under the names of MLFLOW_KPIS."""
+    out = {}
+    for r in queries.aggregate(store, run_id).to_dict("records"):
+        v = {**r, **queries.aggregate_rates(r)}
+        out[str(r["model"])] = _numbers({name: v.get(kpi) for name, kpi in MLFLOW_KPIS.items()})
+    return out
 
 
 def champion(kpis: dict[str, dict[str, float]]) -> str | None:
@@ -226,7 +217,7 @@ def _mirror(store: Store, run_id: str, uri: str, experiment: str | None, state: 
     from mlflow import MlflowClient
 
     row = store.get_run(run_id)
-    times = store.query_df("SELECT created_at, finished_at FROM runs WHERE run_id = ?", [run_id]).iloc[0]
+    times = queries.run_times(store, run_id)
     client = MlflowClient(tracking_uri=uri)
     name = experiment or os.environ.get(ENV_EXPERIMENT) or row.prompt_set
     exp_id = _experiment_id(client, name, artifact_root(uri))
@@ -436,36 +427,7 @@ def _run_tags(row, kpis: dict[str, dict[str, float]]) -> dict[str, str | None]: 
     }
 
 
-# ---------------------------------------------------------------------------- secrets + helpers
-
-_SECRET_KEY = re.compile(
-    r"(^|[_\-.])(api_?key|access_?key|secret_?key|private_?key|token|secret|password|passwd|authorization|auth|cookie"
-    r"|credentials?)$", re.I)
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
-
-
-def redact(obj: Any) -> Any:
-    """A copy without secrets: header values, secret-named keys (not `*_env` names), URL credentials."""
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if k == "extra_headers" and isinstance(v, dict):
-                out[k] = {h: "<redacted>" for h in v}
-            elif isinstance(k, str) and _SECRET_KEY.search(k) and isinstance(v, str) and v:
-                out[k] = "<redacted>"
-            else:
-                out[k] = redact(v)
-        return out
-    if isinstance(obj, list | tuple):
-        return [redact(v) for v in obj]
-    if isinstance(obj, str):
-        return _strip_userinfo(obj)
-    return obj
-
-
-def _strip_userinfo(text: str) -> str:
-    return _USERINFO.sub("***@", text)
-
+# ---------------------------------------------------------------------------- helpers
 
 @contextlib.contextmanager
 def _quiet_client_env() -> Iterator[None]:
@@ -494,7 +456,7 @@ def _quiet_client_env() -> Iterator[None]:
 
 def _one_line(exc: BaseException, limit: int = 240) -> str:
     text = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return _strip_userinfo(text if len(text) <= limit else text[: limit - 3] + "...")
+    return strip_userinfo(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def _key(name: str) -> str:
@@ -533,42 +495,3 @@ def _ms(ts: Any) -> int | None:
     if t.tzinfo is None:
         t = t.tz_localize("UTC")  # the store keeps naive UTC timestamps
     return int(t.timestamp() * 1000)
-
-
-# ---------------------------------------------------------------------------- CLI
-
-
-def _add_parsers(sub, add) -> None:  # noqa: ANN001 - argparse subparsers, core.cli's adder
-    sp = add("sync-mlflow", "replay runs to MLflow: pending ones, or RUN_ID (idempotent: no duplicate MLflow runs)")
-    sp.add_argument("run_id", nargs="?")
-    sp.add_argument("--mlflow-uri", help=f"tracking URI (default: ${ENV_URI} or sqlite:///<db folder>/mlflow.db)")
-    sp.add_argument("--mlflow-experiment", help="experiment name (default: the prompt set's name)")
-    sp.add_argument("--all", action="store_true", help="also runs never mirrored (no status, or mirroring was off)")
-
-
-def _register() -> None:
-    from core import cli, config
-
-    if _add_parsers in cli.EXTRA_PARSERS:
-        return
-    cli.EXTRA_PARSERS.append(_add_parsers)
-
-    @cli.command("sync-mlflow")
-    def cmd_sync_mlflow(args) -> int:  # noqa: ANN001
-        store = Store(config.db_path(args.db))
-        results = sync(store, args.run_id, args.mlflow_uri, args.mlflow_experiment, include_all=args.all)
-        if not results:
-            print("nothing to sync: no pending runs (pass RUN_ID, or --all for runs never mirrored)")
-        for r in results:
-            if r.status == SYNCED:
-                verb = "created" if r.created else "updated"
-                print(f"{r.run_id}: synced ({verb} MLflow run {r.mlflow_run_id}, {len(r.child_run_ids)} model runs, "
-                      f"experiment {r.experiment!r})")
-            else:
-                print(f"{r.run_id}: still pending: {r.message}", file=sys.stderr)
-        if results:
-            print(f"open with: {mlflow_ui_command(store, args.mlflow_uri)}")
-        return 0 if all(r.status == SYNCED for r in results) else 1
-
-
-_register()

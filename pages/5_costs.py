@@ -47,8 +47,8 @@ k2.metric(f"{cloud_model}, per 1,000 requests", fmt.usd(line.cost_per_request.es
 k3.metric("Local, per month", fmt.usd(p.local_monthly.estimate),
           help=f"At {settings.volume_per_month:,} requests per month, under the cost model above.")
 k4.metric(f"{cloud_model}, per month", fmt.usd(p.cloud_monthly.estimate), help=f"At {settings.volume_per_month:,} requests per month.")
-k5.metric("Local vs the cloud", C.savings_text(p.savings_pct, ci=False),
-          help="Savings = (cloud - local) / cloud at this volume; when local costs more, how much more.")
+k5.metric("Local cost vs the cloud", C.savings_short(p.savings_pct),
+          help="Savings = (cloud - local) / cloud at this volume: 'x% less'; when local costs more, how much more.")
 st.markdown(fmt.md_escape(
     f"Against {cloud_model}: {C.savings_text(p.savings_pct)}; annual cost {aw.iv_text(p.local_annual, money=True)} locally vs "
     f"{aw.iv_text(p.cloud_annual, money=True)} on {cloud_model}."))

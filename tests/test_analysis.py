@@ -627,6 +627,23 @@ def test_sample_size_advice_says_when_the_differences_have_no_variance(store):
     assert adv.detectable_difference is None and adv.prompts_needed is None
 
 
+def test_sample_size_advice_never_promises_more_than_a_bounded_metric_can_differ(store):
+    """4 prompts of pass/fail read 'detect a mean difference of 106 pp': more than a rate can move."""
+    from core.analysis import compare_run
+
+    run_id = synthetic_run(store, run_id="tiny-pass", n_models=2, n_items=4, repeats=1, error_rate=0.0)
+    with store.connect() as con:
+        con.execute("UPDATE samples SET passed = (hash(item_id || model) % 2 = 0) WHERE run_id = ?", [run_id])
+    r = compare_run(store, run_id, metrics=("passed",), baseline="model-00", use_champion=False)
+    for adv in (a for a in r.advice if a.metric == "passed" and a.detectable_difference is not None):
+        if adv.detectable_difference >= 1.0:
+            assert "too few to detect even the largest possible difference (100 pp)" in adv.sentence
+        else:
+            assert "detect a mean difference of" in adv.sentence
+    assert not any(re.search(r"difference of 1\d\d pp", a.sentence) for a in r.advice)
+    assert any("too few to detect even the largest" in a.sentence for a in r.advice)  # 4 prompts: the case is hit
+
+
 def test_pass_rate_at_100_percent_with_repeats_is_never_zero_width(tmp_path):
     """Issue 11.1 in the KPI table: every repeat of every prompt passes (and none errs)."""
     store = Store(tmp_path / "all-pass.duckdb")
@@ -710,3 +727,16 @@ def test_comparison_table_has_labels_not_internal_names(repeated):
     for col in ("p", "p (after Holm correction)"):
         assert table[col].str.fullmatch(r"<0\.001|[01]\.\d{3}|—").all(), table[col].tolist()
     assert set(table["Test"]) <= set(TEST_LABELS.values())
+
+
+def test_a_quality_interval_never_leaves_the_0_to_10_scale(tmp_path):
+    """A t interval on 4 prompts of quality 0, 0, 0, 6 reached below 0 (and stretched the Pareto axis)."""
+    store = Store(tmp_path / "scale.duckdb")
+    run_id = synthetic_run(store, run_id="scale", n_models=1, n_items=4, repeats=1, error_rate=0.0)
+    with store.connect() as con:
+        con.execute("UPDATE samples SET quality = CASE WHEN seq = (SELECT min(seq) FROM samples) THEN 6.0 ELSE 0.0 END")
+    iv = A.kpi_table(store, run_id, settings=SETTINGS).interval("model-00", "quality_mean")
+    assert iv.estimate == pytest.approx(1.5) and iv.low == 0.0 and 1.5 < iv.high <= 10.0
+    assert "cut to the scale 0-10" in iv.note
+    raw = S.mean_ci([6.0, 0.0, 0.0, 0.0])
+    assert raw.low < 0  # what it was before

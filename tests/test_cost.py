@@ -336,3 +336,13 @@ def test_cost_axes_are_written_in_dollars_not_si_prefixes():
     bars = charts.BarChart("cost_per_1k", "t", "x", "USD per 1,000 requests", ("m",), (charts.BarSeries("local", (5e-6,)),),
                            log_y=True, y_money=True)
     assert bars.figure().layout.yaxis.exponentformat == "none" and bars.png().startswith(b"\x89PNG")
+
+
+def test_the_savings_card_is_short_and_agrees_with_the_sentence():
+    from core.stats import Interval
+
+    for pct, card in ((42.0, "42% less"), (-35.0, "35% more"), (-14_800.0, "149x more")):
+        iv = Interval(pct, pct - 1, pct + 1, "percentile-bootstrap")
+        assert C.savings_short(iv) == card
+        assert card.split()[0] in C.savings_text(iv, ci=False)
+    assert C.savings_short(Interval(None, None, None, "percentile-bootstrap")) == "n/a"

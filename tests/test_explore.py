@@ -1,10 +1,10 @@
-"""core.explore: bounded chart samples and the sample explorer, on a real DuckDB file."""
+"""core.queries.explore: bounded chart samples and the sample explorer, on a real DuckDB file."""
 from __future__ import annotations
 
 import pytest
 
 from bench.analysis import synthetic_run
-from core import explore
+from core.queries import explore
 from core.store import Store
 
 MODELS = ["model-00", "model-01", "model-02"]

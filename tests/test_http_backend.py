@@ -19,7 +19,8 @@ import pytest
 from helpers_http import MODEL_DIR, FaultProxy, closed_port, shared_server
 
 from core import catalog, config, prompts
-from core.backends.http import EndpointUnavailableError, HTTPRequestError, OpenAIBackend, backoff_s, retry_after_s
+from core.backends.http import OpenAIBackend
+from core.backends.http_errors import EndpointUnavailableError, HTTPRequestError, backoff_s, retry_after_s
 from core.backends.serving import RequestRecord, serving_stats
 from core.measure import GenerationStopped, classify_error
 from core.runner import Runner

@@ -45,3 +45,79 @@ def test_the_checker_catches_violations(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    import torch.nn\n    from duckdb import connect\n    importlib.import_module('streamlit')\n")
     assert {"torch", "duckdb", "streamlit"} <= imported_roots(bad)
+
+
+# ---------------------------------------------------------------------------- the dashboard and the CLI
+
+DASHBOARD = sorted([ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")])
+
+
+def module_file(name: str, root: Path = ROOT) -> Path | None:
+    """The project file of a dotted module name (a package's __init__.py or a module), None outside the project."""
+    base = root.joinpath(*name.split("."))
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def imported_modules(path: Path, name: str) -> set[str]:
+    """Dotted names of every import in a file (at any depth: functions included), relative ones resolved.
+    `from X import Y` gives X and X.Y (Y may be a submodule); each name comes with the packages above it,
+    since importing a.b runs a/__init__.py."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            base = ".".join(parts + ([node.module] if node.module else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) in (
+            "import_module", "__import__"
+        ) and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            found.add(node.args[0].value)
+    return {".".join(m.split(".")[:i]) for m in found if m for i in range(1, len(m.split(".")) + 1)}
+
+
+def import_chains(paths: list[Path], root: Path = ROOT) -> dict[str, list[str]]:
+    """Every project module the files import, directly or through other project modules (imports inside
+    functions counted), each with one chain of imports that reaches it."""
+    def name_of(path: Path) -> str:
+        name = ".".join(path.relative_to(root).with_suffix("").parts)
+        return name.removesuffix(".__init__")
+
+    chains = {name_of(p): [name_of(p)] for p in paths}
+    todo = list(chains)
+    while todo:
+        name = todo.pop()
+        path = module_file(name, root)
+        for dep in sorted(imported_modules(path, name)):
+            if dep not in chains and module_file(dep, root):
+                chains[dep] = [*chains[name], dep]
+                todo.append(dep)
+    return chains
+
+
+def test_the_dashboard_imports_no_cli_module():
+    """The CLI depends on the engine, never the other way: no page, ui helper or core module they reach
+    (imports inside functions counted) imports core.cli or anything under it."""
+    assert len(DASHBOARD) > len(VIEWS)
+    reached = import_chains(DASHBOARD)
+    assert "core.store" in reached  # the walk does go through core
+    cli = {m: " -> ".join(chain) for m, chain in reached.items() if m == "core.cli" or m.startswith("core.cli.")}
+    assert not cli, cli
+
+
+def test_the_import_walk_follows_functions_relative_imports_and_packages(tmp_path):
+    (tmp_path / "pkg" / "cli").mkdir(parents=True)
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "cli" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "cli" / "common.py").write_text("")
+    (tmp_path / "pkg" / "domain.py").write_text("def f():\n    from .cli.common import x\n")
+    (tmp_path / "page.py").write_text("import pkg.domain\n")
+    reached = import_chains([tmp_path / "page.py"], tmp_path)
+    assert reached["pkg.cli.common"] == ["page", "pkg.domain", "pkg.cli.common"]
+    assert "pkg.cli" in reached  # importing pkg.cli.common runs pkg/cli/__init__.py

@@ -188,7 +188,8 @@ def test_memory_is_the_model_footprint_and_the_generation_peak_not_process_rss(d
     assert 1.0 < tiny < 5.0 and tiny == pytest.approx(weights["demo-tiny"], rel=0.05)
     assert base == pytest.approx(weights["demo-base"], rel=0.05) and base > 5 * tiny
     process_mb = df["peak_rss_mb"].min()
-    assert process_mb > 20 * base  # interpreter + torch + transformers: context, not the model's need
+    # interpreter + torch + transformers (500-900 MB on the machines seen): context, not the model's need
+    assert process_mb > 5 * base and process_mb > 100 * tiny
     added = df["mem_added_mb"]
     assert added.notna().all() and (added >= 0).all() and (added < process_mb / 10).all()
 

@@ -15,7 +15,10 @@ from statsmodels.stats.power import TTestPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
+from core import compare as CMP
 from core import stats as S
+from core.stats import cluster_bootstrap as CB
+from core.stats import resampling as R
 
 RNG = np.random.default_rng(20240601)
 floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -51,8 +54,8 @@ def test_all_errors_summary_and_comparison_are_defined():
         "status": ["error"] * 6, "latency_ms": [np.nan] * 6,
     })
     assert S.summarize_models(df, "latency_ms") == {}
-    c = S.compare_models(df, "latency_ms", "a", "b")
-    assert c.p_value is None and "not enough data" in S.verdict(c)
+    c = CMP.compare_models(df, "latency_ms", "a", "b")
+    assert c.p_value is None and "not enough data" in CMP.verdict(c)
 
 
 # --------------------------------------------------------------------------- analytic intervals
@@ -105,7 +108,7 @@ def test_quantile_bootstrap_equals_scipy(method, q):
 def test_bootstrap_in_memory_blocks_gives_same_answer(monkeypatch):
     x = RNG.normal(0, 1, 300)
     whole = S.median_ci(x, n_resamples=500, seed=3)
-    monkeypatch.setattr(S, "_MAX_BLOCK", 7 * 300)  # 7 resamples per block
+    monkeypatch.setattr(R, "_MAX_BLOCK", 7 * 300)  # 7 resamples per block
     assert S.median_ci(x, n_resamples=500, seed=3) == whole
 
 
@@ -123,13 +126,13 @@ def test_bootstrap_sums_and_the_compact_count_cache_give_a_fresh_draws_resamples
     np.testing.assert_allclose(ours.boot_totals, ref.boot_totals, rtol=1e-12)
     np.testing.assert_array_equal(ours.boot_counts, ref.boot_counts)
     assert (ours.n, ours.n_clusters, ours.clustered, ours.n_resamples) == (ref.n, ref.n_clusters, ref.clustered, ref.n_resamples)
-    monkeypatch.setattr(S, "_COUNTS_CACHE_MAX", 0)  # force the path of large draws
-    monkeypatch.setattr(S, "_MAX_BLOCK", 7 * 40)  # several blocks
-    S._compact_counts.cache_clear()
-    fresh = np.concatenate([S._counts(i, 40) for i in S._index_blocks(np.random.default_rng(4), 40, 300)])
-    np.testing.assert_array_equal(np.concatenate(list(S._seeded_counts(4, 40, 300))), fresh)
-    np.testing.assert_array_equal(np.concatenate(list(S._seeded_counts(4, 40, 300))), fresh)  # from the cache
-    assert S._compact_counts.cache_info().hits == 1
+    monkeypatch.setattr(R, "_COUNTS_CACHE_MAX", 0)  # force the path of large draws
+    monkeypatch.setattr(R, "_MAX_BLOCK", 7 * 40)  # several blocks
+    R._compact_counts.cache_clear()
+    fresh = np.concatenate([R._counts(i, 40) for i in R._index_blocks(np.random.default_rng(4), 40, 300)])
+    np.testing.assert_array_equal(np.concatenate(list(R._seeded_counts(4, 40, 300))), fresh)
+    np.testing.assert_array_equal(np.concatenate(list(R._seeded_counts(4, 40, 300))), fresh)  # from the cache
+    assert R._compact_counts.cache_info().hits == 1
 
 
 @pytest.mark.parametrize("paired", [True, False])
@@ -205,11 +208,11 @@ def test_cluster_bootstrap_matches_naive_expansion(sizes, q):
     x = RNG.lognormal(0, 1, clusters.size) + np.repeat(RNG.normal(0, 1, k), reps) ** 2
     codes, uniques = pd.factorize(pd.Series(clusters))
     ref = _naive_cluster_stat(x, clusters, q, 4, 150)
-    ours = S._cluster_boot(x, np.asarray(codes), len(uniques), [q], np.random.default_rng(4), 150)[0]
+    ours = CB._cluster_boot(x, np.asarray(codes), len(uniques), [q], np.random.default_rng(4), 150)[0]
     np.testing.assert_allclose(ours, ref, rtol=1e-12)
     # a seed instead of a generator: the shared (cached) index and count matrices, same numbers
     for _ in range(2):
-        np.testing.assert_allclose(S._cluster_boot(x, np.asarray(codes), len(uniques), [q], 4, 150)[0], ref, rtol=1e-12)
+        np.testing.assert_allclose(CB._cluster_boot(x, np.asarray(codes), len(uniques), [q], 4, 150)[0], ref, rtol=1e-12)
 
 
 def test_summary_uses_cluster_bootstrap_only_with_repeats():
@@ -641,77 +644,77 @@ def _samples(n_items=60, repeats=1, speeds=(1.0, 2.4), quality_shift=(0.0, 0.0),
 
 def test_compare_models_latency_verdict():
     df = _samples()
-    c = S.compare_models(df, "latency_ms", "demo-base", "demo-tiny")
+    c = CMP.compare_models(df, "latency_ms", "demo-base", "demo-tiny")
     assert c.paired and c.test.test == "wilcoxon" and c.n_pairs == 60
     assert c.ratio.estimate == pytest.approx(2.4, rel=0.1) and c.ratio.low > 1
     assert c.direction == "a_higher" and c.better() == "demo-tiny"
-    v = S.verdict(c)
+    v = CMP.verdict(c)
     assert v.startswith("demo-base is 2.") and "x slower than demo-tiny (ratio of medians; 95% CI" in v and "p < 0.001" in v
 
 
 def test_compare_models_quality_verdicts():
     up = _samples(quality_shift=(0.0, 3.0))
-    c = S.compare_models(up, "quality", "demo-base", "demo-tiny", test="t")
+    c = CMP.compare_models(up, "quality", "demo-base", "demo-tiny", test="t")
     assert c.test.test == "paired-t"
     assert c.difference.estimate == pytest.approx(3.0, abs=0.2)
     d = c.difference
-    assert S.verdict(c) == (
-        f"demo-base scores {S._fmt(d.estimate)} points higher on quality than demo-tiny "
-        f"(95% CI {S._fmt(d.low)}-{S._fmt(d.high)}, p < 0.001)"
+    assert CMP.verdict(c) == (
+        f"demo-base scores {S.format_number(d.estimate)} points higher on quality than demo-tiny "
+        f"(95% CI {S.format_number(d.low)}-{S.format_number(d.high)}, p < 0.001)"
     )
     same = _samples(quality_shift=(0.0, 0.0))
-    c = S.compare_models(same, "quality", "demo-base", "demo-tiny")
-    v = S.verdict(c)
+    c = CMP.compare_models(same, "quality", "demo-base", "demo-tiny")
+    v = CMP.verdict(c)
     assert not c.significant()
     assert v.startswith("no meaningful difference in quality") and "±0.5 points, TOST p" in v
-    c = S.compare_models(same, "quality", "demo-base", "demo-tiny", margin=0.01)
-    assert S.verdict(c).startswith("no significant difference in quality")
+    c = CMP.compare_models(same, "quality", "demo-base", "demo-tiny", margin=0.01)
+    assert CMP.verdict(c).startswith("no significant difference in quality")
 
 
 def test_passed_uses_mcnemar_and_repeats_use_item_means():
     df = _samples(quality_shift=(0.0, 1.0))
-    c = S.compare_models(df, "passed", "demo-base", "demo-tiny")
+    c = CMP.compare_models(df, "passed", "demo-base", "demo-tiny")
     assert c.test.test.startswith("mcnemar")
     rep = _samples(repeats=3, speeds=(1.0, 1.1))
-    c = S.compare_models(rep, "latency_ms", "demo-base", "demo-tiny")
+    c = CMP.compare_models(rep, "latency_ms", "demo-base", "demo-tiny")
     assert c.n_pairs == 60 and c.paired  # 180 samples each, 60 prompts
-    c = S.compare_models(rep, "passed", "demo-base", "demo-tiny")
+    c = CMP.compare_models(rep, "passed", "demo-base", "demo-tiny")
     assert c.test.test == "wilcoxon"  # per-prompt pass rates, not single pass/fail pairs
 
 
 def test_unpaired_fallback_says_why():
     df = _samples()
     df.loc[df["model"] == "demo-base", "item_id"] = [f"other{i}" for i in range(60)]
-    c = S.compare_models(df, "latency_ms", "demo-base", "demo-tiny")
+    c = CMP.compare_models(df, "latency_ms", "demo-base", "demo-tiny")
     assert not c.paired and c.test.test == "mann-whitney"
     assert "unpaired" in c.pairing and "0 of 60" in c.pairing
     assert c.ratio.estimate == pytest.approx(2.4, rel=0.2)
-    assert S.compare_models(df, "latency_ms", "demo-base", "demo-tiny", test="t").test.test == "welch-t"
+    assert CMP.compare_models(df, "latency_ms", "demo-base", "demo-tiny", test="t").test.test == "welch-t"
     with pytest.raises(ValueError, match="not in the samples"):
-        S.compare_models(df, "latency_ms", "demo-base", "demo-huge")
+        CMP.compare_models(df, "latency_ms", "demo-base", "demo-huge")
 
 
 def test_pairwise_adjusts_within_each_metric():
     df = pd.concat([_samples(), _samples(names=("demo-x", "demo-y"), speeds=(1.05, 1.0), seed=1)])
     df["item_id"] = df["item_id"].astype(str)
-    comps = S.pairwise(df, ["latency_ms", "quality"])
+    comps = CMP.pairwise(df, ["latency_ms", "quality"])
     assert len(comps) == 12  # 6 pairs x 2 metrics
     for metric in ("latency_ms", "quality"):
         fam = [c for c in comps if c.metric == metric]
         np.testing.assert_allclose([c.p_adjusted for c in fam], S.adjust_pvalues([c.p_value for c in fam], "holm"))
         assert all(c.correction == "holm" for c in fam)
-    assert "after Holm correction" in S.verdict(comps[0])
-    base = S.pairwise(df, ["latency_ms"], baseline="demo-tiny", correction="bh")
+    assert "after Holm correction" in CMP.verdict(comps[0])
+    base = CMP.pairwise(df, ["latency_ms"], baseline="demo-tiny", correction="bh")
     assert [(c.model_a, c.model_b) for c in base] == [("demo-base", "demo-tiny"), ("demo-x", "demo-tiny"), ("demo-y", "demo-tiny")]
-    frame = S.comparisons_frame(base)
+    frame = CMP.comparisons_frame(base)
     assert list(frame["model_b"].unique()) == ["demo-tiny"] and "verdict" in frame
 
 
 def test_pairwise_results_equal_single_comparisons():
     df = pd.concat([_samples(), _samples(names=("demo-x", "demo-y"), seed=1)])
-    comps = S.pairwise(df, ["latency_ms"], correction="none")
+    comps = CMP.pairwise(df, ["latency_ms"], correction="none")
     for c in comps:
-        alone = S.compare_models(df, "latency_ms", c.model_a, c.model_b)
+        alone = CMP.compare_models(df, "latency_ms", c.model_a, c.model_b)
         assert c.ratio == alone.ratio and c.p_value == alone.p_value
 
 
@@ -720,8 +723,8 @@ def test_verdict_never_claims_unsupported_difference():
     for i in range(20):
         item = rng.lognormal(5, 0.5, 40)
         a, b = item * rng.lognormal(0, 0.2, 40), item * rng.lognormal(0, 0.2, 40)
-        c = S.compare_arrays(a, b, paired=True, metric="latency_ms", model_a="x", model_b="y", n_resamples=300, seed=i)
-        v = S.verdict(c)
+        c = CMP.compare_arrays(a, b, paired=True, metric="latency_ms", model_a="x", model_b="y", n_resamples=300, seed=i)
+        v = CMP.verdict(c)
         if not c.significant():
             assert v.startswith("no ")
         if "slower" in v:
@@ -771,3 +774,29 @@ def test_methods_text_says_when_wilcoxon_is_exact():
     assert np.unique(np.abs(d)).size < d.size  # ties
     normal = sps.wilcoxon(x, y, method="asymptotic", correction=False)
     assert S.paired_test(x, y, "wilcoxon").p_value == pytest.approx(normal.pvalue, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- package layering
+
+
+def test_the_stats_package_imports_no_other_project_module():
+    """core.stats builds only on numpy / scipy / pandas and its own modules, so core.compare (and
+    everything else that builds on it) can never form an import cycle with it; imports inside
+    functions count."""
+    import ast
+    from pathlib import Path
+
+    package = Path(S.__file__).parent
+    assert (package / "__init__.py").exists() and len(list(package.glob("*.py"))) > 5
+    outside = {}
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if isinstance(node, ast.ImportFrom) and node.level:
+                names = [f"core.stats.{node.module or ''}"]
+            bad = [n for n in names if n.split(".")[0] in ("core", "ui", "pages", "app") and not n.startswith("core.stats")]
+            if bad:
+                outside[path.name] = bad
+    assert not outside, outside
+    assert not hasattr(S, "__getattr__")  # no lazy re-export of core.compare's names

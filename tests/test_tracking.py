@@ -211,3 +211,45 @@ def test_secrets_never_reach_mlflow_and_off_switch(setup, monkeypatch):
     store.create_run("off-run", spec, PROMPT_SET, 3, manifest, pid=0)
     tracking.after_run_hooks()[0]("off-run", store)
     assert store.get_run("off-run").mlflow_status == "disabled" and not _mirrored(client, "off-run")
+
+
+def test_mlflow_kpi_table_cli_and_report_agree_on_error_rate_and_counts(tmp_path, capsys):
+    """One definition: on a run with errors, timeouts and a skipped row, the MLflow metrics, the
+    KPI table, `summary --format json` and the report give the same counts and error rate (the
+    share of attempted requests that failed: a skipped row was never attempted)."""
+    from bench.analysis import synthetic_run
+    from core import analysis, reports
+
+    store = Store(tmp_path / "agree.duckdb")
+    run_id = synthetic_run(store, run_id="agree", n_models=2, n_items=30, repeats=2, error_rate=0.1)
+    with store.connect() as con:
+        con.execute("UPDATE samples SET status = 'timeout', error_kind = 'timeout' WHERE status = 'error' AND seq % 2 = 0")
+        con.execute("UPDATE samples SET status = 'skipped', error_kind = 'circuit_open' WHERE model = 'model-01' AND seq = 59")
+    counts = store.query_df("SELECT model, status, count(*) AS n FROM samples GROUP BY ALL")
+    assert {"error", "timeout", "skipped"} <= set(counts["status"])
+
+    mlflow = tracking.kpis_for_mlflow(store, run_id)
+    table = analysis.kpi_table(store, run_id, intervals=False)
+    assert main(["summary", run_id, "--format", "json", "--no-intervals", "--db", str(store.path)]) == 0
+    cli = {(r["model"], r["kpi"]): r["value"] for r in json.loads(capsys.readouterr().out)["kpis"] if r["category"] is None}
+    report = reports.build_report(store, run_id, reports.ReportOptions(n_resamples=200, appendix_items=0))
+    requests = next(t for t in report.kpi_tables if t.title == "Requests")
+    col = {name: i for i, name in enumerate(requests.columns)}
+    cells = {r[0]: r for r in requests.rows}
+
+    for model in ("model-00", "model-01"):
+        mine = counts[counts["model"] == model].set_index("status")["n"]
+        n, ok = int(mine.sum()), int(mine.get("ok", 0))
+        attempted = ok + int(mine.get("error", 0)) + int(mine.get("timeout", 0))
+        rate = (attempted - ok) / attempted
+        m = mlflow[model]
+        assert (m["n"], m["ok"], m["errors"], m["timeouts"]) == (n, ok, mine.get("error", 0), mine.get("timeout", 0))
+        assert m["error_rate"] == pytest.approx(rate, abs=1e-12)
+        for kpi, want in (("samples", n), ("ok", ok), ("errors", m["errors"]), ("timeouts", m["timeouts"]),
+                          ("error_rate", rate)):
+            assert table.value(model, kpi) == pytest.approx(want, abs=1e-12), (model, kpi)
+            assert cli[(model, kpi)] == pytest.approx(want, abs=1e-12), (model, kpi)
+        row = cells[model]
+        assert (row[col["Samples"]], row[col["Succeeded"]]) == (f"{n:,}", f"{ok:,}")
+        assert float(row[col["Error rate"]].split("%")[0]) == pytest.approx(100 * rate, abs=0.05)
+    assert mlflow["model-01"]["error_rate"] != pytest.approx(8 / 60)  # every row (the old MLflow definition) differs

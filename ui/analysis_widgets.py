@@ -5,7 +5,6 @@ User text (prompts, references, outputs) goes to st.dataframe or st.code only.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,10 +13,10 @@ import pandas as pd
 import streamlit as st
 
 from core import cost as C
-from core import explore
-from core.analysis_cli import effect_text, fmt_p
 from core.compare import TEST_LABELS, verdict
+from core.queries import explore, planned_models
 from core.stats import Interval, metric_info
+from core.textfmt import effect_text, fmt_p
 from ui import analysis_figures as af
 from ui import format as fmt
 from ui import state
@@ -105,7 +104,7 @@ def run_models(df: pd.DataFrame, run_ids: Sequence[str]) -> list[str]:
     """Models of the runs, in the order each run planned them."""
     out: list[str] = []
     for spec in df[df["run_id"].isin(run_ids)]["spec"]:
-        out += json.loads(spec).get("models", [])
+        out += planned_models(spec)
     return list(dict.fromkeys(out))
 
 

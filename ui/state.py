@@ -11,7 +11,6 @@ writes new samples, whoever wrote them (this server or a CLI run).
 """
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ import streamlit as st
 
 from core import catalog, config, jobs, prompts
 from core.devices import Budget, default_budget
+from core.queries import planned_models
 from core.schemas import PromptSet
 from core.store import Store
 from ui import format as fmt
@@ -199,10 +199,7 @@ def model_colors() -> dict[str, str]:
     df = runs()
     if not df.empty:
         for spec in df["spec"]:
-            try:
-                names.update(json.loads(spec).get("models", []))
-            except (TypeError, ValueError):
-                continue
+            names.update(planned_models(spec))
     return fmt.model_colors(names)
 
 
@@ -297,7 +294,7 @@ def sample_size(run_id: str, metric: str, effect: float, baseline: str | None) -
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=64)
 def _values(path: str, run_ids: tuple[str, ...], versions: tuple, models: tuple[str, ...], column: str) -> pd.DataFrame:
-    from core import explore
+    from core.queries import explore
 
     return explore.value_sample(_store(path), run_ids, models, column)
 
@@ -310,7 +307,7 @@ def values(run_ids: tuple[str, ...], models: tuple[str, ...], column: str) -> pd
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=64)
 def _explorer(path: str, run_id: str, version: tuple, models: tuple[str, ...], category: str | None,
               show: str, disagree_only: bool, max_items: int, offset: int) -> tuple[pd.DataFrame, int]:
-    from core import explore
+    from core.queries import explore
 
     return explore.explorer(_store(path), run_id, models, category=category, show=show,
                             disagree_only=disagree_only, max_items=max_items, offset=offset)
@@ -324,7 +321,7 @@ def explorer(run_id: str, models: tuple[str, ...], category: str | None, show: s
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=32)
 def _categories(path: str, run_id: str, version: tuple) -> list[str]:
-    from core import explore
+    from core.queries import explore
 
     return explore.categories(_store(path), run_id)
 
@@ -335,7 +332,7 @@ def categories(run_id: str) -> list[str]:
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=32)
 def _drift_points(path: str, run_id: str, version: tuple, models: tuple[str, ...]) -> pd.DataFrame:
-    from core import explore
+    from core.queries import explore
 
     return explore.drift_points(_store(path), run_id, models)
 

@@ -16,72 +16,43 @@ client and scrubbed from every error message; it is never stored on a spec, row 
 """
 from __future__ import annotations
 
-import email.utils
 import os
 import random
-import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from core.backends.serving import RequestRecord, ServingStats, breaker_for, serving_stats
-from core.catalog import ModelUnavailableError
-from core.measure import CancelToken, GenerationStopped
+from core import catalog
+from core.backends.base import BackendBase, ModelRun
+from core.backends.http_errors import (
+    MAX_RETRY_AFTER_S,
+    RETRYABLE,
+    EndpointUnavailableError,
+    HTTPRequestError,
+    backoff_s,
+    error_kind,
+    retry_after_s,
+    says_no_chat_template,
+)
+from core.backends.serving import (
+    ConcurrentRequests,
+    RequestRecord,
+    ServingStats,
+    breaker_for,
+    effective_concurrency,
+    serving_stats,
+)
+from core.measure import CancelToken, GenerationStopped, classify_error
 from core.schemas import GenerationParams, Measurement, ModelSpec, PromptItem, RunSpec
 
 MEMORY_NOTE = "not applicable: the model runs behind a remote HTTP endpoint, whose memory is not observable"
 CONNECT_TIMEOUT_S = 10.0
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 8.0
-MAX_RETRY_AFTER_S = 120.0
-RETRYABLE = frozenset({"rate_limited", "server_error", "connection", "timeout"})
-# how servers say a model has no chat template (transformers, vLLM: "chat template"/"chat_template"; TGI)
-NO_CHAT_TEMPLATE = re.compile(r"chat[ _-]?template|template not found", re.IGNORECASE)
 
 
-# --------------------------------------------------------------------------- errors
-
-
-class EndpointUnavailableError(ModelUnavailableError):
-    """The endpoint failed the warm-up request (or its API key is missing): the model is skipped."""
-
-
-class HTTPRequestError(RuntimeError):
-    """A request that failed for good; `error_kind` and `attempts` go on the sample row."""
-
-    def __init__(self, kind: str, message: str, attempts: int, endpoint: str) -> None:
-        super().__init__(message)
-        self.error_kind = kind
-        self.attempts = attempts
-        self.endpoint = endpoint
-
-
-def error_kind(exc: BaseException) -> str | None:
-    """rate_limited | timeout | connection | server_error | bad_request for openai errors, else None."""
-    try:
-        import openai
-    except ImportError:  # pragma: no cover - openai is a runtime requirement
-        return None
-    if isinstance(exc, openai.APITimeoutError):  # before APIConnectionError, its base class
-        return "timeout"
-    if isinstance(exc, openai.APIConnectionError):
-        return "connection"
-    if isinstance(exc, openai.APIStatusError):
-        code = exc.status_code
-        if code == 429:
-            return "rate_limited"
-        if code == 408:
-            return "timeout"
-        return "server_error" if code >= 500 else "bad_request"
-    if isinstance(exc, openai.APIError):  # an error event inside the stream
-        return "server_error"
-    return None
-
-
-def says_no_chat_template(exc: BaseException) -> bool:
-    """Whether a server's error (status line and body) says the model has no chat template."""
-    return bool(NO_CHAT_TEMPLATE.search(f"{exc} {getattr(exc, 'body', '') or ''}"))
+# --------------------------------------------------------------------------- helpers
 
 
 def safe_url(url: str | None) -> str:
@@ -94,31 +65,6 @@ def safe_url(url: str | None) -> str:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
-
-def retry_after_s(headers) -> float | None:  # noqa: ANN001 - a headers mapping
-    """Seconds asked for by `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_tz(value)
-        return max(0.0, email.utils.mktime_tz(parsed) - time.time()) if parsed else None
-
-
-def backoff_s(attempt: int) -> float:
-    """Exponential backoff with equal jitter: half of min(cap, base x 2^(n-1)) plus a random half."""
-    full = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
-    return full / 2 + random.uniform(0, full / 2)
 
 # --------------------------------------------------------------------------- the backend
 
@@ -133,7 +79,7 @@ class _Streamed:
     chunks: int
 
 
-class OpenAIBackend:
+class OpenAIBackend(BackendBase):
     """One catalog entry of kind 'http'; thread-safe (the client is), so N threads may share it."""
 
     name = "openai-http"
@@ -141,6 +87,7 @@ class OpenAIBackend:
     dtype = "n/a"
     fallback: str | None = None
     memory_note = MEMORY_NOTE
+    runs_locally = False
 
     def __init__(self, spec: ModelSpec, run_spec: RunSpec) -> None:
         import openai
@@ -164,6 +111,37 @@ class OpenAIBackend:
         self._records_lock = threading.Lock()
         self._tokenizer = None
         self._tokenizer_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ runner hooks
+    @classmethod
+    def open(cls, mspec: ModelSpec, run_spec: RunSpec, models: Callable[[], Any], device: str | None = None) -> OpenAIBackend:
+        """A client for the entry's endpoint (no model is loaded here: `models` and `device` are not used)."""
+        return cls(mspec, run_spec)
+
+    @classmethod
+    def entry_columns(cls, mspec: ModelSpec) -> dict[str, Any]:
+        """The served model's version, the endpoint (without secrets) and why no memory is recorded."""
+        return {"model_version": catalog.model_version(mspec), "endpoint": safe_url(mspec.base_url), "memory_note": MEMORY_NOTE}
+
+    def prepare(self, run: ModelRun) -> BackendBase:
+        """N requests in flight (results come back in plan order) when the run and the entry allow more than one."""
+        n_flight = effective_concurrency(self.spec, run.spec)
+        if n_flight > 1:
+            return ConcurrentRequests(self, run.items, run.seeds, run.spec, run.cancel, n_flight)
+        return self
+
+    def classify_error(self, exc: BaseException) -> str:
+        """The kind a failed request carries; an openai error that escaped _call gets the same kinds."""
+        kind = getattr(exc, "error_kind", None)
+        if isinstance(kind, str) and kind:
+            return kind
+        return error_kind(exc) or classify_error(exc)
+
+    def finish(self) -> dict[str, Any] | None:
+        """Close the client; request throughput, output tokens/s and goodput of the model's requests."""
+        self.close()
+        stats = self.serving_stats()
+        return stats.row() if stats else None
 
     def _api_key(self) -> str | None:
         var = self.spec.api_key_env

@@ -2,24 +2,65 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from core import devices
-from core.loader import LoadedModel
+from core.backends.base import BackendBase, LoopMeter, ModelRun
+from core.loader import LoadedModel, ModelLoader
 from core.measure import CancelToken, GenerationStopped, TokenClock, UnsupportedOpError, classify_error
-from core.schemas import GenerationParams, Measurement, PromptItem
+from core.schemas import GenerationParams, Measurement, ModelSpec, PromptItem, RunSpec
 
 
-class TransformersBackend:
+class TransformersBackend(BackendBase):
     name = "transformers"
 
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
+        self.spec = loaded.spec
         self.device = loaded.device
         self.dtype = loaded.dtype
         self.fallback = loaded.fallback
         self._prepared: dict[tuple, dict] = {}
 
-    def prepare(self, items, cancel: CancelToken | None = None) -> None:  # noqa: ANN001 - iterable of PromptItem
+    # ------------------------------------------------------------------ runner hooks
+    @classmethod
+    def open(cls, mspec: ModelSpec, run_spec: RunSpec, models: Callable[[], ModelLoader],
+             device: str | None = None) -> TransformersBackend:
+        """The model from the run's cached loader, on `device`, else the run's device ('auto': the loader picks)."""
+        return cls(models().get(mspec, device=device or (run_spec.device if run_spec.device != "auto" else None)))
+
+    def model_columns(self) -> dict[str, Any]:
+        """The backend's columns and the loaded model's: version, size, load time and memory."""
+        loaded = self.loaded
+        return {
+            **super().model_columns(),
+            "model_version": loaded.version,
+            "params": loaded.params,
+            "weights_mb": loaded.weights_mb,
+            "load_time_s": loaded.load_time_s,
+            "load_rss_mb": loaded.load_rss_mb,
+            "model_footprint_mb": loaded.footprint_mb,  # recorded at load: a cached model keeps it
+        }
+
+    def prepare(self, run: ModelRun) -> TransformersBackend:
+        """Tokenise the model's items before its sample loop (see tokenise_ahead)."""
+        self.tokenise_ahead(run.items, cancel=run.cancel)
+        return self
+
+    def start_meters(self) -> LoopMeter:
+        """A started energy meter (NVML / RAPL) over the whole generation loop (not per sample); one that
+        measures nothing when no counter is readable (the cost model then assumes a power profile)."""
+        from core.cost import PowerMeter
+
+        meter = PowerMeter()
+        if not meter.available:
+            return LoopMeter()
+        meter.start()
+        return EnergyMeter(meter)
+
+    # ------------------------------------------------------------------ inputs
+    def tokenise_ahead(self, items, cancel: CancelToken | None = None) -> None:  # noqa: ANN001 - iterable of PromptItem
         """Tokenise the items ahead of their samples. A tokenizer call right before generate()
         slowed that generation by 1-2% of 5 ms (bench/token_clock.py), which would be the harness
         slowing what it measures; the runner calls this once per model, before its sample loop.
@@ -31,7 +72,6 @@ class TransformersBackend:
             if key not in self._prepared:
                 self._prepared[key] = self.encode(item)
 
-    # ------------------------------------------------------------------ inputs
     def encode(self, item: PromptItem):
         """Token ids for the item: the chat template when the tokenizer has one, else the raw prompt."""
         tok = self.loaded.tokenizer
@@ -117,6 +157,20 @@ class TransformersBackend:
             peak_accel_mb=clock.accel_peak_mb(),
             mem_added_mb=clock.mem_added_mb(),
         )
+
+
+class EnergyMeter(LoopMeter):
+    """Energy of a model's whole generation loop from a started core.cost.PowerMeter."""
+
+    def __init__(self, meter) -> None:  # noqa: ANN001 - core.cost.PowerMeter
+        self.meter = meter
+
+    def stop(self, seconds: float) -> dict[str, Any] | None:
+        """run_models columns from a meter: joules, mean watts over the loop, and the source."""
+        joules = self.meter.stop()
+        if not joules or seconds <= 0:  # None, or a counter that did not move: not a measurement
+            return None
+        return {"energy_j": joules, "power_w": joules / seconds, "power_source": self.meter.source}
 
 
 def _key(item: PromptItem) -> tuple:

@@ -1,6 +1,7 @@
 """Serving-side machinery shared by HTTP models: the per-endpoint circuit breaker, N requests
-in flight (ConcurrentRequests, used by the runner), and the serving statistics serving
-benchmarks report (request throughput, output tokens/s across requests, goodput)."""
+in flight (ConcurrentRequests, which the HTTP backend hands the runner), and the serving
+statistics serving benchmarks report (request throughput, output tokens/s across requests,
+goodput)."""
 from __future__ import annotations
 
 import statistics
@@ -9,13 +10,11 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
+from core.backends.base import BackendBase
 from core.measure import CancelToken
 from core.schemas import GenerationParams, Measurement, ModelSpec, PromptItem, RunSpec
-
-if TYPE_CHECKING:
-    from core.backends.http import OpenAIBackend
 
 # failures that say the endpoint itself is unwell (a 429 or a 400 means it is alive)
 BREAKER_KINDS = frozenset({"server_error", "connection", "timeout"})
@@ -167,7 +166,7 @@ class ConcurrentRequests:
     benchmarks; N = 1 keeps the plain sequential loop and clean per-request latency.
     """
 
-    def __init__(self, backend: OpenAIBackend, items: Sequence[PromptItem], seeds: Sequence[int | None],
+    def __init__(self, backend: BackendBase, items: Sequence[PromptItem], seeds: Sequence[int | None],
                  spec: RunSpec, cancel: CancelToken | None, concurrency: int) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -197,6 +196,12 @@ class ConcurrentRequests:
 
     def serving_stats(self, concurrency: int | None = None) -> ServingStats | None:
         return self.backend.serving_stats(concurrency or self.concurrency)
+
+    def finish(self) -> dict[str, Any] | None:
+        """The runner's last hook: close the pool (not the client); the serving statistics at this concurrency."""
+        self.close()
+        stats = self.serving_stats()
+        return stats.row() if stats else None
 
     def close(self) -> None:
         """Drop requests not yet started; wait for those in flight (their results are not stored)."""

@@ -20,10 +20,12 @@ import core
 from core import analysis
 from core import charts as ch
 from core import cost as C
-from core.analysis_cli import effect_text, fmt_interval, fmt_p, fmt_value
+from core import queries
 from core.compare import verdict
+from core.redact import redact
 from core.stats import DEFAULT_ALPHA, DEFAULT_CONFIDENCE, DEFAULT_SEED, METHODS, Interval, metric_info
 from core.store import Store
+from core.textfmt import effect_text, fmt_interval, fmt_p, fmt_value
 
 SECTIONS = {
     "summary": "Executive summary",
@@ -284,7 +286,7 @@ _BEST = "the model with the best mean quality"
 def _baseline(store: Store, run: Any, explicit: str | None, best: str | None) -> tuple[str | None, str]:
     """The explicit baseline, else the champion when it has results here, else the best-quality
     model (the likely recommendation; _recommend_and_compare corrects it when it is not)."""
-    ok = set(store.query_df("SELECT DISTINCT model FROM samples WHERE run_id = ? AND status = 'ok'", [run.run_id])["model"])
+    ok = queries.ok_models(store, run.run_id)
     if explicit is not None:
         if explicit not in ok:
             raise ValueError(f"baseline {explicit!r} has no successful requests in run {run.run_id}; "
@@ -299,8 +301,7 @@ def _baseline(store: Store, run: Any, explicit: str | None, best: str | None) ->
 
 
 def _facts(store: Store, run: Any, n_samples: int) -> tuple[tuple[str, str], ...]:
-    c = store.query_df("SELECT count(DISTINCT item_id) AS items, count(*) FILTER (WHERE status <> 'ok') AS failed"
-                       " FROM samples WHERE run_id = ?", [run.run_id]).iloc[0]
+    c = queries.prompt_and_failure_counts(store, run.run_id)
     created = pd.Timestamp(run.created_at).strftime("%Y-%m-%d %H:%M UTC") if run.created_at is not None else "—"
     return (
         ("Run", f"{run.run_id} ({run.name})" if run.name and run.name != run.run_id else run.run_id),
@@ -378,28 +379,11 @@ def _kpi_tables(kpi: analysis.KpiTable) -> tuple[Table, ...]:
     return tuple(tables)
 
 
-_BOX_SQL = """
-WITH v AS (
-    SELECT model, CAST("{col}" AS DOUBLE) AS v FROM samples
-    WHERE run_id = ? AND status = 'ok' AND "{col}" IS NOT NULL AND isfinite(CAST("{col}" AS DOUBLE))),
-q AS (
-    SELECT model, count(*) AS n, avg(v) AS mean, quantile_cont(v, 0.25) AS q1, quantile_cont(v, 0.5) AS med,
-           quantile_cont(v, 0.75) AS q3
-    FROM v GROUP BY model)
-SELECT q.model, any_value(q.n) AS n, any_value(q.mean) AS mean, any_value(q.q1) AS q1, any_value(q.med) AS med,
-       any_value(q.q3) AS q3,
-       min(v.v) FILTER (WHERE v.v >= q.q1 - 1.5 * (q.q3 - q.q1)) AS lo,
-       max(v.v) FILTER (WHERE v.v <= q.q3 + 1.5 * (q.q3 - q.q1)) AS hi,
-       count(*) FILTER (WHERE v.v < q.q1 - 1.5 * (q.q3 - q.q1) OR v.v > q.q3 + 1.5 * (q.q3 - q.q1)) AS outliers
-FROM v JOIN q USING (model) GROUP BY q.model
-"""
-
-
 def _distributions(store: Store, run_id: str, kpi: analysis.KpiTable, colors: dict[str, str]) -> list[ch.BoxChart]:
     """Box plots from exact quartiles and Tukey fences computed in SQL (bounded size at any n)."""
     out = []
     for col, label, kpi_name, stat in DISTRIBUTIONS:
-        df = store.query_df(_BOX_SQL.format(col=col), [run_id]).set_index("model")
+        df = queries.box_stats(store, run_id, col)
         models = [m for m in kpi.models if m in df.index]
         if not models:
             continue
@@ -576,8 +560,6 @@ def _pkg(name: str) -> str:
 
 
 def _environment(run: Any) -> tuple[tuple[str, str], ...]:
-    from core.tracking import redact
-
     man = redact(run.manifest or {})
     spec = run.spec
     g = spec.generation
@@ -623,27 +605,11 @@ def _model_table(store: Store, run: Any) -> Table:
 
 # =========================================================================== appendix
 
-_APPENDIX_SQL = """
-WITH first AS (
-    SELECT * FROM samples WHERE run_id = ?
-    QUALIFY row_number() OVER (PARTITION BY item_id, model ORDER BY "repeat", seq) = 1),
-items AS (
-    SELECT item_id, bool_or(status <> 'ok') AS failed FROM first GROUP BY item_id),
-chosen AS (
-    (SELECT item_id, failed FROM items WHERE failed ORDER BY item_id LIMIT ?)
-    UNION ALL
-    (SELECT item_id, failed FROM items WHERE NOT failed ORDER BY item_id LIMIT ?))
-SELECT f.item_id, f.category, f.model, f.status, f.error_kind, f.error_message, f.latency_ms, f.quality, f.passed,
-       left(f.output_text, ?) AS output_text, length(f.output_text) AS output_chars, c.failed
-FROM first f JOIN chosen c USING (item_id)
-ORDER BY c.failed DESC, f.item_id
-"""
-
 
 def _appendix(store: Store, run: Any, n_items: int) -> list[AppendixItem]:
     if n_items <= 0:
         return []
-    df = store.query_df(_APPENDIX_SQL, [run.run_id, n_items, n_items, MAX_OUTPUT_CHARS])
+    df = queries.appendix_rows(store, run.run_id, n_items, MAX_OUTPUT_CHARS)
     failed_items = list(dict.fromkeys(df.loc[df["failed"], "item_id"]))
     ok_items = list(dict.fromkeys(df.loc[~df["failed"], "item_id"]))
     n_failed = min(len(failed_items), max(n_items - len(ok_items), (n_items + 1) // 2))

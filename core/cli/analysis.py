@@ -1,4 +1,4 @@
-"""CLI subcommands over core.analysis: summary, compare, cost, sample-size.
+"""Commands over core.analysis: summary, compare, cost, sample-size.
 
 `--format json` prints the result's `to_dict()` (schemas in docs/cli-json.md); the table
 format is for people: intervals as "412 ms [398, 430]", the methods line under each table.
@@ -11,11 +11,10 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from core import cli
-from core.cli import CliError, command
+from core.cli.common import CliError, command, open_store
+from core.textfmt import effect_text, fmt_interval, fmt_p, fmt_value
 
 # =========================================================================== parsers
 
@@ -36,7 +35,7 @@ def _cost_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--power-watts", type=float, help="explicit power draw in W; overrides the profile")
 
 
-def _add_parsers(sub, add) -> None:  # noqa: ANN001 - argparse internals (see core.cli.build_parser)
+def add_parsers(add) -> None:  # noqa: ANN001 - core.cli.main's adder: add(name, help) -> subparser
     s = add("summary", "KPIs per model with confidence intervals (optionally per category)")
     s.add_argument("run_id")
     s.add_argument("--by-category", action="store_true", help="also one table per prompt category")
@@ -87,10 +86,6 @@ def _stat_flags(p: argparse.ArgumentParser, confidence_only: bool = False) -> No
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
 
 
-if _add_parsers not in cli.EXTRA_PARSERS:
-    cli.EXTRA_PARSERS.append(_add_parsers)
-
-
 # =========================================================================== helpers
 
 
@@ -131,68 +126,6 @@ def _print_json(obj: dict[str, Any]) -> None:
     print(json.dumps(obj, indent=2, allow_nan=False, default=str))
 
 
-def fmt_value(v: float | None, unit: str = "") -> str:
-    """A number for people: units, thousands separators, dollars, percentages."""
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    if unit == "count":
-        return f"{v:,.0f}"
-    if unit in ("fraction",):
-        return f"{v * 100:.1f}%"
-    if unit == "%":
-        return f"{v:,.1f}%"
-    if unit == "USD":
-        return "$" + (f"{v:,.2f}" if abs(v) >= 1 else np.format_float_positional(v, precision=3, unique=False, fractional=False, trim="-"))
-    a = abs(v)
-    num = f"{v:,.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 1 else f"{v:.3g}"
-    suffix = {"ms": " ms", "s": " s", "MB": " MB", "tok/s": " tok/s", "W": " W", "Wh": " Wh", "tokens": " tok",
-              "req/s": " req/s"}.get(unit, "")
-    return num + suffix
-
-
-def fmt_interval(v: float | None, low: float | None, high: float | None, unit: str = "") -> str:
-    """'412 ms [398, 430]' (no brackets when there is no interval)."""
-    text = fmt_value(v, unit)
-    if v is None or low is None or high is None or _nan(low) or _nan(high):
-        return text
-    lo, hi = fmt_value(low, unit), fmt_value(high, unit)
-    for suffix in (" ms", " s", " MB", " tok/s", " W", " Wh", " tok", " req/s", "%"):
-        lo, hi = lo.removesuffix(suffix), hi.removesuffix(suffix)
-    lo, hi = lo.replace("$", ""), hi.replace("$", "")
-    return f"{text} [{lo}, {hi}]"
-
-
-def fmt_p(p: float | None) -> str:
-    """A p-value as the CLI and the reports show it: "<0.001", else three decimals."""
-    if p is None:
-        return "—"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def effect_text(c) -> tuple[str, str]:  # noqa: ANN001 - core.compare.Comparison
-    """A comparison's effect with its interval and what it is, as the CLI, the reports and the
-    dashboard's table show it: ('2.4x [2.2, 2.6]', 'ratio of medians A/B') for ratio metrics (the
-    factor written as in the verdicts), ('+3.1 points [2.6, 3.6]', 'difference of means A-B') otherwise."""
-    from core.compare import RATIO_STATISTIC, factor_text
-    from core.stats import metric_info
-
-    info = metric_info(c.metric)
-    r = c.ratio
-    if info.effect == "ratio" and r is not None and r.estimate is not None:
-        text = factor_text(r.estimate)
-        if r.is_defined:
-            text += f" [{fmt_value(r.low)}, {fmt_value(r.high)}]"
-        return text, f"{RATIO_STATISTIC} A/B"
-    d, k = c.difference, info.scale
-    scaled = [None if v is None else v * k for v in (d.estimate, d.low, d.high)]
-    unit = f" {info.diff_unit}" if info.diff_unit and info.diff_unit != info.unit else ""
-    return fmt_interval(*scaled, info.unit) + unit, "difference of means A-B"
-
-
-def _nan(x: Any) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
-
-
 def _iv(d: Any, unit: str = "") -> str:
     """An Interval (object) as '412 ms [398, 430]'."""
     return "—" if d is None else fmt_interval(d.estimate, d.low, d.high, unit)
@@ -211,7 +144,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from core.analysis import kpi_table, machine_load
 
     _check_confidence(args)
-    store = cli._store(args)
+    store = open_store(args)
     t = kpi_table(store, args.run_id, by_category=args.by_category, settings=_settings(args),
                   models=_list(args.models), intervals=not args.no_intervals, confidence=args.confidence,
                   n_resamples=args.resamples, seed=args.seed)
@@ -302,7 +235,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     metrics = _list(args.metrics) or []
     for m in metrics + list(_margins(args.margin)):
         resolve_metric(m)  # ValueError names the known metrics
-    r = compare_run(cli._store(args), args.run_id, metrics=metrics, baseline=args.baseline, use_champion=not args.all_pairs,
+    r = compare_run(open_store(args), args.run_id, metrics=metrics, baseline=args.baseline, use_champion=not args.all_pairs,
                     correction=args.correction, margins=_margins(args.margin), alpha=args.alpha,
                     confidence=args.confidence, seed=args.seed, models=_list(args.models))
     if args.format == "json":
@@ -359,7 +292,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
     _check_confidence(args)
     try:
-        r = cost_report(cli._store(args), args.run_id, _settings(args), models=_list(args.models),
+        r = cost_report(open_store(args), args.run_id, _settings(args), models=_list(args.models),
                         confidence=args.confidence, n_resamples=args.resamples, seed=args.seed)
     except LookupError as exc:
         if isinstance(exc, KeyError):
@@ -408,7 +341,7 @@ def cmd_sample_size(args: argparse.Namespace) -> int:
 
     if not 0 < args.power < 1 or not 0 < args.alpha < 1:
         raise CliError("--power and --alpha must be between 0 and 1")
-    r = sample_size(cli._store(args), args.run_id, args.metric, args.effect, baseline=args.baseline, alpha=args.alpha, power=args.power)
+    r = sample_size(open_store(args), args.run_id, args.metric, args.effect, baseline=args.baseline, alpha=args.alpha, power=args.power)
     if args.format == "json":
         _print_json(r.to_dict())
         return 0

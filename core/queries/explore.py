@@ -4,7 +4,9 @@ core.analysis computes statistics; these queries fetch the values a chart draws 
 table lists, aggregated or thinned in DuckDB so that a run of millions of samples sends
 at most a few tens of thousands of points to the browser. Samples are chosen by a hash
 of their result key, so the same rows come back on every render. All user values are
-bound parameters. Used by the dashboard (ui.state caches them); no streamlit here.
+bound parameters. Used by the dashboard (ui.state caches them); no streamlit here. SHOW,
+outcome_text and scores_text are the explorer's vocabulary: its filters and its row values
+in words.
 """
 from __future__ import annotations
 

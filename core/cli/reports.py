@@ -10,13 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from core import cli
-from core.cli import CliError, command
+from core.cli.common import CliError, command, open_store
 
 FORMATS = ("html", "pdf", "md", "csv", "parquet")
 
 
-def _add_parsers(sub, add) -> None:  # noqa: ANN001 - argparse internals (see core.cli.build_parser)
+def add_parsers(add) -> None:  # noqa: ANN001 - core.cli.main's adder: add(name, help) -> subparser
     r = add("report", "write a run's report (html, pdf, md) or its samples and KPI table (csv, parquet)")
     r.add_argument("run_id")
     # choices are checked in cmd_report, so a wrong format gets the same one-line error and exit status 2
@@ -27,10 +26,6 @@ def _add_parsers(sub, add) -> None:  # noqa: ANN001 - argparse internals (see co
     r.add_argument("--baseline", help="compare every model with this one (default: the champion, else the recommended model)")
     r.add_argument("--volume", type=int, help="requests per month for the cost projections (default 100000)")
     r.add_argument("--appendix", type=int, default=5, help="prompts shown in the appendix of sample outputs (default 5)")
-
-
-if _add_parsers not in cli.EXTRA_PARSERS:
-    cli.EXTRA_PARSERS.append(_add_parsers)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -53,7 +48,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from core.reports import ReportOptions, write_report
 
     _check(args)
-    store = cli._store(args)
+    store = open_store(args)
     options = ReportOptions(baseline=args.baseline, volume=args.volume, appendix_items=args.appendix)
     try:
         written = write_report(store, args.run_id, args.format, args.out, options)

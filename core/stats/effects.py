@@ -1,0 +1,238 @@
+"""Effect sizes of a against b: Cliff's delta, rank-biserial, Cohen's d / dz, the mean
+difference with a t interval and the ratio of medians with a bootstrap interval."""
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from typing import Literal
+
+import numpy as np
+from scipy import stats as sps
+
+from core.stats.basics import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_SEED,
+    Interval,
+    _check_confidence,
+    _constant,
+    _undefined,
+    default_resamples,
+    finite_or_none,
+    finite_pairs,
+    finite_values,
+)
+from core.stats.cluster_bootstrap import _cluster_boot
+from core.stats.intervals import mean_ci
+from core.stats.resampling import _finish_bootstrap, _index_blocks, _jackknife_quantile, _resampled_quantiles
+from core.stats.significance import _average_ranks
+
+
+def cliffs_delta(a: object, b: object) -> float | None:
+    """Cliff's delta P(a > b) - P(a < b), from ranks in O(n log n); None if a group is empty."""
+    x, y = finite_values(a), finite_values(b)
+    if x.size == 0 or y.size == 0:
+        return None
+    ranks, _ = _average_ranks(np.concatenate([x, y]))
+    u = ranks[: x.size].sum() - x.size * (x.size + 1) / 2
+    return float(2 * u / (x.size * y.size) - 1)
+
+
+def rank_biserial_paired(a: object, b: object) -> float | None:
+    """Matched-pairs rank-biserial correlation (Kerby 2014): (R+ - R-) / (R+ + R-), zeros dropped."""
+    x, y = finite_pairs(a, b)
+    d = x - y
+    d = d[d != 0]
+    if d.size == 0:
+        return None if x.size == 0 else 0.0
+    r, _ = _average_ranks(np.abs(d))
+    return float((r[d > 0].sum() - r[d < 0].sum()) / r.sum())
+
+
+def cohens_dz(a: object, b: object) -> float | None:
+    """Cohen's dz: mean of paired differences / their SD; None when the SD is 0 or n < 2."""
+    x, y = finite_pairs(a, b)
+    d = x - y
+    sd = float(d.std(ddof=1)) if d.size > 1 else 0.0
+    return finite_or_none(d.mean() / sd) if sd > 0 else None
+
+
+def cohens_d(a: object, b: object) -> float | None:
+    """Cohen's d with the pooled SD (independent samples)."""
+    x, y = finite_values(a), finite_values(b)
+    if x.size < 2 or y.size < 2:
+        return None
+    pooled = ((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2)
+    sd = math.sqrt(pooled)
+    return finite_or_none((x.mean() - y.mean()) / sd) if sd > 0 else None
+
+
+def mean_difference_ci(a: object, b: object, *, paired: bool, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
+    """a - b: t interval on paired differences, or Welch interval for independent samples."""
+    if paired:
+        x, y = finite_pairs(a, b)
+        return mean_ci(x - y, confidence)
+    x, y = finite_values(a), finite_values(b)
+    if x.size < 2 or y.size < 2:
+        est = x.mean() - y.mean() if x.size and y.size else None
+        return _undefined("welch-t", confidence, x.size + y.size, "fewer than 2 values in a group: no interval", est)
+    d = float(x.mean() - y.mean())
+    if x.var() == 0 and y.var() == 0:
+        return _constant("welch-t", confidence, x.size + y.size, d, "no spread in either group")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # near-identical data: precision warnings
+        ci = sps.ttest_ind(x, y, equal_var=False).confidence_interval(confidence)
+    return Interval(d, finite_or_none(ci.low), finite_or_none(ci.high), "welch-t", confidence, x.size + y.size)
+
+
+class BootCache:
+    """Bootstrap medians (and index matrices) reused across comparisons on the same prompts.
+
+    The resample indices depend only on (n, B, seed), so a cached median distribution is
+    exactly what a fresh call would compute.
+    """
+
+    _MAX_CACHED_INDEX = 16_000_000
+
+    def __init__(self) -> None:
+        self._medians: dict[tuple, np.ndarray] = {}
+        self._indices: dict[tuple[int, int, int], list[np.ndarray]] = {}
+
+    def _blocks(self, n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray] | list[np.ndarray]:
+        if n * n_resamples > self._MAX_CACHED_INDEX:
+            return _index_blocks(np.random.default_rng(seed), n, n_resamples)
+        key = (n, n_resamples, seed)
+        if key not in self._indices:
+            self._indices[key] = list(_index_blocks(np.random.default_rng(seed), n, n_resamples))
+        return self._indices[key]
+
+    def medians(self, key: tuple | None, x: np.ndarray, n_resamples: int, seed: int,
+                clusters: tuple[np.ndarray, int] | None = None) -> np.ndarray:
+        """Bootstrap medians of x; clusters=(codes, k): resampling the k prompts with all their values."""
+        full = None if key is None else (key, n_resamples, seed, clusters is not None)
+        if full is not None and full in self._medians:
+            return self._medians[full]
+        if clusters is None:
+            med = _resampled_quantiles(x, [0.5], iter(self._blocks(x.size, n_resamples, seed)))[0]
+        else:
+            med = _cluster_boot(x, clusters[0], clusters[1], [0.5], seed, n_resamples)[0]
+        if full is not None:
+            self._medians[full] = med
+        return med
+
+
+def ratio_of_medians_ci(
+    a: object,
+    b: object,
+    *,
+    paired: bool = False,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+    method: Literal["BCa", "percentile"] = "BCa",
+    _cache: BootCache | None = None,
+    _keys: tuple[tuple, tuple] | None = None,
+) -> Interval:
+    """median(a) / median(b) with a bootstrap interval; paired resamples pairs jointly.
+
+    Equals scipy.stats.bootstrap((a, b), ratio, paired=paired, rng=default_rng(seed)).
+    """
+    _check_confidence(confidence)
+    kind = "bca-bootstrap" if method.lower() == "bca" else "percentile-bootstrap"
+    if paired:
+        x, y = finite_pairs(a, b)
+    else:
+        x, y = finite_values(a), finite_values(b)
+    n = x.size + (0 if paired else y.size)
+    if min(x.size, y.size) < 2:
+        return _undefined(kind, confidence, n, "fewer than 2 values in a group: no interval")
+    ma, mb = float(np.percentile(x, 50)), float(np.percentile(y, 50))
+    if mb <= 0 or ma < 0:
+        return _undefined(kind, confidence, n, "ratio of medians needs positive values")
+    est = ma / mb
+    if np.ptp(x) == 0 and np.ptp(y) == 0:
+        return _constant(kind, confidence, n, est, "no spread in either group")
+    B = n_resamples or default_resamples(max(x.size, y.size))
+    cache = _cache or BootCache()
+    ka, kb = _keys or (None, None)
+    if paired:
+        boot_a = cache.medians(ka, x, B, seed)
+        boot_b = cache.medians(kb, y, B, seed)
+    else:
+        rng = np.random.default_rng(seed)
+        boot_a = _resampled_quantiles(x, [0.5], _index_blocks(rng, x.size, B))[0]
+        boot_b = _resampled_quantiles(y, [0.5], _index_blocks(rng, y.size, B))[0]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # zero medians: handled below
+        theta_b = boot_a / boot_b
+        ja, jb = _jackknife_quantile(x, 0.5), _jackknife_quantile(y, 0.5)
+        jack = [ja / jb] if paired else [ja / mb, ma / jb]
+    jk = None if any(not np.isfinite(j).all() for j in jack) else jack
+    return _finish_bootstrap(est, theta_b, jk, method=method, confidence=confidence, n=n, n_resamples=B, seed=seed)
+
+
+def ratio_of_medians_cluster_ci(
+    a: object,
+    prompts_a: object,
+    b: object,
+    prompts_b: object,
+    *,
+    paired: bool = False,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+    _cache: BootCache | None = None,
+    _keys: tuple[tuple, tuple] | None = None,
+) -> Interval:
+    """median(a) / median(b) over every value (repeats included: the medians a summary shows),
+    with a percentile interval from a cluster bootstrap that resamples prompts with all their
+    values; paired (both ran the same prompts): the same resampled prompts for a and b.
+    """
+    _check_confidence(confidence)
+    kind = "cluster-bootstrap"
+    (x, ca, ka), (y, cb, kb) = _prompt_codes(a, prompts_a, b, prompts_b, paired)
+    n = x.size + y.size
+    if min(ka, kb) < 2:
+        return _undefined(kind, confidence, n, "fewer than 2 prompts in a group: no interval")
+    ma, mb = float(np.percentile(x, 50)), float(np.percentile(y, 50))
+    if mb <= 0 or ma < 0:
+        return _undefined(kind, confidence, n, "ratio of medians needs positive values")
+    est = ma / mb
+    if np.ptp(x) == 0 and np.ptp(y) == 0:
+        return _constant(kind, confidence, n, est, "no spread in either group")
+    B = n_resamples or default_resamples(max(x.size, y.size))
+    if paired:  # one seeded index matrix over the shared prompts: both models draw the same prompts
+        cache = _cache or BootCache()
+        key_a, key_b = _keys or (None, None)
+        boot_a = cache.medians(key_a, x, B, seed, (ca, ka))
+        boot_b = cache.medians(key_b, y, B, seed, (cb, kb))
+    else:
+        rng = np.random.default_rng(seed)
+        boot_a = _cluster_boot(x, ca, ka, [0.5], rng, B)[0]
+        boot_b = _cluster_boot(y, cb, kb, [0.5], rng, B)[0]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # zero medians: no interval
+        theta_b = boot_a / boot_b
+    note = f"resampled {ka} prompts with their repeats" + (" (the same prompts for both)" if paired else "")
+    return _finish_bootstrap(est, theta_b, None, method="percentile", confidence=confidence, n=n, n_resamples=B,
+                             seed=seed, note=note, name=kind)
+
+
+def _prompt_codes(a: object, prompts_a: object, b: object, prompts_b: object,
+                  paired: bool) -> tuple[tuple[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray, int]]:
+    """Finite values with integer prompt codes: sorted prompt labels, so the codes (and a seeded
+    resample) do not depend on row order; paired: one code book, and both must hold every prompt."""
+    out = []
+    for v, c in ((a, prompts_a), (b, prompts_b)):
+        x, labels = np.asarray(v, dtype=float).ravel(), np.asarray(c).ravel()
+        if labels.size != x.size:
+            raise ValueError(f"values ({x.size}) and prompts ({labels.size}) must have the same length")
+        keep = np.isfinite(x)
+        out.append((x[keep], labels[keep]))
+    (x, la), (y, lb) = out
+    if not paired:
+        (_, ca), (_, cb) = (np.unique(la, return_inverse=True), np.unique(lb, return_inverse=True))
+        return (x, ca, int(ca.max(initial=-1)) + 1), (y, cb, int(cb.max(initial=-1)) + 1)
+    book, codes = np.unique(np.concatenate([la, lb]), return_inverse=True)
+    ca, cb, k = codes[: la.size], codes[la.size:], book.size
+    if np.bincount(ca, minlength=k).min(initial=1) == 0 or np.bincount(cb, minlength=k).min(initial=1) == 0:
+        raise ValueError("paired: both groups must hold values for the same prompts")
+    return (x, ca, k), (y, cb, k)

@@ -1,0 +1,146 @@
+"""Many means, one resample: sums and counts of several columns over the same resampled
+prompts, so ratios of sums and statistics of several means are resampled jointly."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.stats.basics import DEFAULT_CONFIDENCE, DEFAULT_SEED, Interval, _constant, _undefined, default_resamples, finite_or_none
+from core.stats.resampling import _finish_bootstrap, _seeded_counts
+
+
+@dataclass(frozen=True)
+class BootstrapMeans:
+    """Sums and counts of several columns over the same resampled prompts.
+
+    One draw of prompts (clusters) serves every column, so ratios of sums (tokens per
+    second, cost per 1,000 tokens) and anything computed from several means are resampled
+    jointly. Missing values (NaN) are left out per column.
+    """
+
+    names: tuple[str, ...]
+    totals: np.ndarray  # (m,) sum of each column's finite values
+    counts: np.ndarray  # (m,) number of finite values
+    boot_totals: np.ndarray  # (B, m) sums in each resample
+    boot_counts: np.ndarray  # (B, m)
+    n: int  # rows
+    n_clusters: int
+    clustered: bool  # some prompt has more than one row
+    n_resamples: int
+    seed: int
+
+    def _col(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"no column {name!r}; columns: {', '.join(self.names)}") from None
+
+    def mean(self, name: str) -> tuple[float | None, np.ndarray]:
+        """(mean of the column, its B resampled means; NaN where a resample has no value)."""
+        return self.ratio(name, None)
+
+    def count(self, name: str) -> tuple[int, np.ndarray]:
+        """(finite values of the column, their number in each resample)."""
+        i = self._col(name)
+        return int(self.counts[i]), self.boot_counts[:, i]
+
+    def ratio(self, num: str, den: str | None) -> tuple[float | None, np.ndarray]:
+        """Ratio of sums num / den (den None: the count, i.e. the mean), point and resampled."""
+        i = self._col(num)
+        j = None if den is None else self._col(den)
+        top, bottom = self.totals[i], self.counts[i] if j is None else self.totals[j]
+        bt, bb = self.boot_totals[:, i], self.boot_counts[:, i] if j is None else self.boot_totals[:, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = finite_or_none(top / bottom) if bottom else None
+            return est, np.where(bb != 0, bt / np.where(bb != 0, bb, 1), np.nan)
+
+    @property
+    def method(self) -> str:
+        return "cluster-bootstrap" if self.clustered else "percentile-bootstrap"
+
+    def interval(self, estimate: float | None, theta_b: np.ndarray, *, confidence: float = DEFAULT_CONFIDENCE, n: int | None = None) -> Interval:
+        """Percentile interval of a statistic computed from these resamples."""
+        n = self.n if n is None else n
+        if estimate is None or n == 0:
+            return _undefined(self.method, confidence, n, "no data", estimate)
+        if self.n_clusters < 2:
+            return _undefined(self.method, confidence, n, "fewer than 2 prompts: no interval", estimate)
+        theta = np.asarray(theta_b, dtype=float)
+        if theta.size and np.ptp(theta[np.isfinite(theta)]) == 0 and np.isfinite(theta).all() and theta[0] == estimate:
+            return _constant(self.method, confidence, n, estimate)
+        note = f"resampled {self.n_clusters} prompts with their repeats" if self.clustered else ""
+        return _finish_bootstrap(
+            estimate, theta, None, method="percentile", confidence=confidence, n=n,
+            n_resamples=self.n_resamples, seed=self.seed, note=note, name=self.method,
+        )
+
+
+def bootstrap_means(
+    columns: Mapping[str, object],
+    clusters: object | None = None,
+    *,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+) -> BootstrapMeans:
+    """Resample prompts (clusters; each row its own when None) once for several columns.
+
+    Draws the same index matrix as cluster_bootstrap_ci (rng.integers(0, k, (B, k)) from
+    default_rng(seed), clusters numbered in order of first appearance), so a column without
+    missing values gets exactly cluster_bootstrap_ci's resampled means. Vectorised: each
+    resample's sums are a (B x k) count matrix times the (k x m) per-cluster sums.
+    """
+    names = tuple(columns)
+    cols = [np.asarray(v, dtype=float).ravel() for v in columns.values()]
+    n = cols[0].size if cols else 0
+    if any(c.size != n for c in cols):
+        raise ValueError("every column must have the same length")
+    if clusters is None:
+        codes, k = np.arange(n), n
+    else:
+        cl = np.asarray(clusters, dtype=object).ravel()
+        if cl.size != n:
+            raise ValueError(f"values ({n}) and clusters ({cl.size}) must have the same length")
+        f, uniques = pd.factorize(pd.Series(cl).astype(str))
+        codes, k = np.asarray(f), len(uniques)
+    m = len(cols)
+    finite = np.column_stack([np.isfinite(c) for c in cols]) if m else np.zeros((n, 0), bool)
+    values = np.column_stack([np.where(np.isfinite(c), c, 0.0) for c in cols]) if m else np.zeros((n, 0))
+    sums = np.zeros((k, m))
+    sizes = np.zeros((k, m))
+    np.add.at(sums, codes, values)
+    np.add.at(sizes, codes, finite.astype(float))
+    return bootstrap_sums(names, sums, sizes, n, clustered=clusters is not None and k < n, n_resamples=n_resamples, seed=seed)
+
+
+def bootstrap_sums(
+    names: Sequence[str],
+    sums: np.ndarray,
+    sizes: np.ndarray,
+    n: int,
+    *,
+    clustered: bool,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+) -> BootstrapMeans:
+    """bootstrap_means from per-cluster totals already summed (e.g. by a SQL GROUP BY).
+
+    sums, sizes: (k, m) sum and number of finite values of each column per cluster, clusters
+    in order of first appearance (row i is cluster code i); n: the rows behind them. Gives
+    the same resamples as bootstrap_means on those rows.
+    """
+    names = tuple(names)
+    sums = np.asarray(sums, dtype=float).reshape(-1, len(names))
+    sizes = np.asarray(sizes, dtype=float).reshape(-1, len(names))
+    k, m = sums.shape
+    B = n_resamples or default_resamples(n)
+    both = np.hstack([sums, sizes])
+    boot = [np.zeros((0, 2 * m))]
+    if k >= 2:
+        for cnt in _seeded_counts(seed, k, B):
+            boot.append(cnt @ both)
+    boot_all = np.concatenate(boot)
+    boot_t, boot_c = boot_all[:, :m], boot_all[:, m:]
+    return BootstrapMeans(names, sums.sum(axis=0), sizes.sum(axis=0), boot_t, boot_c, n, k, clustered, B if k >= 2 else 0, seed)

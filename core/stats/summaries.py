@@ -1,0 +1,79 @@
+"""Summaries of one metric per model: the mean and p50/p90/p95/p99, each with an interval."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from core.stats.basics import DEFAULT_CONFIDENCE, DEFAULT_SEED, PERCENTILES, Interval
+from core.stats.cluster_bootstrap import _cluster_intervals, _has_repeats
+from core.stats.intervals import mean_ci, proportion_ci, quantile_cis
+from core.stats.metric_registry import metric_info
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """Mean and tail percentiles of one metric for one model, each with an interval."""
+
+    n: int
+    n_prompts: int | None
+    clustered: bool  # True when repeats made the intervals resample prompts
+    mean: Interval
+    p50: Interval | None
+    p90: Interval | None
+    p95: Interval | None
+    p99: Interval | None
+
+
+def summarize(
+    values: object,
+    clusters: object | None = None,
+    *,
+    binary: bool = False,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+    method: Literal["BCa", "percentile"] = "BCa",
+) -> MetricSummary:
+    """Mean and p50/p90/p95/p99 with intervals; cluster bootstrap when any prompt repeats.
+
+    binary=True (pass/fail): the mean is a proportion (Wilson) and percentiles are omitted.
+    """
+    x = np.asarray(values, dtype=float).ravel()
+    keep = np.isfinite(x)
+    c = None if clusters is None else np.asarray(clusters, dtype=object).ravel()
+    n_prompts = None if c is None else int(pd.Series(c[keep]).astype(str).nunique())
+    clustered = c is not None and _has_repeats(c[keep])
+    if binary:
+        mean = proportion_ci(x, c, confidence=confidence, n_resamples=n_resamples, seed=seed)
+        return MetricSummary(int(keep.sum()), n_prompts, clustered, mean, None, None, None, None)
+    if clustered:
+        ivs = _cluster_intervals(x, c, ["mean", *[p / 100 for p in PERCENTILES]], confidence, n_resamples, seed)
+        return MetricSummary(int(keep.sum()), n_prompts, True, *ivs)
+    qs = quantile_cis(x[keep], [p / 100 for p in PERCENTILES], confidence=confidence, n_resamples=n_resamples, seed=seed, method=method)
+    return MetricSummary(int(keep.sum()), n_prompts, False, mean_ci(x[keep], confidence), *qs)
+
+
+def summarize_models(
+    df: pd.DataFrame, metric: str, *, confidence: float = DEFAULT_CONFIDENCE, n_resamples: int | None = None, seed: int = DEFAULT_SEED
+) -> dict[str, MetricSummary]:
+    """summarize() of one metric for each model over its ok samples (prompts = item_id)."""
+    ok = ok_rows(df, metric)
+    info = metric_info(metric)
+    out = {}
+    for model, g in ok.groupby("model", sort=False):
+        clusters = g["item_id"].to_numpy() if "item_id" in g else None
+        out[str(model)] = summarize(g["_value"].to_numpy(), clusters, binary=info.binary, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    return out
+
+
+def ok_rows(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Rows with status 'ok' and a finite metric value, the value in column '_value'."""
+    if metric not in df.columns:
+        raise ValueError(f"no column {metric!r} in the samples; available: {', '.join(map(str, df.columns))}")
+    rows = df[df["status"] == "ok"] if "status" in df.columns else df
+    value = pd.to_numeric(rows[metric].astype("float64"), errors="coerce")
+    out = rows.assign(_value=value)
+    return out[np.isfinite(out["_value"].to_numpy(float))]
