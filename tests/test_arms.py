@@ -1,0 +1,44 @@
+"""core.arms: (run, model) arms across runs, paired by prompt when their prompt sets agree."""
+from __future__ import annotations
+
+import pytest
+
+from bench.analysis import synthetic_run
+from core import arms
+from core.compare import pairwise
+from core.store import Store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Store:
+    s = Store(tmp_path_factory.mktemp("arms") / "arms.duckdb")
+    synthetic_run(s, run_id="r1", n_models=2, n_items=30, repeats=1, error_rate=0.0)
+    synthetic_run(s, run_id="r2", n_models=2, n_items=30, repeats=1, error_rate=0.0)
+    return s
+
+
+def test_arms_of_two_runs_on_one_version_are_paired_by_prompt(store):
+    pair = [arms.parse_arm("r1:model-00"), arms.parse_arm("r2:model-01")]
+    data = arms.load_arms(store, pair, ["latency_ms"])
+    assert data.pairing.kind == "same-version" and data.labels == ["model-00@r1", "model-01@r2"]
+    assert set(data.frame["model"]) == set(data.labels) and len(data.frame) == 60
+    (c,) = pairwise(data.frame, ["latency_ms"])
+    assert c.paired and c.n_pairs == 30
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("r1", "an arm is RUN:MODEL"),
+    ("nope:model-00", "unknown run 'nope'"),
+    ("r1:model-09", "run r1 has no model 'model-09' (it ran: model-00, model-01)"),
+])
+def test_a_bad_arm_is_named(store, text, message):
+    with pytest.raises(arms.ArmError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        arms.load_arms(store, [arms.Arm("r2", "model-00"), arms.parse_arm(text)], ["latency_ms"])
+
+
+def test_an_arm_listed_twice_or_alone_is_refused(store):
+    one = arms.Arm("r1", "model-00")
+    with pytest.raises(arms.ArmError, match="at least two arms"):
+        arms.check_arms(store, [one])
+    with pytest.raises(arms.ArmError, match="listed twice"):
+        arms.check_arms(store, [one, one])
