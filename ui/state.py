@@ -21,6 +21,7 @@ import streamlit as st
 from core import catalog, config, jobs, prompts
 from core.devices import Budget, default_budget
 from core.queries import planned_models
+from core.scale import POLICY
 from core.schemas import PromptSet
 from core.store import Store
 from ui import format as fmt
@@ -205,7 +206,7 @@ def model_colors() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- analysis (Results, Compare, Costs)
 
-HEAVY_SAMPLES = 60_000  # above this many samples, bootstrap intervals and tests are opt-in (seconds to minutes)
+HEAVY_SAMPLES = POLICY.dashboard_samples  # above this many samples, bootstrap intervals and tests are opt-in (core.scale)
 
 
 def run_version(run_id: str) -> tuple:
@@ -254,7 +255,7 @@ def comparison(run_id: str, metrics: tuple[str, ...], baseline: str | None, corr
                        tuple(sorted(margins.items())), alpha, cost_settings())
 
 
-HEAVY_RESAMPLES = 200  # bootstrap resamples for cost intervals above HEAVY_SAMPLES (shown with every interval)
+HEAVY_RESAMPLES = POLICY.dashboard_cost_resamples  # cost-interval resamples above HEAVY_SAMPLES (core.scale)
 
 
 @st.cache_data(ttl=3600, show_spinner="Resampling response times and token counts…", max_entries=8)

@@ -23,6 +23,7 @@ from core import cost as C
 from core import queries
 from core.compare import verdict
 from core.redact import redact
+from core.scale import POLICY
 from core.stats import DEFAULT_ALPHA, DEFAULT_CONFIDENCE, DEFAULT_SEED, METHODS, Interval, metric_info
 from core.store import Store
 from core.textfmt import effect_text, fmt_interval, fmt_p, fmt_value
@@ -38,8 +39,8 @@ SECTIONS = {
     "appendix": "Appendix: sample outputs",
 }
 COMPARE_METRICS = ("quality", "passed", "latency", "ttft", "tokens_per_s", "mem_added")
-LARGE_RUN_SAMPLES = 5_000  # above this, bootstrap resamples drop to LARGE_RUN_RESAMPLES unless set
-LARGE_RUN_RESAMPLES = 500
+LARGE_RUN_SAMPLES = POLICY.report_samples  # above this, bootstrap resamples drop to LARGE_RUN_RESAMPLES unless set
+LARGE_RUN_RESAMPLES = POLICY.report_resamples
 MAX_OUTPUT_CHARS = 1_200  # per output (and prompt) in the appendix
 TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 
@@ -176,7 +177,7 @@ class ReportOptions:
     def bootstrap_resamples(self, n_samples: int) -> int | None:
         """Resamples for a run of n_samples: n_resamples when set, else LARGE_RUN_RESAMPLES above
         LARGE_RUN_SAMPLES, else None (the analysis defaults)."""
-        return self.n_resamples or (LARGE_RUN_RESAMPLES if n_samples > LARGE_RUN_SAMPLES else None)
+        return POLICY.report_resamples_for(n_samples, self.n_resamples)
 
 
 # =========================================================================== assembling
