@@ -17,5 +17,6 @@ pages = [
     st.Page("pages/6_prompt_sets.py", title="Prompt sets", icon=":material/list_alt:"),
     st.Page("pages/7_models.py", title="Models", icon=":material/memory:"),
     st.Page("pages/8_reports.py", title="Reports", icon=":material/description:"),
+    st.Page("pages/9_sql.py", title="SQL", icon=":material/terminal:"),
 ]
 st.navigation(pages).run()

@@ -2,6 +2,7 @@
 
     kpi_table(store, run_id)      -> KpiTable         KPIs per model (and category) with intervals
     compare_run(store, run_id)    -> RunComparison    pairwise tests, verdicts, Pareto, drift, cold start
+    compare_arms(store, arms)     -> RunComparison    the same over arms (run, model) of different runs
     cost_report(store, run_id, s) -> CostReport       local vs cloud cost, projections, break-even
     cost_resamples(store, run_id) -> CostResamples  the settings-free part of a cost report (reusable)
     sample_size(store, run_id, metric, effect) -> SampleSizeReport
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from core import cost as C
+from core.arms import Arm, ArmError, Pairing, load_arms, parse_arm
 from core.compare import Comparison, comparisons_frame, pairwise, verdict
 from core.kpis import (
     CostContext,
@@ -62,7 +64,7 @@ from core.stats import (
 from core.store import Store
 
 __all__ = [
-    "DEFAULT_METRICS", "METRIC_ALIASES", "KpiTable", "kpi_table", "RunComparison", "compare_run", "CostReport",
+    "DEFAULT_METRICS", "METRIC_ALIASES", "KpiTable", "kpi_table", "RunComparison", "compare_run", "compare_arms", "CostReport",
     "cost_report", "CostResamples", "cost_resamples", "SampleSizeReport", "sample_size", "Recommendation", "recommend", "resolve_metric", "METHODS",
     "MachineLoadReport", "machine_load",
 ]
@@ -238,6 +240,8 @@ class RunComparison:
     cold_start: Mapping[str, ColdStartInfo]
     advice: tuple[SampleSizeAdvice, ...]
     notes: tuple[str, ...] = ()
+    arms: tuple[Arm, ...] = ()  # compare_arms: the arms (run, model); models are then named Arm.label
+    pairing: Pairing | None = None  # compare_arms: how the arms' prompts line up
 
     def frame(self) -> pd.DataFrame:
         return comparisons_frame(self.comparisons)
@@ -278,6 +282,10 @@ class RunComparison:
             "sample_size_advice": [_jsonable(a) for a in self.advice],
             "methods": METHODS,
             "notes": list(self.notes),
+            **({"arms": [{"arm": str(a), "run_id": a.run_id, "model": a.model, "label": a.label} for a in self.arms],
+                "pairing": {"kind": self.pairing.kind, "n_paired": len(self.pairing.shared),
+                            "changed_items": list(self.pairing.changed), "note": self.pairing.note}}
+               if self.arms and self.pairing is not None else {}),
         }
 
     def _pareto_row(self, model: str) -> dict[str, Any]:
@@ -339,24 +347,54 @@ def compare_run(
     cost is the local cost per request from each sample's latency (settings, measured_watts).
     margins: equivalence margins by metric (alias or column), in the metric's unit.
     """
-    cols = list(dict.fromkeys(resolve_metric(m) for m in metrics))
-    fetched = ["model", "item_id", "seq", "status", *dict.fromkeys(c for c in (*_stored(cols), "latency_ms") if c != "passed")]
-    data = _load(store, run_id, fetched, models, with_aggregate=True, with_run_models=True, with_champion=use_champion)
+    cols = _metric_columns(metrics)
+    data = _load(store, run_id, _fetched(cols), models, with_aggregate=True, with_run_models=True, with_champion=use_champion)
+    opts = _Options(correction, dict(margins or {}), alpha, confidence, n_resamples, seed, test, settings, measured_watts)
+    return _compare_loaded(data, run_id, cols, lambda present: _baseline(run_id, present, baseline, data.champion), opts)
+
+
+def _metric_columns(metrics: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(resolve_metric(m) for m in metrics))
+
+
+def _fetched(cols: Sequence[str]) -> list[str]:
+    """The sample columns a comparison of `cols` reads (latency always: drift, cold start)."""
+    return ["model", "item_id", "seq", "status", *dict.fromkeys(c for c in (*_stored(cols), "latency_ms") if c != "passed")]
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The settings of a comparison, shared by compare_run and compare_arms."""
+
+    correction: Literal["holm", "bh", "none"]
+    margins: Mapping[str, float]
+    alpha: float
+    confidence: float
+    n_resamples: int | None
+    seed: int
+    test: Literal["auto", "wilcoxon", "t", "mann-whitney", "welch"]
+    settings: C.CostSettings | None
+    measured_watts: Mapping[str, float] | None = None
+
+
+def _compare_loaded(data: _RunData, run_id: str, cols: list[str], choose_baseline: Any, o: _Options) -> RunComparison:
+    """Tests, verdicts, Pareto, drift, cold start and advice over loaded samples (one run's
+    models, or arms labelled model@run). choose_baseline(present) -> (baseline, source)."""
     agg: pd.DataFrame = data.aggregate  # type: ignore[assignment]
     # one cost context for the cost metric and the Pareto table (neither reads cloud prices)
     priced = set(map(str, agg.index[agg["ok"] > 0]))
     if "local_cost" in cols:
         priced |= set(map(str, data.samples["model"].unique()))
-    ctx = cost_context(dataclasses.replace(settings or C.CostSettings(), cloud_models=()), sorted(priced),
-                       measured_watts=_measured(measured_watts, data), price_bases=data.price_bases)
-    df = _with_derived(data.samples, cols, settings, ctx=ctx)
+    ctx = cost_context(dataclasses.replace(o.settings or C.CostSettings(), cloud_models=()), sorted(priced),
+                       measured_watts=_measured(o.measured_watts, data), price_bases=data.price_bases)
+    df = _with_derived(data.samples, cols, o.settings, ctx=ctx)
     ok = df[df["status"] == "ok"]
     present = data.present(ok)
     notes: list[str] = []
     failed = [m for m in data.present() if m not in present]
     if failed:
         notes.append(f"no successful requests, left out of the comparisons: {', '.join(failed)}")
-    baseline, source = _baseline(run_id, present, baseline, data.champion)
+    baseline, source = choose_baseline(present)
     usable = []
     for c in cols:
         if ok[c].notna().any():
@@ -365,21 +403,85 @@ def compare_run(
             notes.append(f"{c}: no values in this run, not compared")
     comps: tuple[Comparison, ...] = ()
     if len(present) >= 2 and usable:
-        mg = {resolve_metric(k): v for k, v in (margins or {}).items()}
+        mg = {resolve_metric(k): v for k, v in o.margins.items()}
         keep = df[df["model"].isin(present)]
         frame = keep.assign(model=pd.Categorical(keep["model"], categories=present, ordered=True)).sort_values(["model", "seq"])
         frame["model"] = frame["model"].astype(str)
-        comps = pairwise(frame, usable, baseline=baseline, correction=correction, test=test, margins=mg, alpha=alpha,
-                         confidence=confidence, n_resamples=n_resamples, seed=seed)
+        comps = pairwise(frame, usable, baseline=baseline, correction=o.correction, test=o.test, margins=mg, alpha=o.alpha,
+                         confidence=o.confidence, n_resamples=o.n_resamples, seed=o.seed)
     elif len(present) < 2:
         notes.append("fewer than two models with samples: nothing to compare")
-    table = _pareto_table(agg, present, settings or C.CostSettings(), ctx=ctx, footprints=_footprints(data.run_models))
+    table = _pareto_table(agg, present, o.settings or C.CostSettings(), ctx=ctx, footprints=_footprints(data.run_models))
     pts = pareto_front(table) if not table.empty else ()
     return RunComparison(
-        run_id, tuple(usable), comps, baseline, source, correction, alpha, confidence, pts, table,
-        _drifts(ok, present, alpha, confidence), _cold_starts(data.run_models, ok, present),  # type: ignore[arg-type]
-        _advice(comps, alpha), tuple(notes),
+        run_id, tuple(usable), comps, baseline, source, o.correction, o.alpha, o.confidence, pts, table,
+        _drifts(ok, present, o.alpha, o.confidence), _cold_starts(data.run_models, ok, present),  # type: ignore[arg-type]
+        _advice(comps, o.alpha), tuple(notes),
     )
+
+
+def compare_arms(
+    store: Store,
+    arms: Sequence[Arm | str],
+    *,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    baseline: Arm | str | None = None,
+    correction: Literal["holm", "bh", "none"] = "holm",
+    margins: Mapping[str, float] | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int | None = None,
+    seed: int = DEFAULT_SEED,
+    test: Literal["auto", "wilcoxon", "t", "mann-whitney", "welch"] = "auto",
+    settings: C.CostSettings | None = None,
+) -> RunComparison:
+    """compare_run over arms (run, model), possibly of different runs: each arm is named by its
+    label model@run in comparisons, verdicts and the Pareto table. Arms are paired by prompt
+    when their prompt sets agree (core.arms.pairing: the sentence leads `notes` and the result
+    carries `pairing`). arms / baseline: Arm objects or 'RUN:MODEL' text; baseline must be one of
+    the arms (None: all pairs). ArmError for an unknown run or model, ValueError for a bad metric.
+    The Pareto points and cold starts are each arm's over all of its run's prompts."""
+    chosen = tuple(a if isinstance(a, Arm) else parse_arm(a) for a in arms)
+    base = baseline if isinstance(baseline, Arm) or baseline is None else parse_arm(baseline)
+    if base is not None and base not in chosen:
+        raise ArmError(f"the baseline {base} is not one of the arms compared ({', '.join(map(str, chosen))})")
+    cols = _metric_columns(metrics)
+    data = _load_arms(store, chosen, _fetched(cols))
+    opts = _Options(correction, dict(margins or {}), alpha, confidence, n_resamples, seed, test, settings)
+
+    def choose(present: Sequence[str]) -> tuple[str | None, Literal["argument", "champion", "all pairs"]]:
+        if base is None:
+            return None, "all pairs"
+        if base.label not in present:
+            raise ArmError(f"the baseline arm {base} has no successful requests")
+        return base.label, "argument"
+
+    comp = _compare_loaded(data.run, ", ".join(dict.fromkeys(a.run_id for a in chosen)), cols, choose, opts)
+    return dataclasses.replace(comp, notes=(data.pairing.note, *comp.notes), arms=chosen, pairing=data.pairing)
+
+
+@dataclass(frozen=True, eq=False)
+class _ArmsLoaded:
+    run: _RunData  # keyed by arm label
+    pairing: Pairing
+
+
+def _load_arms(store: Store, arms: tuple[Arm, ...], columns: Sequence[str]) -> _ArmsLoaded:
+    """load_arms' samples plus each arm's aggregate row, run_models row and price basis, keyed by label."""
+    data = load_arms(store, arms, columns)
+    aggs, rms, bases = [], [], {}
+    with store.connect() as con:
+        for arm in arms:
+            aggs.append(aggregate(con, arm.run_id, models=[arm.model]).assign(model=arm.label))
+            rm = run_models(con, arm.run_id)
+            rms.append(rm.loc[rm.index == arm.model].rename(index={arm.model: arm.label}))
+            basis = run_price_bases(con, arm.run_id, rm).get(arm.model)
+            if basis:
+                bases[arm.label] = basis
+    rm_all = pd.concat(rms) if rms else pd.DataFrame()
+    agg = pd.concat(aggs, ignore_index=True).set_index("model")
+    run = _RunData(data.labels, data.frame, agg, rm_all, None, bases, measured_power(rm_all))
+    return _ArmsLoaded(run, data.pairing)
 
 
 def _pareto_table(agg: pd.DataFrame, models: Sequence[str], settings: C.CostSettings,

@@ -12,6 +12,7 @@ power, Pareto) works on arms unchanged. No SQL here: reads go through core.queri
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -145,4 +146,8 @@ def load_arms(store: Store, arms: Sequence[Arm], columns: Sequence[str]) -> ArmD
             df = df.assign(item_id=arm.label + "/" + df["item_id"].astype(str))
         parts.append(df.assign(model=arm.label, run_id=arm.run_id))
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*cols, "passed", "run_id"])
+    if how.kind == "same-version":  # count the prompts every arm has rows for (a run may be partial)
+        common = sorted(set.intersection(*(set(map(str, p["item_id"])) for p in parts)))
+        how = dataclasses.replace(how, shared=tuple(common), note=f"paired by prompt on {len(common):,} prompts: "
+                                                                  "every arm ran the same prompt-set version")
     return ArmData(arms, frame, how)

@@ -87,8 +87,11 @@ class ParityReport:
         """The pairs that differ (or failed), outputs cut to `chars`: for tables in the CLI and the dashboard."""
         import pandas as pd
 
-        return pd.DataFrame([{"item_id": p.item_id, "repeat": p.repeat, "outcome": p.outcome, "a": (p.a_text or "")[:chars],
-                              "b": (p.b_text or "")[:chars]} for p in self.mismatches()],
+        def cut(text: object) -> str:  # a failed sample's output is missing (None, or NaN from a frame)
+            return text[:chars] if isinstance(text, str) else ""
+
+        return pd.DataFrame([{"item_id": p.item_id, "repeat": p.repeat, "outcome": p.outcome, "a": cut(p.a_text),
+                              "b": cut(p.b_text)} for p in self.mismatches()],
                             columns=["item_id", "repeat", "outcome", "a", "b"])
 
 

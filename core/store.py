@@ -214,6 +214,39 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         UPDATE prompt_sets SET items = NULL;
         """,
     ),
+    (
+        "0008_champion_history",
+        """
+        -- the champion's history, append-only (core.champion): a promotion or a rollback adds a row and
+        -- no row is ever updated or deleted; settings.champion holds the current champion's model name,
+        -- written in the same transaction as each row (so every reader of the setting keeps working)
+        CREATE TABLE champion_history (
+            seq INTEGER PRIMARY KEY,       -- 1, 2, ...: the order of events
+            changed_at TIMESTAMP,          -- UTC; NULL for an adopted setting (when it was set is not known)
+            action VARCHAR,                -- promote | rollback | adopted (the setting found by this migration)
+            run_id VARCHAR,                -- the champion's evaluation run (NULL when adopted: a model name only)
+            model VARCHAR,
+            actor VARCHAR,                 -- who: the user and the tool (CLI, dashboard)
+            note VARCHAR,
+            gate VARCHAR,                  -- JSON: the gate result given as evidence, or NULL
+            evidence VARCHAR,              -- JSON: the run's prompt set, its version, the model version, ...
+            restores INTEGER               -- rollback: the seq of the row whose champion it restores
+        );
+        -- the MLflow Model Registry mirror of each history row, append-only (the latest row of a seq wins)
+        CREATE TABLE champion_mirror (
+            seq INTEGER,
+            mirrored_at TIMESTAMP,
+            status VARCHAR,                -- synced | pending | disabled | skipped
+            registered_model VARCHAR,
+            version VARCHAR,
+            message VARCHAR
+        );
+        INSERT INTO champion_history (seq, action, model, actor, note)
+            SELECT 1, 'adopted', value, 'migration 0008_champion_history',
+                   'the champion set before the history existed (a model name, no run)'
+            FROM settings WHERE key = 'champion';
+        """,
+    ),
 )
 
 
@@ -700,6 +733,37 @@ class Store:
             else:
                 con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
 
+
+    # ------------------------------------------------------------------ champion history (core.champion)
+    CHAMPION_COLUMNS = ("changed_at", "action", "run_id", "model", "actor", "note", "gate", "evidence", "restores")
+
+    def append_champion(self, row: dict[str, Any], champion: str | None, after: int) -> int:
+        """Append one champion_history row as seq `after` + 1 and set settings.champion to `champion`
+        (the model the row makes champion), in one transaction; returns the new seq. ValueError when
+        another writer appended meanwhile (the caller decided on a history that is no longer the last)."""
+        with self.connect() as con:
+            con.execute("BEGIN")
+            last = con.execute("SELECT coalesce(max(seq), 0) FROM champion_history").fetchone()[0]
+            if last != after:
+                con.execute("ROLLBACK")
+                raise ValueError(f"the champion history changed meanwhile (it now ends at row {last}, not {after}); "
+                                 "look at it again and retry")
+            cols = self.CHAMPION_COLUMNS
+            con.execute(f"INSERT INTO champion_history (seq, {', '.join(cols)}) VALUES (?{', ?' * len(cols)})",
+                        [after + 1, *(row.get(c) for c in cols)])
+            if champion is None:
+                con.execute("DELETE FROM settings WHERE key = 'champion'")
+            else:
+                con.execute("INSERT OR REPLACE INTO settings VALUES ('champion', ?)", [champion])
+            con.execute("COMMIT")
+        return after + 1
+
+    def record_champion_mirror(self, seq: int, status: str, registered_model: str | None, version: str | None,
+                               message: str | None) -> None:
+        """Append how the MLflow registry mirror of history row `seq` went."""
+        with self.connect() as con:
+            con.execute("INSERT INTO champion_mirror VALUES (?, ?, ?, ?, ?, ?)",
+                        [seq, now(), status, registered_model, version, message])
 
     # ------------------------------------------------------------------ queue, worker slot, progress, requests
     # The evaluation worker (core.worker) and its clients (core.jobs: dashboard, CLI) meet here.

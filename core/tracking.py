@@ -200,8 +200,9 @@ def kpis_for_mlflow(store: Store, run_id: str) -> dict[str, dict[str, float]]:
     return out
 
 
-def champion(kpis: dict[str, dict[str, float]]) -> str | None:
-    """Highest mean quality (ties: lower median latency); without quality, the fastest model."""
+def best_quality_model(kpis: dict[str, dict[str, float]]) -> str | None:
+    """Highest mean quality (ties: lower median latency); without quality, the fastest model. Not the
+    champion: that is the arm promoted by hand (core.champion, mirrored to the Model Registry)."""
     ok = {m: k for m, k in kpis.items() if k.get("ok", 0) > 0}
     if not ok:
         return None
@@ -232,6 +233,8 @@ def _mirror(store: Store, run_id: str, uri: str, experiment: str | None, state: 
     kpis = kpis_for_mlflow(store, run_id)
     models = {r["model"]: r for r in store.run_models_df(run_id).to_dict("records")}
     _log(client, parent, _run_params(row, models), _run_metrics(row, kpis), _run_tags(row, kpis))
+    for old in _RENAMED_TAGS & set(parent.data.tags):  # "champion" now means only the promoted arm (core.registry)
+        client.delete_tag(pid, old)
     children = {r.data.tags.get(TAG_MODEL): r for r in client.search_runs(
         [exp_id], filter_string=f"tags.`mlflow.parentRunId` = '{pid}'", max_results=1000)}
     child_ids = {}
@@ -392,6 +395,7 @@ def _model_params(row, model: str, mrow: dict) -> dict[str, Any]:  # noqa: ANN00
     return {k: v for k, v in out.items() if not _missing(v)}
 
 
+_RENAMED_TAGS = {"llm_eval.champion", "llm_eval.champion_basis"}  # now llm_eval.best_quality_model(_basis)
 SERVING_METRICS = ("requests_per_s", "output_tps", "goodput", "serving_wall_s")  # HTTP models (run_models columns)
 
 
@@ -419,8 +423,8 @@ def _run_tags(row, kpis: dict[str, dict[str, float]]) -> dict[str, str | None]: 
         TAG_RUN_ID: row.run_id,
         TAG_ROLE: "parent",
         "llm_eval.run_status": row.status,
-        "llm_eval.champion": champion(kpis),
-        "llm_eval.champion_basis": "highest mean quality (ties: lower median latency)",
+        "llm_eval.best_quality_model": best_quality_model(kpis),
+        "llm_eval.best_quality_model_basis": "highest mean quality (ties: lower median latency)",
         "llm_eval.product_version": core.__version__,
         "llm_eval.prompt_set": row.prompt_set,
         "mlflow.source.git.commit": row.manifest.get("git_commit"),

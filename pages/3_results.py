@@ -2,7 +2,7 @@
 import streamlit as st
 
 from ui import analysis_widgets as aw
-from ui import machine_load, nav, state
+from ui import machine_load, nav, side_by_side, state
 
 nav.guard(__file__)
 st.title("Results")
@@ -40,4 +40,7 @@ st.subheader("By category")
 aw.by_category(runs, focus, tables[focus], models, with_ci, colors)
 
 st.subheader("Sample explorer")
-aw.explorer(focus, [m for m in models if m in aw.run_models(runs, [focus])])
+focus_models = [m for m in models if m in aw.run_models(runs, [focus])]
+aw.explorer(focus, focus_models)
+with st.expander("Side by side: two models' outputs, word by word"):
+    side_by_side.pick_and_show(focus, focus_models, key="results.sbs")

@@ -3,7 +3,8 @@ import streamlit as st
 
 from ui import analysis_figures as af
 from ui import analysis_widgets as aw
-from ui import machine_load, nav, parity, state
+from ui import arms
+from ui import machine_load, nav, parity, side_by_side, state
 from ui import format as fmt
 
 METRICS = {"latency": "Latency", "ttft": "Time to first token", "tokens_per_s": "Decode speed", "quality": "Quality",
@@ -17,6 +18,9 @@ nav.guard(__file__)
 st.title("Compare")
 runs = aw.finished_runs_or_stop("Nothing to compare yet. Run two or more models on the same prompt set (Run page); "
                                 "the comparison of their results appears here.")
+if arms.mode() == "Across runs":
+    arms.across_runs(runs, METRICS, COLUMNS)
+    st.stop()
 (run_id,) = aw.pick_runs(runs, key="compare.run", multi=False, prefer_several_models=True)
 models = aw.run_models(runs, [run_id])
 if len(models) < 2:
@@ -120,3 +124,6 @@ else:
     st.subheader("Parity: one model through two paths")
     st.caption(f"On a run of {n:,} samples the parity check (bootstrap intervals) comes with the pairwise tests: "
                "switch them on above.")
+
+st.subheader("Outputs side by side")
+side_by_side.pick_and_show(run_id, models, key="compare.sbs")

@@ -1,7 +1,8 @@
-"""Models: the catalog, add a local directory or a Hugging Face id, loaded models, champion."""
+"""Models: the catalog, the champion (promote, roll back, history), loaded models, add a local directory or a Hugging Face id."""
 import streamlit as st
 
 from core import catalog
+from ui import champion as champion_ui
 from ui import figures, nav, state, widgets
 from ui import format as fmt
 
@@ -12,20 +13,22 @@ infos = state.catalog_infos()
 champion = state.champion()
 
 st.dataframe(widgets.catalog_frame(infos, champion), hide_index=True,
-             column_config={"champion": st.column_config.CheckboxColumn("Champion"),
+             column_config={"champion": st.column_config.CheckboxColumn("Champion", help="the model of the champion (promoted below)"),
                             "available": st.column_config.CheckboxColumn("Available")})
 
 # ------------------------------------------------------------------ champion
 st.subheader("Champion")
-st.caption("The champion is the default baseline on the Compare page.")
-names = [i.spec.name for i in infos]
-c1, c2 = st.columns([3, 1])
-pick = c1.selectbox("Model", names, index=names.index(champion) if champion in names else 0, key="models.champion")
-if c2.button("Mark as champion", key="models.set_champion", icon=":material/trophy:", disabled=not names):
-    state.set_champion(pick)
-    st.session_state[state.Keys.notice] = f"{pick} is now the champion."
-    st.rerun()
-st.caption(f"Current champion: {fmt.md_escape(champion) if champion else 'none (the Compare page asks for a baseline)'}")
+st.caption("The champion is one model as measured in one run (an arm, RUN:MODEL): the default baseline on the Compare "
+           "page and in reports. Every promotion and rollback is kept in the history below; the MLflow Model Registry "
+           f"mirrors it (alias '{champion_ui.ALIAS}'). Same as `python -m core champion promote|rollback|history`.")
+view = state.champion_view()
+champion_ui.current(view)
+champion_ui.promote_form(view)
+champion_ui.rollback_button(view)
+if not view.history.empty:
+    st.dataframe(view.history, hide_index=True, key="models.champion_history",
+                 column_config={"row": st.column_config.NumberColumn("Row", help="history row: the order of events"),
+                                "when (UTC)": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss")})
 
 # ------------------------------------------------------------------ loaded models
 st.subheader("Loaded in the evaluation worker")
@@ -119,8 +122,6 @@ if user:
     c1, c2 = st.columns([3, 1])
     victim = c1.selectbox("Added model", user, key="models.remove_name")
     if c2.button("Remove", key="models.remove", icon=":material/delete:"):
-        state.store().delete_model(victim)
-        if victim == champion:
-            state.set_champion(None)
+        state.store().delete_model(victim)  # the champion's history keeps naming it: its results stay
         st.session_state[state.Keys.notice] = f"Removed {victim} from the catalog (its results stay)."
         st.rerun()

@@ -740,3 +740,72 @@ def test_a_quality_interval_never_leaves_the_0_to_10_scale(tmp_path):
     assert "cut to the scale 0-10" in iv.note
     raw = S.mean_ci([6.0, 0.0, 0.0, 0.0])
     assert raw.low < 0  # what it was before
+
+
+# =========================================================================== arms across runs
+
+
+@pytest.fixture(scope="module")
+def arm_db(tmp_path_factory) -> str:
+    """Three runs of the same models: r1 and r2 on one prompt-set version, r3 on a second version
+    of the set with p01, p04 and p07 reworded, r4 on another set (no shared prompt)."""
+    from tests.arm_support import make_run, prompt_set
+
+    path = str(tmp_path_factory.mktemp("arms") / "arms.duckdb")
+    store = Store(path)
+    ids = [f"p{i:02d}" for i in range(24)]
+    rng = np.random.default_rng(3)
+    base = {"quality": rng.uniform(3, 9, 24), "latency_ms": rng.lognormal(5, 0.3, 24)}
+    slower = {"quality": base["quality"] - 1.5, "latency_ms": base["latency_ms"] * 2}
+    v1 = prompt_set(store, "armset", ids)
+    make_run(store, "r1", v1, {"a": base, "b": slower})
+    make_run(store, "r2", v1, {"a": base, "c": slower})
+    v2 = prompt_set(store, "armset", ids, changed=["p01", "p04", "p07"])
+    make_run(store, "r3", v2, {"c": slower})
+    make_run(store, "r4", prompt_set(store, "elsewhere", [f"x{i}" for i in range(24)]), {"c": slower})
+    return path
+
+
+def test_arms_of_one_prompt_set_version_are_paired_like_models_of_a_run(arm_db):
+    r = A.compare_arms(Store(arm_db), ["r1:a", "r2:c"], metrics=("latency", "quality"), baseline="r1:a")
+    assert r.pairing.kind == "same-version" and r.notes[0].startswith("paired by prompt on 24 prompts")
+    lat = r.find("latency", "c@r2", "a@r1")
+    assert lat.paired and lat.n_pairs == 24 and lat.ratio.estimate == pytest.approx(2.0) and lat.better() == "a@r1"
+    assert r.find("quality", "c@r2", "a@r1").difference.estimate == pytest.approx(-1.5)
+    assert r.baseline == "a@r1" and {p.model for p in r.pareto} == {"a@r1", "c@r2"}
+    assert [p.model for p in r.pareto if p.efficient] == ["a@r1"]
+    d = r.to_dict()
+    assert d["pairing"] == {"kind": "same-version", "n_paired": 24, "changed_items": [], "note": r.pairing.note}
+    assert [x["arm"] for x in d["arms"]] == ["r1:a", "r2:c"]
+    json.dumps(d, allow_nan=False)
+
+
+def test_changed_items_of_another_version_are_listed_and_left_out(arm_db):
+    r = A.compare_arms(Store(arm_db), ["r1:a", "r3:c"], metrics=("quality",))
+    assert r.pairing.kind == "changed-items" and r.pairing.changed == ("p01", "p04", "p07")
+    assert "paired by prompt on 21 prompts" in r.notes[0] and "3 prompts changed" in r.notes[0]
+    (c,) = r.comparisons
+    assert c.paired and c.n_pairs == 21
+
+
+def test_arms_with_no_shared_prompt_are_compared_unpaired_and_say_so(arm_db):
+    r = A.compare_arms(Store(arm_db), ["r1:a", "r4:c"], metrics=("quality",))
+    assert r.pairing.kind == "unpaired" and r.notes[0].startswith("unpaired")
+    (c,) = r.comparisons
+    assert not c.paired and c.test.test == "mann-whitney"
+
+
+def test_compare_cli_takes_arms(arm_db, capsys):
+    assert main(["compare", "--db", arm_db, "--arm", "r1:a", "--arm", "r3:c", "--metrics", "latency"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("arms a@r1, c@r3: all pairs") and "3 prompts changed" in out and "(p01, p04, p07)" in out
+    assert main(["compare", "--db", arm_db, "--arm", "r1:a", "--arm", "r2:c", "--metrics", "quality", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["pairing"]["kind"] == "same-version" and doc["comparisons"][0]["model_a"] == "a@r1"
+    for args, message in ((["--arm", "r1:a", "--arm", "r9:c"], "unknown run 'r9'"),
+                          (["--arm", "r1:a", "--arm", "r1:z"], "run r1 has no model 'z'"),
+                          (["--arm", "r1:a"], "at least two arms"),
+                          (["r1", "--arm", "r1:a", "--arm", "r2:c"], "give no RUN_ID"),
+                          (["--arm", "r1:a", "--arm", "r2:c", "--baseline", "r3:c"], "not one of the arms")):
+        assert main(["compare", "--db", arm_db, *args]) == 2
+        assert message in capsys.readouterr().err

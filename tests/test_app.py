@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(600)
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 PAGES = ("pages/1_overview.py", "pages/2_run.py", "pages/3_results.py", "pages/4_compare.py", "pages/5_costs.py",
-         "pages/6_prompt_sets.py", "pages/7_models.py", "pages/8_reports.py")
+         "pages/6_prompt_sets.py", "pages/7_models.py", "pages/8_reports.py", "pages/9_sql.py")
 ANALYSIS_PAGES = {"pages/3_results.py": 1, "pages/4_compare.py": 3, "pages/5_costs.py": 2}  # plotly charts when populated
 XSS = '<img src=x onerror=alert(1)><script>window.__xss = 1</script>'
 
@@ -165,6 +165,33 @@ def test_results_page_charts_filters_and_export(populated, monkeypatch):
     if wrong is not None:  # every listed prompt has an answer that did not pass
         assert (wrong[[f"{m}: result" for m in setup.models[:2]]] == "fail").any(axis=1).all()
     assert at.get("download_button")
+
+
+def test_side_by_side_shows_two_models_word_by_word_and_hostile_text_literally(tmp_path, monkeypatch):
+    """Issue 13, part 4: the Results page's 'Side by side' expander (and the end of the Compare page) pair two
+    models' outputs per prompt, filter them in the store and show a model's `<script>` as text."""
+    from tests.test_side_by_side import HOSTILE, _items, _Reader, _run
+
+    from core.schemas import PromptSet
+
+    db = tmp_path / "sbs.duckdb"
+    _run(Store(db), "r1", PromptSet("qa", "test", _items()))
+    at = _open(_app(db, monkeypatch), "pages/3_results.py")
+    assert any(e.label.startswith("Side by side") for e in at.expander)
+    assert (at.selectbox(key="results.sbs.a").value, at.selectbox(key="results.sbs.b").value) == ("a", "b")
+    diffs = [m.value for m in at.markdown if m.value.startswith("<div") and "pre-wrap" in m.value]
+    assert len(diffs) == 20  # a page of 10 prompts, A and B each
+    assert any(_Reader(d).text == HOSTILE and set(_Reader(d).tags) <= {"div", "span"} for d in diffs)  # literally
+    assert not any("<script" in m.value or "<img" in m.value for m in at.markdown)
+    at.selectbox(key="results.sbs.show").set_value("a_pass_b_fail").run()
+    assert not at.exception and "3 prompts match" in _texts(at)
+    assert any(b.label == "Download the 3 matching prompts (CSV)" for b in at.get("download_button"))
+    at.text_input(key="results.sbs.text").set_value("what is 8 plus").run()
+    assert "1 prompt matches" in _texts(at) and "Question 8: what is 8 plus 8?" in _texts(at)
+    at.selectbox(key="results.sbs.b").set_value("a").run()
+    assert "Choose two different models" in _texts(at)
+    at = _open(at, "pages/4_compare.py")
+    assert at.selectbox(key="compare.sbs.a").value == "a" and "12 prompts match" in _texts(at)
 
 
 def test_compare_page_uses_the_champion_as_baseline(populated, monkeypatch):
@@ -358,12 +385,14 @@ def test_reports_page_defaults_to_the_completed_run_with_the_most_samples(tmp_pa
     assert at.selectbox(key="reports.run").value == "big"
 
 
-def test_champion_is_stored(populated, monkeypatch):
-    db, setup, _ = populated
+def test_champion_is_promoted_from_a_run(populated, monkeypatch):
+    db, setup, run_id = populated
     at = _open(_app(db, monkeypatch), "pages/7_models.py")
-    at.selectbox(key="models.champion").set_value(setup.models[1])
-    at.button(key="models.set_champion").click().run()
-    assert Store(db).get_setting("champion") == setup.models[1]
+    at.selectbox(key="models.promote.run").set_value(run_id).run()
+    at.selectbox(key="models.promote.model").set_value(setup.models[1])
+    at.button(key="models.promote").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert Store(db).get_setting("champion") == setup.models[1]  # the Compare page's default baseline
     table = at.dataframe[0].value
     assert list(table.loc[table["champion"], "name"]) == [setup.models[1]]
 
@@ -608,3 +637,78 @@ def test_overview_shows_mlflow_state_and_syncs_a_pending_run(tmp_path, monkeypat
     assert MlflowClient(uri).get_run(row.mlflow_run_id).data.tags  # the parent run exists in MLflow
     at.run()
     assert row.mlflow_run_id in _texts(at)
+
+
+def test_sql_page_runs_a_query_caps_rows_refuses_writes_and_offers_csv(tmp_path, monkeypatch):
+    from bench.analysis import synthetic_run
+    from core.queries import console
+
+    db = tmp_path / "sql.duckdb"
+    synthetic_run(Store(db), run_id="run-a", n_models=2, n_items=20, repeats=1)
+    at = _open(_app(db, monkeypatch), "pages/9_sql.py")
+    assert at.text_area(key="sql.text").value == console.EXAMPLE_SQL
+    documented = {c for d in at.dataframe if "column" in d.value for c in d.value["column"]}
+    assert set(console.VIEWS["samples"].columns) | set(console.VIEWS["runs"].columns) <= documented
+    at.button(key="sql.run").click().run()
+    assert not at.exception and at.dataframe[0].value["model"].tolist() == ["model-00", "model-01"]
+    assert "2 rows" in _texts(at) and "s elapsed" in _texts(at) and not at.warning
+    assert at.get("download_button")
+
+    at.text_area(key="sql.text").set_value("SELECT * FROM range(25000)")
+    at.button(key="sql.run").click().run()
+    assert len(at.dataframe[0].value) == 10_000 and "Truncated at 10,000 rows" in at.warning[0].value
+
+    at.text_area(key="sql.text").set_value(f"DELETE FROM samples -- {XSS}")
+    at.button(key="sql.run").click().run()
+    assert not at.exception and at.error[0].value.startswith("Refused")
+    assert not at.get("download_button") and XSS not in "".join(m.value for m in at.markdown)
+    assert Store(db).count_samples("run-a") == 40
+
+    at.text_area(key="sql.text").set_value(f'SELECT * FROM "{XSS}"')
+    at.button(key="sql.run").click().run()
+    assert at.error[0].value == "The query failed." and any(XSS in c.value for c in at.code)  # echoed as code, not HTML
+
+
+def test_compare_across_runs_pairs_arms_and_runs_the_gate(tmp_path, monkeypatch):
+    """Across runs: arms of two runs on two versions of one prompt set (3 prompts reworded), the
+    pairing sentence, verdicts, the Pareto chart, and the gate with the CLI's verdicts."""
+    import numpy as np
+
+    from core import gate
+    from core.arms import Arm
+    from tests.arm_support import make_run, prompt_set
+
+    db = tmp_path / "arms.duckdb"
+    store = Store(db)
+    ids = [f"p{i:02d}" for i in range(20)]
+    q = 5 + (np.arange(20) % 5) * 0.5
+    lat = 100.0 + 10 * np.arange(20)
+    make_run(store, "old", prompt_set(store, "arms", ids), {"champ": {"quality": q, "latency_ms": lat}})
+    make_run(store, "new", prompt_set(store, "arms", ids, changed=["p03", "p05", "p08"]),
+             {"tuned": {"quality": q + 0.05, "latency_ms": lat * 2}, "other": {"quality": q}})
+    at = _open(_app(db, monkeypatch), "pages/4_compare.py")
+    at.segmented_control(key="compare.mode").set_value("Across runs").run()
+    assert not at.exception
+    assert at.multiselect(key="compare.arms").options[0].startswith("tuned @ ")
+    at.multiselect(key="compare.arms").set_value(["old:champ", "new:tuned"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = _texts(at)
+    assert "paired by prompt on 17 prompts shared by every arm; 3 prompts changed" in text
+    assert "tuned@new is 2\\.0x slower than champ@old" in text  # Markdown-escaped
+    assert len(at.get("plotly_chart")) == 2  # heatmap and Pareto
+    # outputs side by side for the two arms, the changed prompts left out
+    a, b = at.selectbox(key="compare.arms.sbs_a").value, at.selectbox(key="compare.arms.sbs_b").value
+    assert {a, b} == {"old:champ", "new:tuned"}
+    label = {"old:champ": "champ@old", "new:tuned": "tuned@new"}
+    assert f"A = {label[a]}, B = {label[b]}" in text.replace("\\", "")
+    # the gate: the defaults are the example file; latency fails (2x), the verdicts are core.gate's
+    at.selectbox(key="compare.gate.baseline").set_value("old:champ").run()
+    expected = gate.run_gate(store, Arm("old", "champ"), Arm("new", "tuned"), gate.load_rules(gate.DEMO_GATE))
+    assert not expected.passed and "gate FAILED" in _texts(at)
+    from ui.format import md_escape
+
+    assert all(md_escape(r.sentence) in _texts(at) for r in expected.results)
+    at.text_area(key="compare.gate.rules").set_value("rules:\n  - quality >= 0.5\n").run()
+    assert "margin of the wrong sign" in "\n".join(e.value for e in at.error)
+    at.text_area(key="compare.gate.rules").set_value("rules:\n  - quality >= -0.5\n").run()
+    assert "gate PASSED" in _texts(at)

@@ -26,9 +26,11 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS_SCRIPT = "<script>window.__xss = 1; alert(2)</script>"
 PAGES = {"overview": "", "run": "run", "results": "results", "compare": "compare", "costs": "costs",
-         "prompt-sets": "prompt_sets", "models": "models", "reports": "reports"}
+         "prompt-sets": "prompt_sets", "models": "models", "reports": "reports",
+         "sql": "sql"}
 TITLES = {"overview": "Overview", "run": "Run", "results": "Results", "compare": "Compare", "costs": "Costs",
-          "prompt-sets": "Prompt sets", "models": "Models", "reports": "Reports"}
+          "prompt-sets": "Prompt sets", "models": "Models", "reports": "Reports",
+          "sql": "SQL"}
 CHARTS = {"overview": 1, "results": 1, "compare": 3, "costs": 2, "models": 1}  # plotly charts each page draws
 
 pytestmark = [
@@ -171,7 +173,7 @@ def test_a_small_run_finishes_after_its_tab_is_closed(server, browser, page):
     fresh.close()
 
 
-@pytest.mark.parametrize("name", ["overview", "results", "compare", "costs", "prompt-sets", "models", "reports"])
+@pytest.mark.parametrize("name", ["overview", "results", "compare", "costs", "prompt-sets", "models", "reports", "sql"])
 def test_every_page_opens_and_its_charts_render(server, page, name):
     url, _ = server
     _open(page, url, PAGES[name], TITLES[name])
@@ -205,3 +207,25 @@ def test_hostile_prompt_text_is_shown_as_text_and_runs_nothing(server, page):
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.dialogs == []
     _shot(page, "prompt-sets-hostile-text")
+
+
+def test_side_by_side_renders_the_word_diff_and_shows_a_script_literally(server, page):
+    """Issue 13, part 4: the Results page's side-by-side expander colours the word diff, and a model
+    output holding `<script>` and `<img onerror>` is shown as text and runs nothing."""
+    from core.schemas import PromptSet
+    from tests.test_side_by_side import HOSTILE, _items, _run
+
+    url, setup = server
+    _run(setup.store, "sbs-browser", PromptSet("sbs-qa", "test", _items()))  # the newest run: the page's default
+    _open(page, url, PAGES["results"], TITLES["results"])
+    page.get_by_text("Side by side: two models' outputs, word by word").click()
+    _wait_idle(page)
+    shown = page.locator("[data-testid='stMarkdownContainer']").filter(has_text="window.__xss = 1")
+    shown.first.wait_for(timeout=30_000)
+    assert HOSTILE in shown.first.inner_text()  # the output, literally
+    assert page.locator("span.diff-a").count() > 0 and page.locator("span.diff-b").count() > 0  # the diff is coloured
+    assert page.locator("img[src='x']").count() == 0
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.dialogs == []
+    _no_exception(page)
+    _shot(page, "results-side-by-side")

@@ -121,3 +121,92 @@ def test_the_import_walk_follows_functions_relative_imports_and_packages(tmp_pat
     reached = import_chains([tmp_path / "page.py"], tmp_path)
     assert reached["pkg.cli.common"] == ["page", "pkg.domain", "pkg.cli.common"]
     assert "pkg.cli" in reached  # importing pkg.cli.common runs pkg/cli/__init__.py
+
+
+# ---------------------------------------------------------------------------- no import cycle
+
+PROJECT = sorted([ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py"), *(ROOT / "core").rglob("*.py")])
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node except those under `if TYPE_CHECKING:` (imports there never run)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                todo.extend(child.orelse)
+                continue
+            todo.append(child)
+
+
+def direct_imports(path: Path, name: str) -> set[str]:
+    """The dotted names a file imports at run time (inside functions too; relative ones resolved;
+    `from X import Y` gives X and X.Y), without the packages above them."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in _runtime_nodes(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            base = ".".join(parts + ([node.module] if node.module else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def import_cycles(paths: list[Path], root: Path = ROOT) -> list[list[str]]:
+    """Groups of project modules that import each other, directly or round a loop (Tarjan's
+    strongly connected components of the import graph, imports inside functions counted)."""
+    names = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p for p in paths}
+    graph = {n: sorted(d for d in direct_imports(p, n) if d in names and d != n) for n, p in names.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return groups
+
+
+def test_no_import_cycle_among_project_modules():
+    """Data flows one way; a cycle closed by an import inside a function is still a cycle."""
+    assert len(PROJECT) > 60
+    assert import_cycles(PROJECT) == []
+
+
+def test_the_cycle_check_sees_deferred_imports_and_skips_type_checking(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "a.py").write_text("from pkg import b\n")
+    (tmp_path / "pkg" / "b.py").write_text("def f():\n    from . import a\n")
+    (tmp_path / "pkg" / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import d\n")
+    (tmp_path / "pkg" / "d.py").write_text("import pkg.c\n")
+    files = sorted(tmp_path.rglob("*.py"))
+    assert import_cycles(files, tmp_path) == [["pkg.a", "pkg.b"]]

@@ -59,6 +59,15 @@ def test_failed_samples_are_not_compared(tmp_path):
     assert [p.outcome for p in r.pairs] == ["failed", "identical"] and r.n_compared == 1 and r.identical_share == 1.0
 
 
+def test_a_failed_sample_without_output_is_listed_not_a_crash(tmp_path):
+    """An error row stores no output text (NaN in the frame): the mismatch table crashed on it."""
+    store = Store(tmp_path / "p.duckdb")
+    run_id = _stored_run(store, {"a": [("s", 1.0, 1.0), ("t", 1.0, 1.0)], "b": [(None, 1.0, None), ("t", 1.0, 1.0)]},
+                         status_b="error")
+    frame = parity_report(store, run_id, "a", "b").mismatch_frame()
+    assert list(frame["outcome"]) == ["failed"] and list(frame["a"]) == ["s"] and list(frame["b"]) == [""]
+
+
 def test_cli_parity_on_a_stored_run(tmp_path, capsys):
     db = tmp_path / "p.duckdb"
     store = Store(db)

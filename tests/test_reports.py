@@ -384,3 +384,85 @@ def test_memory_is_the_model_footprint_and_the_generation_peak_with_the_process_
         assert row[1].endswith(" MB") and footprint < 50 < process
     metrics = {r[0] for r in built.comparison.rows}
     assert "peak memory added per generation" in metrics and not any("RSS" in m for m in metrics)
+
+
+# =========================================================================== arms across runs
+
+
+@pytest.fixture(scope="module")
+def arms_db(tmp_path_factory):
+    """Two synthetic runs on the same prompt-set version: arms r1:model-00 and r2:model-01."""
+    from bench.analysis import synthetic_run
+
+    db = tmp_path_factory.mktemp("arms") / "arms.duckdb"
+    store = Store(db)
+    for i, rid in enumerate(("r1", "r2")):
+        synthetic_run(store, run_id=rid, n_models=2, n_items=30, repeats=1, error_rate=0.0, seed=i)
+    return store, str(db)
+
+
+ARMS = ("r1:model-00", "r2:model-01")
+ARM_LABELS = ("model-00@r1", "model-01@r2")
+
+
+def _arm_args(db: str, fmt: str, out: Path) -> list[str]:
+    return ["report", "--arm", ARMS[0], "--arm", ARMS[1], "--db", db, "--format", fmt, "--out", str(out)]
+
+
+def test_arms_report_in_html_and_markdown_names_the_arms_pairing_and_verdicts(arms_db, tmp_path):
+    store, db = arms_db
+    built = reports.build_arms_report(store, ARMS, PINNED)
+    assert built.kind == "arms" and set(built.sections) == {"summary", "comparisons", "methods"}
+    assert built.pairing.startswith("paired by prompt on 30 prompts")
+    assert built.comparison.rows and built.pareto_table is not None and built.advice
+    assert "Holm" in " ".join(built.comparison.columns)
+    for fmt, name in (("html", "a.html"), ("md", "a.md")):
+        assert cli_main(_arm_args(db, fmt, tmp_path / name)) == 0
+    page = unescape(re.sub(r"<[^>]+>", " ", (tmp_path / "a.html").read_text()))
+    md = (tmp_path / "a.md").read_text().replace("\\", "")
+    assert (tmp_path / "a_charts" / "pareto.png").is_file()
+    for text in (page, md):
+        assert all(label in text for label in ARM_LABELS)
+        assert "paired by prompt on 30 prompts" in text
+        assert "significant difference in quality between model-00@r1 and model-01@r2" in text
+        assert "Pareto table" in text and "Sample size" in text and "Methods used by core.stats" in text
+        assert "Environment manifest" not in text and "Recommended model" not in text
+
+
+def test_arms_report_escapes_run_names_in_html(tmp_path):
+    from bench.analysis import synthetic_run
+
+    store = Store(tmp_path / "x.duckdb")
+    bad = 'r<script>alert(1)</script>'
+    synthetic_run(store, run_id="r1", n_models=2, n_items=10, repeats=1, error_rate=0.0)
+    synthetic_run(store, run_id=bad, n_models=2, n_items=10, repeats=1, error_rate=0.0, seed=1)
+    html = reports.html(reports.build_arms_report(store, ["r1:model-00", f"{bad}:model-01"], PINNED))
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+
+
+def test_arms_report_pdf_and_tables(arms_db, tmp_path):
+    _, db = arms_db
+    assert cli_main(_arm_args(db, "pdf", tmp_path / "a.pdf")) == 0
+    data = (tmp_path / "a.pdf").read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 1000
+    assert cli_main(_arm_args(db, "csv", tmp_path / "a.csv")) == 0
+    comp, pareto = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "a.pareto.csv")
+    assert len(comp) >= 1 and set(pareto["model"]) == set(ARM_LABELS)
+
+
+def test_arms_report_rejects_mistakes(arms_db, tmp_path, capsys):
+    _, db = arms_db
+    out = str(tmp_path / "x.html")
+    base = ["--db", db, "--format", "html", "--out", out]
+    capsys.readouterr()
+    assert cli_main(["report", "--arm", "r1:ghost", "--arm", ARMS[1], *base]) == 2
+    assert "run r1 has no model 'ghost'" in capsys.readouterr().err
+    assert cli_main(["report", "--arm", "r1-no-colon", "--arm", ARMS[1], *base]) == 2
+    assert "an arm is RUN:MODEL" in capsys.readouterr().err
+    assert cli_main(["report", "r1", "--arm", ARMS[0], "--arm", ARMS[1], *base]) == 2
+    assert "give no RUN_ID" in capsys.readouterr().err
+    assert cli_main(["report", "--arm", ARMS[0], *base]) == 2
+    assert "two or more --arm" in capsys.readouterr().err
+    assert cli_main(["report", *base]) == 2
+    assert "needs a RUN_ID" in capsys.readouterr().err
+    assert not Path(out).exists()

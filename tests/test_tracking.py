@@ -120,7 +120,7 @@ def test_real_run_is_mirrored_with_params_metrics_and_artifacts(setup, loader):
     assert p["generation.max_new_tokens"] == "4" and p["generation.temperature"] == "0.0"
     assert all(p[f"model_version.{n}"] == row.manifest["model_versions"][n] for n in names)
     tags = parent.data.tags
-    assert tags["llm_eval.run_id"] == run_id and tags["llm_eval.champion"] in names
+    assert tags["llm_eval.run_id"] == run_id and tags["llm_eval.best_quality_model"] in names and "llm_eval.champion" not in tags
     assert tags["llm_eval.product_version"]
     assert parent.data.metrics["samples_stored"] == 6
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import pandas as pd
 import streamlit as st
@@ -28,6 +28,7 @@ from ui import format as fmt
 
 if TYPE_CHECKING:
     from core import analysis
+    from core import champion as ch
     from core import cost as C
 
 CACHE_TTL_S = 30  # catalog files and process liveness can change without a database write
@@ -39,6 +40,13 @@ class Keys:
     run_seen_busy = "run.seen_busy"
     cost_settings = "costs.settings"  # core.cost.CostSettings chosen on the Costs page
     notice = "notice"  # a message to show once on the next page render
+
+
+class ChampionView(NamedTuple):
+    current: ch.Champion | None
+    previous: ch.Entry | None
+    history: pd.DataFrame
+    promotable: dict[str, list[str]]  # run id -> its models with results
 
 
 # --------------------------------------------------------------------------- resources
@@ -185,13 +193,24 @@ def _champion(path: str, version: tuple[int, ...]) -> str | None:
 
 
 def champion() -> str | None:
-    """The default baseline for comparisons (set on the Models page)."""
+    """The champion's model name, the default baseline for comparisons (promoted on the Models page)."""
     path = str(db_path())
     return _champion(path, data_version(path))
 
 
-def set_champion(name: str | None) -> None:
-    store().set_setting("champion", name)
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=8)
+def _champion_view(path: str, version: tuple[int, ...]) -> ChampionView:
+    from core import champion as ch
+
+    s = _store(path)
+    entries = ch.history(s)
+    return ChampionView(ch.current(s, entries), ch.previous(s, entries), ch.history_frame(s), ch.promotable(s))
+
+
+def champion_view() -> ChampionView:
+    """The champion in force, the one a rollback restores, the history table and the promotable arms."""
+    path = str(db_path())
+    return _champion_view(path, data_version(path))
 
 
 def model_colors() -> dict[str, str]:

@@ -45,9 +45,14 @@ def add_parsers(add) -> None:  # noqa: ANN001 - core.cli.main's adder: add(name,
     _stat_flags(s)
     _cost_flags(s)
 
-    c = add("compare", "pairwise tests with adjusted p-values, effect sizes, intervals and verdicts")
-    c.add_argument("run_id")
-    c.add_argument("--baseline", help="compare every model with this one (default: the champion when it is in the run, else all pairs)")
+    c = add("compare", "pairwise tests with adjusted p-values, effect sizes, intervals and verdicts "
+                       "(the models of one run, or arms RUN:MODEL of different runs with --arm)")
+    c.add_argument("run_id", nargs="?", help="the run whose models are compared (leave out with --arm)")
+    c.add_argument("--arm", action="append", default=[], metavar="RUN:MODEL",
+                   help="compare arms across runs instead: a run id, a colon and a model of that run (two or more; "
+                        "paired by prompt when the runs' prompt-set versions agree)")
+    c.add_argument("--baseline", help="compare every model with this one (default: the champion when it is in the run, else "
+                                      "all pairs); with --arm, one of the arms as RUN:MODEL")
     c.add_argument("--all-pairs", action="store_true", help="compare every pair even when a champion is set")
     c.add_argument("--metrics", default="latency,ttft,tokens_per_s,quality,passed,mem_added",
                    help="comma-separated: latency, ttft, tokens_per_s, quality, passed, mem_added (peak memory a generation "
@@ -229,15 +234,21 @@ def _margins(items: list[str]) -> dict[str, float]:
 
 @command("compare")
 def cmd_compare(args: argparse.Namespace) -> int:
-    from core.analysis import compare_run, resolve_metric
+    from core.analysis import compare_arms, compare_run, resolve_metric
 
     _check_confidence(args)
     metrics = _list(args.metrics) or []
     for m in metrics + list(_margins(args.margin)):
         resolve_metric(m)  # ValueError names the known metrics
-    r = compare_run(open_store(args), args.run_id, metrics=metrics, baseline=args.baseline, use_champion=not args.all_pairs,
-                    correction=args.correction, margins=_margins(args.margin), alpha=args.alpha,
-                    confidence=args.confidence, seed=args.seed, models=_list(args.models))
+    if args.arm:
+        if args.run_id or args.models or args.all_pairs:
+            raise CliError("--arm compares arms RUN:MODEL: give no RUN_ID, --models or --all-pairs with it")
+        r = compare_arms(open_store(args), args.arm, metrics=metrics, baseline=args.baseline, correction=args.correction,
+                         margins=_margins(args.margin), alpha=args.alpha, confidence=args.confidence, seed=args.seed)
+    elif not args.run_id:
+        raise CliError("compare needs a RUN_ID, or two or more --arm RUN:MODEL")
+    else:
+        r = _compare_one_run(args, metrics)
     if args.format == "json":
         _print_json(r.to_dict())
     else:
@@ -245,12 +256,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare_one_run(args: argparse.Namespace, metrics: list[str]):  # noqa: ANN202 - core.analysis.RunComparison
+    from core.analysis import compare_run
+
+    return compare_run(open_store(args), args.run_id, metrics=metrics, baseline=args.baseline, use_champion=not args.all_pairs,
+                    correction=args.correction, margins=_margins(args.margin), alpha=args.alpha,
+                    confidence=args.confidence, seed=args.seed, models=_list(args.models))
+
+
 def _compare_text(r) -> str:  # noqa: ANN001 - core.analysis.RunComparison
     from core.stats import metric_info
 
     how = {"argument": f"each model vs {r.baseline}", "champion": f"each model vs the champion {r.baseline}",
            "all pairs": "all pairs"}[r.baseline_source]
-    lines = [f"run {r.run_id}: {how}; {r.correction} correction per metric; alpha {r.alpha:g}"]
+    where = f"arms {', '.join(a.label for a in r.arms)}" if r.arms else f"run {r.run_id}"
+    lines = [f"{where}: {how}; {r.correction} correction per metric; alpha {r.alpha:g}"]
+    if r.pairing is not None:
+        lines.append(r.pairing.note + (f" ({', '.join(r.pairing.changed[:10])}{', ...' if len(r.pairing.changed) > 10 else ''})"
+                                       if r.pairing.changed else ""))
     rows = []
     for c in r.comparisons:
         info = metric_info(c.metric)
@@ -275,7 +298,7 @@ def _compare_text(r) -> str:  # noqa: ANN001 - core.analysis.RunComparison
     advice = [a.sentence for a in r.advice if not a.significant and a.prompts_needed]
     if advice:
         lines += ["sample size:"] + [f"- {a}" for a in advice]
-    lines += [f"note: {n}" for n in r.notes]
+    lines += [f"note: {n}" for n in r.notes if r.pairing is None or n != r.pairing.note]
     lines.append("methods: paired by prompt (repeats averaged); Wilcoxon signed-rank / McNemar when paired, Mann-Whitney / "
                  "Fisher otherwise; effect A vs B: ratio of medians (every sample; bootstrap over prompts), else mean "
                  "difference with a t interval; "

@@ -11,6 +11,8 @@ import sys
 
 import core.cli.analysis as analysis
 import core.cli.catalog as catalog
+import core.cli.gate as gate
+import core.cli.champion as champion
 import core.cli.parity as parity
 import core.cli.prompts as prompts
 import core.cli.reports as reports
@@ -20,8 +22,8 @@ from core import config
 from core.cli.common import COMMANDS, CliError
 
 # run, worker, cancel, resume, runs, results | models | prompt-sets | summary, compare, cost, sample-size
-# | report | sync-mlflow | parity
-COMMAND_MODULES = (run, catalog, prompts, analysis, reports, tracking, parity)
+# | gate | report | sync-mlflow | parity | champion
+COMMAND_MODULES = (run, catalog, prompts, analysis, gate, reports, tracking, parity, champion)
 
 
 def build_parser() -> argparse.ArgumentParser:

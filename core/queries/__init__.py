@@ -9,9 +9,14 @@ store -> queries -> analysis (core.kpis, core.analysis) -> views (pages, reports
     aggregate  the KPI aggregate (the one definition of counts, rates' inputs, percentiles), fetch
     explore    bounded reads for charts and the sample explorer (the dashboard)
     reports    box statistics and appendix rows for a report
+    console    the SQL console: one user-written read statement over documented views, read-only
+    side_by_side  two arms' outputs prompt by prompt, filtered and paged
 """
 from core.queries.aggregate import aggregate, aggregate_rates, fetch, pass_rates, prompt_cost_sums, run_scorers, score_path
 from core.queries.common import Source, query
+from core.queries.console import EXAMPLE_SQL as CONSOLE_EXAMPLE_SQL
+from core.queries.console import VIEWS as CONSOLE_VIEWS
+from core.queries.console import ConsoleResult, ConsoleView, run_console
 from core.queries.explore import categories, drift_points, explorer, value_sample
 from core.queries.reports import appendix_rows, box_stats, ok_models, prompt_and_failure_counts
 from core.queries.runs import (
@@ -23,10 +28,11 @@ from core.queries.runs import (
     run_times,
     setting,
 )
+from core.queries.side_by_side import arm_categories, paired_outputs
 
 __all__ = [
     "Source", "query", "aggregate", "aggregate_rates", "fetch", "pass_rates", "prompt_cost_sums", "run_scorers", "score_path",
     "categories", "drift_points", "explorer", "value_sample", "appendix_rows", "box_stats", "ok_models",
     "prompt_and_failure_counts", "manifest_model_specs", "planned_models", "recent_errors", "run_models",
-    "run_models_order", "run_times", "setting",
+    "run_models_order", "run_times", "setting", "paired_outputs", "arm_categories",
 ]

@@ -5,6 +5,7 @@
     html(report) / pdf(report) / markdown(report, dir)  renderers of a built report
     files(store, run_id, fmt, out_name) -> {name: bytes} every file of one format (dashboard downloads)
     write_report(store, run_id, fmt, out, options)      the CLI's `python -m core report`
+    build_arms_report / arms_files / write_arms_report  the same for arms (run, model) across runs
 
 File conventions (the CLI and the dashboard's download buttons produce the same files):
     html      OUT                         one file, works offline (plotly.js embedded)
@@ -12,6 +13,9 @@ File conventions (the CLI and the dashboard's download buttons produce the same 
     md        OUT + OUT_STEM_charts/*.png  charts linked by relative path
     csv       OUT (every sample) + OUT_STEM.kpis.csv (the KPI table, long form with intervals)
     parquet   OUT (every sample) + OUT_STEM.kpis.parquet
+Arms across runs (`report --arm RUN:MODEL --arm ...`): html, pdf and md as above (summary with
+the pairing, comparisons, methods); csv/parquet: the comparison table (one row per metric and
+pair of arms) in OUT + the Pareto table in OUT_STEM.pareto.EXT.
 """
 from __future__ import annotations
 
@@ -20,11 +24,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.reports.model import SECTIONS, Report, ReportOptions, build_report
+from core.reports.model import SECTIONS, Report, ReportOptions, build_arms_report, build_report
 from core.store import Store
 
 __all__ = ["FORMATS", "SECTIONS", "Report", "ReportOptions", "build_report", "render_html", "html", "pdf", "markdown",
-           "files", "kpi_frame", "companion", "charts_dir", "write_report"]
+           "files", "kpi_frame", "companion", "charts_dir", "write_report", "build_arms_report", "arms_files",
+           "write_arms_report"]
 
 FORMATS = ("html", "pdf", "md", "csv", "parquet")
 
@@ -94,7 +99,10 @@ def files(store: Store, run_id: str, fmt: str, out_name: str, options: ReportOpt
             store.get_run(run_id)
             samples, kpis = store.samples_df(run_id), kpi_frame(store, run_id, options)
         return {out.name: table_bytes(samples, fmt), companion(out).name: table_bytes(kpis, fmt)}
-    report = report or build_report(store, run_id, options)
+    return _rendered(report or build_report(store, run_id, options), fmt, out)
+
+
+def _rendered(report: Report, fmt: str, out: Path) -> dict[str, bytes]:
     if fmt == "html":
         return {out.name: html(report).encode("utf-8")}
     if fmt == "pdf":
@@ -103,10 +111,45 @@ def files(store: Store, run_id: str, fmt: str, out_name: str, options: ReportOpt
     return {out.name: md.text.encode("utf-8"), **md.images}
 
 
+def arms_files(store: Store, arms, fmt: str, out_name: str,  # noqa: ANN001 - core.arms.Arm or 'RUN:MODEL' text
+               options: ReportOptions | None = None) -> dict[str, bytes]:
+    """The files of one format for arms across runs, as `files` for a run (see the module docstring)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    out = Path(out_name)
+    if fmt in ("csv", "parquet"):
+        from core import analysis
+        from core.arms import parse_arm
+        from core.reports.model import COMPARE_METRICS
+
+        o = options or ReportOptions()
+        comp = analysis.compare_arms(store, list(arms), metrics=COMPARE_METRICS,
+                                     baseline=parse_arm(o.baseline) if o.baseline else None, correction=o.correction,  # type: ignore[arg-type]
+                                     alpha=o.alpha, confidence=o.confidence, n_resamples=o.n_resamples, seed=o.seed,
+                                     settings=o.cost_settings())
+        pareto = comp.pareto_table.copy()
+        eff = {p.model: p for p in comp.pareto}
+        pareto["efficient"] = [eff[m].efficient if m in eff else None for m in pareto["model"]] if not pareto.empty else []
+        pareto["dominated_by"] = [", ".join(eff[m].dominated_by) if m in eff else "" for m in pareto["model"]] \
+            if not pareto.empty else []
+        return {out.name: table_bytes(comp.frame(), fmt), companion(out, "pareto").name: table_bytes(pareto, fmt)}
+    return _rendered(build_arms_report(store, arms, options), fmt, out)
+
+
+def write_arms_report(store: Store, arms, fmt: str, out: str | Path,  # noqa: ANN001 - core.arms.Arm or 'RUN:MODEL'
+                      options: ReportOptions | None = None) -> list[Path]:
+    """Write the report of arms across runs (or its tables) in one format; the files written, OUT first."""
+    out = Path(out)
+    return _write(out, arms_files(store, arms, fmt, out.name, options))
+
+
 def write_report(store: Store, run_id: str, fmt: str, out: str | Path, options: ReportOptions | None = None) -> list[Path]:
     """Write the report (or the tables) in one format; returns the files written, OUT first."""
     out = Path(out)
-    written = files(store, run_id, fmt, out.name, options)
+    return _write(out, files(store, run_id, fmt, out.name, options))
+
+
+def _write(out: Path, written: dict[str, bytes]) -> list[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     for rel, data in written.items():

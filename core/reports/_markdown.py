@@ -58,8 +58,10 @@ def render(report: Report, charts_dir: str) -> Markdown:
         images[path] = c.png()
         return [f"![{esc(c.title)}]({path})", *([f"*{esc(c.caption)}*"] if c.caption else []), ""]
 
-    out = [f"# {esc(r.title)}", "", f"Generated {esc(r.generated_at)}, run {esc(r.run_id)}", ""]
+    out = [f"# {esc(r.title)}", "", f"Generated {esc(r.generated_at)}, {esc(r.byline)}", ""]
     out += [f"## {s['summary']}", ""]
+    if r.kind == "arms":
+        return _arms(r, out, table, chart, images)
     rec = r.summary.recommended
     out += [f"**Recommended model: {esc(rec)}**" if rec else "**No model can be recommended**", "", esc(r.summary.why) + ".", ""]
     if r.summary.savings:
@@ -101,4 +103,30 @@ def render(report: Report, charts_dir: str) -> Markdown:
             out += ["**Reference**", "", fence(item.reference), ""]
         for o in item.outputs:
             out += [f"**{esc(o.model)}**: {esc(o.facts)}" + (" (cut)" if o.truncated else ""), "", fence(o.text), ""]
+    return Markdown("\n".join(out).rstrip() + "\n", images)
+
+
+def _arms(r: Report, out: list[str], table, chart, images: dict[str, bytes]) -> Markdown:  # noqa: ANN001
+    """The report of arms across runs: summary, comparisons, methods (the sections it has)."""
+    s = r.sections
+    out += [f"**Pairing:** {esc(r.pairing)}.", ""]
+    if r.changed_prompts:
+        out += [f"Prompts left out (changed between the prompt-set versions): {esc(', '.join(r.changed_prompts))}", ""]
+    vs = f" (each arm vs {esc(r.summary.baseline)})" if r.summary.baseline else ""
+    out += [f"### Key verdicts{vs}", "", *([f"- {esc(v)}" for v in r.summary.verdicts] or ["- No comparisons could be made."]), ""]
+    out += ["### The arms", "", *_kv(r.summary.facts)]
+
+    out += [f"## {s['comparisons']}", ""]
+    out += table(r.comparison) if r.comparison.rows else ["No comparisons: fewer than two arms with successful requests.", ""]
+    if r.verdicts:
+        out += ["### Verdicts", "", *[f"- {esc(v)}" for v in r.verdicts], ""]
+    out += [f"*Note: {esc(n)}*" for n in r.comparison_notes]
+    if r.advice:
+        out += ["", "### Sample size", "", *[f"- {esc(a)}" for a in r.advice], ""]
+    if r.pareto:
+        out += chart(r.pareto)
+    if r.pareto_table:
+        out += table(r.pareto_table)
+
+    out += [f"## {s['methods']}", "", *_kv(r.methods), fence(r.methods_text), ""]
     return Markdown("\n".join(out).rstrip() + "\n", images)

@@ -38,7 +38,7 @@ def _document(report: Report):  # noqa: ANN202 - fpdf.FPDF
             self.set_y(-12)
             self.set_font(FONT, "", 7.5)
             self.set_text_color(110)
-            self.cell(0, 5, clean(f"{report.title} · run {report.run_id} · page {self.page_no()}/{{nb}}"), align="C")
+            self.cell(0, 5, clean(f"{report.title} · {report.byline} · page {self.page_no()}/{{nb}}"), align="C")
             self.set_text_color(0)
 
     pdf = Doc(orientation="P", unit="mm", format="A4")
@@ -155,7 +155,9 @@ class _Writer:
         pdf.add_page()
         pdf.set_font(FONT, "B", 18)
         pdf.multi_cell(0, 9, clean(r.title), new_x="LMARGIN", new_y="NEXT")
-        self.para(f"Generated {r.generated_at} · run {r.run_id}", size=8.5, color=90)
+        self.para(f"Generated {r.generated_at} · {r.byline}", size=8.5, color=90)
+        if r.kind == "arms":
+            return self.arms()
         self.summary()
         self.heading("kpis")
         for t in r.kpi_tables:
@@ -177,6 +179,41 @@ class _Writer:
         self.kv(r.environment)
         self.table(r.model_table)
         self.appendix()
+        return bytes(pdf.output())
+
+    def arms(self) -> bytes:
+        """The report of arms across runs: summary, comparisons, methods (the sections it has)."""
+        r, pdf = self.r, self.pdf
+        s = r.summary
+        self.heading("summary", first=True)
+        self.para(f"Pairing: {r.pairing}.", size=10.5, style="B")
+        if r.changed_prompts:
+            self.para("Prompts left out (changed between the prompt-set versions): " + ", ".join(r.changed_prompts))
+        self.sub("Key verdicts" + (f" (each arm vs {s.baseline})" if s.baseline else ""))
+        self.bullets(s.verdicts or ("No comparisons could be made.",))
+        self.sub("The arms")
+        self.kv(s.facts)
+        self.heading("comparisons")
+        if r.comparison.rows:
+            self.table(r.comparison, size=6.5)
+        else:
+            self.para("No comparisons: fewer than two arms with successful requests.")
+        if r.verdicts:
+            self.sub("Verdicts")
+            self.bullets(r.verdicts, size=8.5)
+        for n in r.comparison_notes:
+            self.para(f"Note: {n}", size=8, color=90)
+        if r.advice:
+            self.sub("Sample size")
+            self.bullets(r.advice, size=8.5)
+        if r.pareto:
+            self.chart(r.pareto)
+        if r.pareto_table:
+            self.table(r.pareto_table)
+        self.heading("methods")
+        self.kv(r.methods)
+        self.sub(r.methods_title)
+        self.mono(r.methods_text, size=7)
         return bytes(pdf.output())
 
     def summary(self) -> None:
