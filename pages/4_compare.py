@@ -62,20 +62,7 @@ else:
 if comp is not None:
     for note in comp.notes:
         st.caption(note)
-    st.subheader("Verdicts")
-    for v in comp.verdicts():
-        st.markdown("- " + fmt.md_escape(v))
-    frame = comp.frame()
-    if not frame.empty:
-        shown = st.selectbox("Heatmap metric", list(dict.fromkeys(frame["metric"])), key="compare.heat",
-                             format_func=lambda c: COLUMNS.get(c, c))
-        st.plotly_chart(af.pvalue_heatmap(frame[frame["metric"] == shown], models, COLUMNS.get(shown, shown).lower()),
-                        key="compare.heatmap")
-        st.caption(f"Tests: {', '.join(sorted(set(frame['test'])))}; correction: {correction}; alpha {alpha:g}. "
-                   "Effect of the row against the column: ratio of medians (row / column, over every sample of the "
-                   "prompts both ran) or difference of means (row − column); Cliff's delta where defined.")
-        with st.expander("Every comparison (table)"):
-            aw.comparison_table(comp)
+    aw.verdicts_and_tests(comp, models, COLUMNS, key="compare", caption="")
 
     st.subheader("Sample size")
     for a in comp.advice:

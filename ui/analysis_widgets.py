@@ -362,6 +362,27 @@ def comparison_rows(comp) -> pd.DataFrame:  # noqa: ANN001 - analysis.RunCompari
 _CORRECTION_LABELS = {"holm": "after Holm correction", "bh": "after Benjamini-Hochberg correction", "none": "uncorrected"}
 
 
+def verdicts_and_tests(comp, names: Sequence[str], column_names: dict[str, str], *, key: str,  # noqa: ANN001
+                       caption: str) -> None:
+    """The verdicts, the p-value heatmap of one metric and the table of every comparison of a
+    RunComparison (a run's models or arms across runs; `names` in the heatmap's order)."""
+    st.subheader("Verdicts")
+    for v in comp.verdicts():
+        st.markdown("- " + fmt.md_escape(v))
+    frame = comp.frame()
+    if frame.empty:
+        return
+    shown = st.selectbox("Heatmap metric", list(dict.fromkeys(frame["metric"])), key=f"{key}.heat",
+                         format_func=lambda c: column_names.get(c, c))
+    st.plotly_chart(af.pvalue_heatmap(frame[frame["metric"] == shown], list(names), column_names.get(shown, shown).lower()),
+                    key=f"{key}.heatmap")
+    st.caption(f"{caption}Tests: {', '.join(sorted(set(frame['test'])))}; correction: {comp.correction}; "
+               f"alpha {comp.alpha:g}. Effect of the row against the column: ratio of medians (row / column, over every "
+               "sample of the prompts both ran) or difference of means (row − column); Cliff's delta where defined.")
+    with st.expander("Every comparison (table)"):
+        comparison_table(comp)
+
+
 def comparison_table(comp) -> None:  # noqa: ANN001 - analysis.RunComparison
     st.dataframe(comparison_rows(comp), hide_index=True)
     st.download_button("Download every comparison (CSV, with unrounded values)", comp.frame().to_csv(index=False).encode(),

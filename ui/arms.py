@@ -99,20 +99,7 @@ def _results(comp, column_names: dict[str, str]) -> None:  # noqa: ANN001 - anal
     for note in comp.notes[1:]:
         st.caption(fmt.md_escape(note))
     labels = [a.label for a in comp.arms]
-    st.subheader("Verdicts")
-    for v in comp.verdicts():
-        st.markdown("- " + fmt.md_escape(v))
-    frame = comp.frame()
-    if not frame.empty:
-        shown = st.selectbox("Heatmap metric", list(dict.fromkeys(frame["metric"])), key="compare.arms.heat",
-                             format_func=lambda c: column_names.get(c, c))
-        st.plotly_chart(af.pvalue_heatmap(frame[frame["metric"] == shown], labels, column_names.get(shown, shown).lower()),
-                        key="compare.arms.heatmap")
-        st.caption(f"Arms are named model@run. Tests: {', '.join(sorted(set(frame['test'])))}; correction: "
-                   f"{comp.correction}; alpha {comp.alpha:g}. Effect of the row against the column: ratio of medians "
-                   "(row / column) or difference of means (row − column).")
-        with st.expander("Every comparison (table)"):
-            aw.comparison_table(comp)
+    aw.verdicts_and_tests(comp, labels, column_names, key="compare.arms", caption="Arms are named model@run. ")
     st.subheader("Sample size")
     for a in comp.advice:
         st.markdown("- " + fmt.md_escape(a.sentence))
