@@ -447,6 +447,7 @@ def compare_arms(
         raise ArmError(f"the baseline {base} is not one of the arms compared ({', '.join(map(str, chosen))})")
     cols = _metric_columns(metrics)
     data = _load_arms(store, chosen, _fetched(cols))
+    _check_units(data.run.run_models, cols)
     opts = _Options(correction, dict(margins or {}), alpha, confidence, n_resamples, seed, test, settings)
 
     def choose(present: Sequence[str]) -> tuple[str | None, Literal["argument", "champion", "all pairs"]]:
@@ -464,6 +465,24 @@ def compare_arms(
 class _ArmsLoaded:
     run: _RunData  # keyed by arm label
     pairing: Pairing
+
+
+_DEVICE_DEPENDENT = {"mem_added_mb": "peak memory added per generation"}  # RSS on CPU, accelerator memory on CUDA/MPS
+
+
+def _check_units(rm: pd.DataFrame, columns: Sequence[str]) -> None:
+    """ArmError when a metric's unit depends on the device and the arms ran on different kinds of
+    device (memory added is process RSS on CPU, accelerator memory on CUDA or MPS)."""
+    if rm is None or rm.empty or "device" not in rm:
+        return
+    kinds = {str(label): str(d).split(":")[0] for label, d in rm["device"].items() if isinstance(d, str) and d}
+    if len(set(kinds.values())) < 2:
+        return
+    for col in columns:
+        if col in _DEVICE_DEPENDENT:
+            where = ", ".join(f"{label} on {kind}" for label, kind in kinds.items())
+            raise ArmError(f"{_DEVICE_DEPENDENT[col]} is not in the same units across these arms ({where}): it is process "
+                           "memory on a CPU and accelerator memory on CUDA or MPS; compare them on another metric")
 
 
 def _load_arms(store: Store, arms: tuple[Arm, ...], columns: Sequence[str]) -> _ArmsLoaded:

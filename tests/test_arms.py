@@ -42,3 +42,21 @@ def test_an_arm_listed_twice_or_alone_is_refused(store):
         arms.check_arms(store, [one])
     with pytest.raises(arms.ArmError, match="listed twice"):
         arms.check_arms(store, [one, one])
+
+
+def test_memory_of_arms_on_different_kinds_of_device_is_refused(tmp_path):
+    """Memory added per generation is process RSS on a CPU and accelerator memory on CUDA: arms of
+    a CPU run and a CUDA run are not compared on it (they still are on latency)."""
+    from core.analysis import compare_arms
+    from tests.arm_support import make_run, prompt_set
+
+    store = Store(tmp_path / "devices.duckdb")
+    ids = [f"p{i:02d}" for i in range(12)]
+    make_run(store, "cpu-run", prompt_set(store, "mem", ids), {"m": {}})
+    make_run(store, "gpu-run", prompt_set(store, "mem", ids), {"m": {}})
+    store.upsert_run_model({"run_id": "gpu-run", "model": "m", "model_version": "v1", "backend": "synthetic",
+                            "cold_latency_ms": 300.0, "device": "cuda:0", "dtype": "float16", "status": "ok"})
+    pair = ["cpu-run:m", "gpu-run:m"]
+    with pytest.raises(arms.ArmError, match=r"not in the same units across these arms \(m@cpu-run on cpu, m@gpu-run on cuda\)"):
+        compare_arms(store, pair, metrics=["mem_added"])
+    assert compare_arms(store, pair, metrics=["latency"]).comparisons  # other metrics still compare
