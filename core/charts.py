@@ -450,6 +450,66 @@ class ScatterChart:
         return _save(fig)
 
 
+@dataclass(frozen=True)
+class ThroughputCurve:
+    model: str
+    batch_sizes: tuple[int, ...]
+    latency_ms: tuple[float, ...]
+    tokens_per_s: tuple[float, ...]
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class ThroughputChart:
+    """Throughput against per-request latency, one line per model, points labelled by batch size
+    (the LLM-Perf leaderboard's picture): up is more tokens/s, right is a longer wait per request."""
+
+    key: str
+    title: str
+    curves: tuple[ThroughputCurve, ...]
+    x_label: str = "mean latency per request (ms)"
+    y_label: str = "throughput (generated tokens/s)"
+    caption: str = ""
+
+    def figure(self) -> go.Figure:
+        fig = go.Figure()
+        for c in self.curves:
+            fig.add_trace(go.Scatter(
+                x=list(c.latency_ms), y=list(c.tokens_per_s), mode="lines+markers+text", name=esc(c.model),
+                text=[f"b{b}" for b in c.batch_sizes], textposition="top center",
+                line=dict(color=c.color), marker=dict(size=9, color=c.color),
+                hovertemplate=f"{_hover(c.model)}<br>batch %{{text}}<br>%{{x:,.4g}} ms, %{{y:,.4g}} tokens/s<extra></extra>"))
+        fig.update_layout(title=esc(self.title), xaxis_title=esc(self.x_label), yaxis_title=esc(self.y_label), height=440,
+                          legend_title_text="Model", **LAYOUT)
+        return fig
+
+    def png(self) -> bytes:
+        fig, ax = _new_axes()
+        for c in self.curves:
+            ax.plot(list(c.latency_ms), list(c.tokens_per_s), "-o", color=c.color, markersize=5, linewidth=1.2, label=c.model)
+            for b, x, y in zip(c.batch_sizes, c.latency_ms, c.tokens_per_s, strict=True):
+                ax.annotate(f"b{b}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+        if self.curves:
+            ax.legend(fontsize=7, frameon=False)
+        _style(ax, self.title, self.x_label, self.y_label)
+        _text_off(fig)
+        return _save(fig)
+
+
+def throughput_chart(rows: Any, colors: Mapping[str, str] | None = None, key: str = "throughput") -> ThroughputChart:
+    """The chart of a run's sweep rows (core.queries.throughput): a frame with model, batch_size,
+    latency_ms_mean and tokens_per_s."""
+    colors = colors or {}
+    curves = []
+    for model in dict.fromkeys(rows["model"]):
+        r = rows[rows["model"] == model].sort_values("batch_size")
+        curves.append(ThroughputCurve(str(model), tuple(int(b) for b in r["batch_size"]),
+                                      tuple(float(v) for v in r["latency_ms_mean"]),
+                                      tuple(float(v) for v in r["tokens_per_s"]), colors.get(str(model))))
+    return ThroughputChart(key, "Throughput against latency by batch size", tuple(curves),
+                           caption="Each point is one batch size (bN); batched greedy generation, left padding.")
+
+
 def _whisker(iv: Interval | None, centre: float) -> dict | None:
     if not _defined(iv):
         return None
@@ -463,4 +523,4 @@ def _mpl_err(iv: Interval | None, centre: float) -> list[list[float]] | None:
     return [[max(0.0, centre - iv.low)], [max(0.0, iv.high - centre)]]  # type: ignore[union-attr,operator]
 
 
-Chart = BoxChart | BarChart | LineChart | ScatterChart
+Chart = BoxChart | BarChart | LineChart | ScatterChart | ThroughputChart

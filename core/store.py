@@ -247,6 +247,25 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             FROM settings WHERE key = 'champion';
         """,
     ),
+    (
+        "0009_throughput",
+        """
+        -- a local throughput sweep (core.throughput): one row per (run, model, batch size)
+        CREATE TABLE throughput (
+            run_id VARCHAR,
+            model VARCHAR,
+            batch_size INTEGER,
+            n_requests INTEGER,
+            tokens_per_s DOUBLE,           -- generated tokens (up to each output's end) / wall time
+            requests_per_s DOUBLE,
+            latency_ms_mean DOUBLE,        -- per request: its batch's wall time (a request waits for its batch)
+            ttft_ms DOUBLE,                -- per request: its batch's first generated token (streamer clock)
+            mem_added_mb DOUBLE,           -- largest peak added by one batch (core.measure.TokenClock)
+            identical_to_b1 DOUBLE,        -- share of outputs token-identical to batch size 1's
+            created_at TIMESTAMP
+        );
+        """,
+    ),
 )
 
 
@@ -733,6 +752,23 @@ class Store:
             else:
                 con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
 
+
+    # ------------------------------------------------------------------ throughput sweeps (core.throughput)
+    THROUGHPUT_COLUMNS = ("run_id", "model", "batch_size", "n_requests", "tokens_per_s", "requests_per_s",
+                          "latency_ms_mean", "ttft_ms", "mem_added_mb", "identical_to_b1")
+
+    def append_throughput(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Append sweep rows (one per model and batch size) in one transaction; created_at is now."""
+        if not rows:
+            return 0
+        cols = self.THROUGHPUT_COLUMNS
+        stamp = now()
+        with self.connect() as con:
+            con.execute("BEGIN")
+            con.executemany(f"INSERT INTO throughput ({', '.join(cols)}, created_at) VALUES ({', '.join('?' * len(cols))}, ?)",
+                            [[r.get(c) for c in cols] + [stamp] for r in rows])
+            con.execute("COMMIT")
+        return len(rows)
 
     # ------------------------------------------------------------------ champion history (core.champion)
     CHAMPION_COLUMNS = ("changed_at", "action", "run_id", "model", "actor", "note", "gate", "evidence", "restores")

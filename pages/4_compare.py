@@ -1,6 +1,7 @@
 """Compare: significance of model differences against a baseline, Pareto frontier, sustained performance."""
 import streamlit as st
 
+from core import charts, queries
 from ui import analysis_figures as af
 from ui import analysis_widgets as aw
 from ui import arms
@@ -114,3 +115,11 @@ else:
 
 st.subheader("Outputs side by side")
 side_by_side.pick_and_show(run_id, models, key="compare.sbs")
+
+sweep = queries.throughput(state.store(), run_id)
+if not sweep.empty:
+    st.subheader("Throughput sweep")
+    st.plotly_chart(charts.throughput_chart(sweep, state.model_colors()).figure(), key="compare.throughput")
+    st.caption("Generated tokens/s against the mean latency per request at each batch size (bN): batched greedy "
+               "generation, left padding. Outputs identical to batch size 1: "
+               + fmt.md_escape(", ".join(f"{r.model} b{r.batch_size} {r.identical_to_b1:.0%}" for r in sweep.itertuples())) + ".")

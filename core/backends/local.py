@@ -74,16 +74,8 @@ class TransformersBackend(BackendBase):
 
     def encode(self, item: PromptItem):
         """Token ids for the item: the chat template when the tokenizer has one, else the raw prompt."""
-        tok = self.loaded.tokenizer
-        if getattr(tok, "chat_template", None):
-            messages = ([{"role": "system", "content": item.system}] if item.system else []) + [
-                {"role": "user", "content": item.prompt}
-            ]
-            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            enc = tok(text, return_tensors="pt", add_special_tokens=False)
-        else:
-            prompt = f"{item.system}\n\n{item.prompt}" if item.system else item.prompt
-            enc = tok(prompt, return_tensors="pt")
+        text, special = prompt_text(self.loaded.tokenizer, item)
+        enc = self.loaded.tokenizer(text, return_tensors="pt", add_special_tokens=special)
         return {k: v.to(self.device) for k, v in enc.items()}
 
     def _gen_kwargs(self, item: PromptItem, params: GenerationParams, max_new: int | None = None) -> dict:
@@ -171,6 +163,17 @@ class EnergyMeter(LoopMeter):
         if not joules or seconds <= 0:  # None, or a counter that did not move: not a measurement
             return None
         return {"energy_j": joules, "power_w": joules / seconds, "power_source": self.meter.source}
+
+
+def prompt_text(tok, item: PromptItem) -> tuple[str, bool]:  # noqa: ANN001 - a transformers tokenizer
+    """The text the model is given for the item and whether the tokenizer adds its special tokens:
+    the chat template when the tokenizer has one (it holds them already), else the raw prompt."""
+    if getattr(tok, "chat_template", None):
+        messages = ([{"role": "system", "content": item.system}] if item.system else []) + [
+            {"role": "user", "content": item.prompt}
+        ]
+        return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True), False
+    return (f"{item.system}\n\n{item.prompt}" if item.system else item.prompt), True
 
 
 def _key(item: PromptItem) -> tuple:

@@ -17,13 +17,14 @@ import core.cli.parity as parity
 import core.cli.prompts as prompts
 import core.cli.reports as reports
 import core.cli.run as run
+import core.cli.throughput as throughput
 import core.cli.tracking as tracking
 from core import config
 from core.cli.common import COMMANDS, CliError
 
 # run, worker, cancel, resume, runs, results | models | prompt-sets | summary, compare, cost, sample-size
-# | gate | report | sync-mlflow | parity | champion
-COMMAND_MODULES = (run, catalog, prompts, analysis, gate, reports, tracking, parity, champion)
+# | gate | report | sync-mlflow | parity | champion | throughput
+COMMAND_MODULES = (run, catalog, prompts, analysis, gate, reports, tracking, parity, champion, throughput)
 
 
 def build_parser() -> argparse.ArgumentParser:

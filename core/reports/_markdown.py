@@ -92,6 +92,11 @@ def render(report: Report, charts_dir: str) -> Markdown:
         out += chart(c)
     out += ["### Assumptions", "", *[f"- {esc(n)}" for n in r.cost_notes], ""]
 
+    if r.throughput is not None and "throughput" in s:
+        out += [f"## {s['throughput']}", ""]
+        out += table(r.throughput_table) if r.throughput_table else []
+        out += chart(r.throughput)
+
     out += [f"## {s['methods']}", "", *_kv(r.methods), fence(r.methods_text), ""]
     out += [f"## {s['environment']}", "", *_kv(r.environment), *table(r.model_table)]
 

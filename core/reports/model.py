@@ -159,6 +159,8 @@ class Report:
     pareto_table: Table | None = None
     advice: tuple[str, ...] = ()  # sample-size advice sentences
     methods_title: str = "Full description of the statistical and cost methods"
+    throughput: ch.ThroughputChart | None = None  # the run's throughput sweep (core.throughput), when it has one
+    throughput_table: Table | None = None
 
     @property
     def byline(self) -> str:
@@ -167,7 +169,8 @@ class Report:
 
     def charts(self) -> list[ch.Chart]:
         """Every chart in document order."""
-        return [*self.distributions, *([self.pareto] if self.pareto else []), *self.cost_charts]
+        return [*self.distributions, *([self.pareto] if self.pareto else []), *self.cost_charts,
+                *([self.throughput] if self.throughput else [])]
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,14 @@ def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
     facts = (*_facts(store, run, n_samples), ("Machine load", load.brief))
     summary = Summary(rec.model, rec.why, baseline, source, _savings(costs, focus), _key_verdicts(comp),
                       facts, tuple(dict.fromkeys([*([load.text] if load.flagged else []), *kpi.notes, *comp.notes])))
+    sweep = queries.throughput(store, run_id)
+    sections = dict(SECTIONS)
+    if not sweep.empty:  # only then: a report without a sweep keeps its sections (and bytes) as they were
+        sections = {}
+        for key, title in SECTIONS.items():
+            if key == "methods":  # the sweep's section comes after the costs
+                sections["throughput"] = "Throughput sweep"
+            sections[key] = title
     return Report(
         run_id=run_id,
         title=f"Evaluation report: {run.name or run_id}",
@@ -240,7 +251,25 @@ def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
         appendix=tuple(_appendix(store, run, o.appendix_items)),
         appendix_note=(f"Up to {o.appendix_items} prompts (first repeat), prompts with a failed request first; outputs "
                        f"longer than {MAX_OUTPUT_CHARS:,} characters are cut. Every sample is in the CSV/Parquet export."),
+        sections=sections,
+        throughput=ch.throughput_chart(sweep, ch.model_colors(list(dict.fromkeys(sweep["model"])))) if not sweep.empty else None,
+        throughput_table=_throughput_table(sweep) if not sweep.empty else None,
     )
+
+
+def _throughput_table(sweep: Any) -> Table:
+    """The sweep rows as a table: per model and batch size."""
+    cols = ("Model", "Batch size", "Requests", "Tokens/s", "Requests/s", "Latency per request (ms)", "TTFT (ms)",
+            "Memory added (MB)", "Identical to batch 1")
+    def num(x: Any) -> str:
+        return "—" if x is None or not math.isfinite(x) else f"{x:,.2f}"
+
+    rows = tuple((str(r.model), str(int(r.batch_size)), str(int(r.n_requests)), num(r.tokens_per_s), num(r.requests_per_s),
+                  num(r.latency_ms_mean), num(r.ttft_ms), num(r.mem_added_mb), f"{r.identical_to_b1:.0%}")
+                 for r in sweep.itertuples())
+    return Table(cols, rows, note="Batched greedy generation (left padding, attention masks); TTFT: the batch's first "
+                 "generated token (streamer clock); latency: the batch's wall time, which every request in it waits for.",
+                 numeric=(False, *[True] * 8))
 
 
 def _recommend_and_compare(store: Store, run: Any, kpi: analysis.KpiTable, explicit: str | None, common: dict[str, Any]
