@@ -122,10 +122,15 @@ def pairing(store: Store, arms: Sequence[Arm]) -> Pairing:
         why = "no prompt is shared" if not common else "every shared prompt changed between the versions"
         return Pairing("unpaired", (), tuple(changed), f"unpaired: the arms ran different prompt sets ({why}); "
                                                        "the tests compare the two samples as independent")
-    note = f"paired by prompt on {len(same):,} prompts shared by every arm"
+    note = f"paired by prompt on {_prompts(len(same))} shared by every arm"
     if changed:
-        note += f"; {len(changed):,} prompts changed between the prompt-set versions and are left out"
+        note += (f"; {_prompts(len(changed))} changed between the prompt-set versions and "
+                 f"{'is' if len(changed) == 1 else 'are'} left out")
     return Pairing("changed-items", tuple(same), tuple(changed), note)
+
+
+def _prompts(n: int) -> str:
+    return f"{n:,} prompt{'' if n == 1 else 's'}"
 
 
 def load_arms(store: Store, arms: Sequence[Arm], columns: Sequence[str]) -> ArmData:

@@ -60,3 +60,43 @@ def test_memory_of_arms_on_different_kinds_of_device_is_refused(tmp_path):
     with pytest.raises(arms.ArmError, match=r"not in the same units across these arms \(m@cpu-run on cpu, m@gpu-run on cuda\)"):
         compare_arms(store, pair, metrics=["mem_added"])
     assert compare_arms(store, pair, metrics=["latency"]).comparisons  # other metrics still compare
+
+
+@pytest.mark.skipif(not __import__("tests.dashboard_support", fromlist=["x"]).demo_models_trained(),
+                    reason="the demo models are not trained (scripts/train_demo_models.py)")
+def test_arms_of_two_real_demo_runs_with_a_changed_prompt_set_version(tmp_path):
+    """Issue 13's test: two real runs of a demo model; between them the set is re-imported with one
+    prompt reworded. The changed prompt is listed and left out; the rest pair; the gate decides."""
+    import json
+
+    from core import gate, prompts
+    from core.analysis import compare_arms
+    from core.runner import Runner
+    from core.schemas import GenerationParams, RunSpec
+    from tests.dashboard_support import prepare
+
+    setup = prepare(tmp_path / "real.duckdb")
+    store = setup.store
+    items = [i.model_dump(exclude_none=True, exclude_defaults=True) for i in prompts.get_set(setup.prompt_set, store).items[:8]]
+
+    def run_on(rows: list[dict], replace: bool) -> str:
+        data = "\n".join(json.dumps(r) for r in rows).encode()
+        prompts.import_bytes(store, data, filename="qa.jsonl", name="qa-real", replace=replace)
+        runner = Runner(store)
+        run_id = runner.create(RunSpec(models=(setup.tiny,), prompt_set="qa-real", device="cpu",
+                                       generation=GenerationParams(max_new_tokens=6)))
+        runner.execute(run_id)
+        return run_id
+
+    old = run_on(items, replace=False)
+    reworded = [dict(r, prompt=r["prompt"] + " Answer briefly.") if k == 2 else r for k, r in enumerate(items)]
+    new = run_on(reworded, replace=True)
+    pair = [arms.Arm(old, setup.tiny), arms.Arm(new, setup.tiny)]
+    how = arms.pairing(store, pair)
+    assert how.kind == "changed-items" and how.changed == (items[2]["id"],) and len(how.shared) == 7
+    comp = compare_arms(store, pair, metrics=["latency", "quality"])
+    assert comp.notes[0].startswith("paired by prompt on 7 prompts") and "; 1 prompt changed between" in comp.notes[0]
+    assert comp.notes[0].endswith("is left out")
+    assert all(c.paired and c.n_pairs == 7 for c in comp.comparisons)
+    result = gate.run_gate(store, pair[0], pair[1], gate.load_rules(gate.DEMO_GATE))
+    assert {r.outcome for r in result.results} <= {"pass", "fail", "inconclusive"} and result.results
