@@ -62,23 +62,9 @@ def module_file(name: str, root: Path = ROOT) -> Path | None:
 
 
 def imported_modules(path: Path, name: str) -> set[str]:
-    """Dotted names of every import in a file (at any depth: functions included), relative ones resolved.
-    `from X import Y` gives X and X.Y (Y may be a submodule); each name comes with the packages above it,
-    since importing a.b runs a/__init__.py."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            parts = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
-            base = ".".join(parts + ([node.module] if node.module else []))
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) in (
-            "import_module", "__import__"
-        ) and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-            found.add(node.args[0].value)
+    """direct_imports (below), each name with the packages above it, since importing a.b runs
+    a/__init__.py."""
+    found = direct_imports(path, name)
     return {".".join(m.split(".")[:i]) for m in found if m for i in range(1, len(m.split(".")) + 1)}
 
 
@@ -142,8 +128,9 @@ def _runtime_nodes(tree: ast.AST):
 
 
 def direct_imports(path: Path, name: str) -> set[str]:
-    """The dotted names a file imports at run time (inside functions too; relative ones resolved;
-    `from X import Y` gives X and X.Y), without the packages above them."""
+    """The dotted names a file imports at run time (inside functions too, importlib.import_module
+    and __import__ with a literal name too; relative ones resolved; `from X import Y` gives X and
+    X.Y, Y may be a submodule), without the packages above them."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
     for node in _runtime_nodes(ast.parse(path.read_text(), filename=str(path))):
@@ -154,6 +141,10 @@ def direct_imports(path: Path, name: str) -> set[str]:
             base = ".".join(parts + ([node.module] if node.module else []))
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) in (
+            "import_module", "__import__"
+        ) and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            found.add(node.args[0].value)
     return found
 
 

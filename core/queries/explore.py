@@ -10,6 +10,7 @@ in words.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -165,8 +166,6 @@ def outcome_text(status: object, passed: object) -> str:
 def scores_text(scores: object) -> str:
     """The per-scorer values of a sample ('exact_match 0.00 · token_f1 0.67'), each in [0, 1];
     a scoring failure's message as stored; '' when there are none."""
-    import json
-
     if not isinstance(scores, str) or not scores:
         return ""
     try:
