@@ -379,9 +379,15 @@ def test_memory_is_the_model_footprint_and_the_generation_peak_with_the_process_
     t = next(t for t in built.kpi_tables if t.title == "Memory")
     assert t.columns == ("Model", "Model footprint", "Peak added per generation (max)", "Memory needed", "Process peak RSS")
     assert "whole process" in t.note and "Memory needed = footprint + peak added" in t.note
+    scale = {"MB": 1.0, "GB": 1024.0}
+
+    def megabytes(cell: str) -> float:  # textfmt.mb writes GB from 1,024 MB up
+        number, unit = cell.split()
+        return float(number.replace(",", "")) * scale[unit]
+
     for row in t.rows:
-        footprint, process = (float(c.split()[0].replace(",", "")) for c in (row[1], row[4]))
-        assert row[1].endswith(" MB") and footprint < 50 < process
+        footprint, process = megabytes(row[1]), megabytes(row[4])
+        assert footprint < 50 < process, row
     metrics = {r[0] for r in built.comparison.rows}
     assert "peak memory added per generation" in metrics and not any("RSS" in m for m in metrics)
 
