@@ -18,5 +18,6 @@ pages = [
     st.Page("pages/7_models.py", title="Models", icon=":material/memory:"),
     st.Page("pages/8_reports.py", title="Reports", icon=":material/description:"),
     st.Page("pages/9_sql.py", title="SQL", icon=":material/terminal:"),
+    st.Page("pages/10_rate.py", title="Rate", icon=":material/thumbs_up_down:"),
 ]
 st.navigation(pages).run()

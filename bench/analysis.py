@@ -101,7 +101,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="repetitions; the best is reported")
     args = ap.parse_args()
     from core import analysis
-    from core.cost import CostSettings
+    from core.analysis.costs import CostSettings
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "bench.duckdb")

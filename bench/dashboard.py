@@ -1,25 +1,37 @@
-"""Dashboard speed on a large store: 1,000,000 synthetic samples (10 models).
+"""Dashboard speed and memory on a large store: 1,000,000 synthetic samples (10 models).
 
 1. AppTest render time of Results, Compare and Costs (target: under 3 s each), first with
    empty caches (cold: the page computes its statistics) and then again (warm: cached).
    Pages use their defaults: on runs this size bootstrap intervals on Results and the
    pairwise tests on Compare are opt-in (Compare still draws the Pareto frontier and the
-   drift chart from the SQL aggregate), and cost intervals use 200 resamples. Also printed
-   (no target): the Costs page after one assumption changes (the resampled means are cached
-   per run, so only the arithmetic reruns) and the opt-in pairwise tests.
-2. Time from `streamlit run app.py` to the first page served (target: under 5 s): the
-   server answers `/` and its health check.
+   drift chart from the SQL aggregate), and cost intervals use 200 resamples. Then the opt-in
+   statistics themselves, cold and warm: Results with its intervals switched on, Compare with
+   every pairwise test, verdict, Pareto and drift (target 3 s each), and the Costs page after
+   one assumption changes (no target).
+2. The paged sample explorer (core.queries.sample_pages, target: under 1 s per page): first
+   page, sort by latency, a filter (model, failed, quality range), a text search and page 500,
+   each cold (first time in the process) and warm (again).
+3. The dashboard's memory: resident set size of the process running the app (AppTest) after
+   every page has been opened in turn, the largest reading (target: under 2 GB).
+4. Time from `streamlit run app.py` to the first page served (target: under 5 s).
 
     .venv/bin/python bench/dashboard.py [--models 10] [--items 33334] [--repeats 3] [--db PATH]
+                                        [--baseline CHECKOUT]
 
 --db keeps the synthetic store at PATH (built when missing) so repeated runs skip the build.
+--baseline measures another checkout of this code the same way (its app, pages and core, in a
+subprocess, one after the other) and prints its figures beside these: e.g. the code before a
+change, from `git worktree add /tmp/base HEAD`. Rows it lacks print as "-".
 
-Prints each time and its ratio to the target, side by side.
+Prints each figure with its target and ratio, side by side.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -28,21 +40,36 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(os.environ.get("BENCH_CODE") or Path(__file__).resolve().parent.parent).resolve()
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from analysis import synthetic_run  # noqa: E402  (bench/analysis.py: the shared synthetic run)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from core.store import Store  # noqa: E402
 
 RENDER_TARGET_S = 3.0
+PAGE_TARGET_S = 1.0
+RSS_TARGET_GB = 2.0
 STARTUP_TARGET_S = 5.0
 PAGES = ("pages/3_results.py", "pages/4_compare.py", "pages/5_costs.py")
+RUN = "bench"
+
+
+def _timed(at, action) -> float:  # noqa: ANN001 - an AppTest and a callable that runs it
+    t0 = time.perf_counter()
+    action()
+    dt = time.perf_counter() - t0
+    if at.exception:
+        raise SystemExit(f"the page raised: {at.exception[0].value}")
+    return dt
+
+
+def _toggle(at, key: str):  # noqa: ANN001, ANN202 - AppTest, its toggle (None when the page has none)
+    found = [t for t in at.toggle if t.key == key]
+    return found[0] if found else None
 
 
 def render_times(db: Path) -> dict[str, tuple[float, float]]:
-    """(cold, warm) seconds per page; fails loudly if a page raises.
+    """(cold, warm) seconds per page and per opt-in statistic; fails loudly if a page raises.
 
     Cold: every st.cache_data cache cleared first, so each page computes its own queries and
     statistics (nothing carried over from the page before). The statistics stack is imported
@@ -55,34 +82,79 @@ def render_times(db: Path) -> dict[str, tuple[float, float]]:
     import core.analysis  # noqa: F401  (ui.state.warm_up does this in a served dashboard)
     import genai_prices  # noqa: F401  (so does the price data)
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900).run()
     out = {}
     for page in PAGES:
         st.cache_data.clear()
-        t0 = time.perf_counter()
-        at.switch_page(page).run()
-        cold = time.perf_counter() - t0
-        if at.exception:
-            raise SystemExit(f"{page} raised: {at.exception[0].value}")
-        t0 = time.perf_counter()
-        at.run()
-        out[page] = (cold, time.perf_counter() - t0)
+        cold = _timed(at, lambda p=page: at.switch_page(p).run())
+        out[Path(page).stem.split("_", 1)[1]] = (cold, _timed(at, at.run))
     # Costs after one assumption changes (electricity price): a new report, the same run
     at.switch_page("pages/5_costs.py").run()
     kwh = [n for n in at.number_input if n.key == "costs.kwh"]
     if kwh:
-        t0 = time.perf_counter()
-        kwh[0].set_value(round(kwh[0].value + 0.05, 2)).run()
-        out["costs (assumption changed)"] = (time.perf_counter() - t0, float("nan"))
+        out["costs, an assumption changed"] = (_timed(at, lambda: kwh[0].set_value(round(kwh[0].value + 0.05, 2)).run()),
+                                               math.nan)
+    for page, key, name in (("pages/3_results.py", "results.ci", "results with intervals"),
+                            ("pages/4_compare.py", "compare.go", "compare with every test")):
+        at.switch_page(page).run()
+        toggle = _toggle(at, key)
+        if toggle is None or toggle.value:  # no switch: the page's default render already has them
+            st.cache_data.clear()
+            out[name] = (_timed(at, at.run), _timed(at, at.run))
+            continue
+        st.cache_data.clear()
+        out[name] = (_timed(at, lambda t=toggle: t.set_value(True).run()), _timed(at, at.run))
+        _toggle(at, key).set_value(False).run()  # type: ignore[union-attr]
+    return out
+
+
+def dashboard_rss(db: Path) -> tuple[float, list[str]]:
+    """Largest RSS (GB) of this process, which runs the app, while every page is opened in turn."""
+    import psutil
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["LLM_EVAL_DB"] = str(db)
+    pages = re.findall(r'st\.Page\("(pages/[^"]+)"', (ROOT / "app.py").read_text())
+    proc = psutil.Process()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900).run()
+    peak, failed = proc.memory_info().rss, []
+    for page in pages:
+        at.switch_page(page).run()
         if at.exception:
-            raise SystemExit(f"costs raised after an assumption change: {at.exception[0].value}")
-    # opt-in on a store this size: the pairwise tests themselves (reported, no target)
-    at.switch_page("pages/4_compare.py").run()
-    toggle = [t for t in at.toggle if t.key == "compare.go"]
-    if toggle:
+            failed.append(page)
+        peak = max(peak, proc.memory_info().rss)
+    return peak / 2**30, failed
+
+
+EXPLORER_OPS = (  # name, filter, sort options
+    ("first page", {}, {}),
+    ("sort by latency", {}, {"sort": "latency_ms", "descending": True}),
+    ("filter (model, failed, quality 2-4)", {"models": ("model-03",), "passed": False, "quality_min": 2.0,
+                                             "quality_max": 4.0}, {}),
+    ("search 'answer' (every output)", {"text": "answer"}, {}),
+    ("page 500", {}, {"page_no": 500}),
+)
+
+
+def explorer_times(db: Path) -> dict[str, tuple[float, float]]:
+    """(cold, warm) seconds per explorer operation at 50 rows per page; {} where the code has none."""
+    try:
+        from core.queries import sample_pages as sp
+    except ImportError:
+        return {}
+    store = Store(db)
+    out = {}
+    for name, f, kw in EXPLORER_OPS:
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            sp.page(store, RUN, sp.SampleFilter(**f), page_size=50, **kw)
+            times.append(time.perf_counter() - t0)
+        out[f"explorer: {name}"] = (times[0], times[1])
+    with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        toggle[0].set_value(True).run()
-        out["compare (tests switched on)"] = (time.perf_counter() - t0, float("nan"))
+        n = sp.export(store, RUN, sp.SampleFilter(), Path(tmp) / "all.parquet", "parquet")
+        out[f"explorer: export {n:,} rows (Parquet)"] = (time.perf_counter() - t0, math.nan)
     return out
 
 
@@ -111,35 +183,83 @@ def startup_time(db: Path) -> float:
         proc.wait(15)
 
 
+def measure(db: Path) -> dict[str, list[float]]:
+    """Every figure: name -> [cold, warm] seconds (warm NaN where there is none); RSS in GB."""
+    out: dict[str, list[float]] = {"streamlit run -> first page": [startup_time(db), math.nan]}
+    out.update({k: list(v) for k, v in render_times(db).items()})
+    out.update({k: list(v) for k, v in explorer_times(db).items()})
+    rss, failed = dashboard_rss(db)
+    out["dashboard RSS, every page opened (GB)"] = [rss, math.nan]
+    if failed:
+        print(f"pages that raised while measuring memory: {', '.join(failed)}", file=sys.stderr)
+    return out
+
+
+def target(name: str) -> float:
+    if name.startswith("streamlit"):
+        return STARTUP_TARGET_S
+    if name.startswith("explorer: export") or name.startswith("costs, an"):
+        return math.nan
+    if name.startswith("explorer"):
+        return PAGE_TARGET_S
+    return RSS_TARGET_GB if "RSS" in name else RENDER_TARGET_S
+
+
+def baseline(db: Path, checkout: Path) -> dict[str, list[float]]:
+    """The same measurements of another checkout, in a subprocess (its own imports)."""
+    env = {**os.environ, "BENCH_CODE": str(checkout)}
+    res = subprocess.run([sys.executable, __file__, "--db", str(db), "--json"], env=env, cwd=checkout,
+                         capture_output=True, text=True, check=False)
+    if res.returncode:
+        raise SystemExit(f"the baseline failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def report(now: dict[str, list[float]], before: dict[str, list[float]] | None) -> None:
+    def cell(v: float | None) -> str:
+        return "-" if v is None or not math.isfinite(v) else f"{v:.2f}"
+
+    head = f"{'step':<44}{'cold':>8}{'warm':>8}{'target':>8}{'ratio':>8}"
+    print(head + (f"{'before':>9}{'b.warm':>8}" if before is not None else ""))
+    for name in list(now) + [n for n in (before or {}) if n not in now]:
+        cold, warm = now.get(name, [math.nan, math.nan])
+        t = target(name)
+        line = f"{name:<44}{cell(cold):>8}{cell(warm):>8}{cell(t):>8}{cell(cold / t if t == t else math.nan):>8}"
+        if before is not None:
+            b = before.get(name, [math.nan, math.nan])
+            line += f"{cell(b[0]):>9}{cell(b[1]):>8}"
+        print(line)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", type=int, default=10)
     ap.add_argument("--items", type=int, default=33_334)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--db", type=Path, help="keep the synthetic store here (built when missing)")
+    ap.add_argument("--baseline", type=Path, help="another checkout to measure the same way, side by side")
+    ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # the baseline subprocess's output
     args = ap.parse_args()
+    if args.json:
+        print(json.dumps(measure(args.db)))
+        return
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or Path(tmp) / "dashboard.duckdb"
         t0 = time.perf_counter()
         store = Store(db)
-        if not store.count_samples("bench"):
+        if not store.count_samples(RUN):
+            from analysis import synthetic_run  # bench/analysis.py: the shared synthetic run
+
             synthetic_run(store, n_models=args.models, n_items=args.items, repeats=args.repeats)
-        n = store.count_samples("bench")
+        n = store.count_samples(RUN)
         print(f"store: {n:,} samples ({args.models} models x {args.items:,} prompts x {args.repeats} repeats), "
               f"ready in {time.perf_counter() - t0:.1f} s")
         del store
-        start = startup_time(db)
-        renders = render_times(db)
-    print(f"{'step':<28}{'seconds':>9}{'target':>8}{'ratio':>8}")
-    print(f"{'streamlit run -> first page':<28}{start:>9.2f}{STARTUP_TARGET_S:>8.0f}{start / STARTUP_TARGET_S:>8.2f}")
-    for page, (cold, warm) in renders.items():
-        if not page.startswith("pages/"):
-            print(f"{page:<28}{cold:>9.2f}{'-':>8}{'-':>8}")
-            continue
-        name = Path(page).stem.split("_", 1)[1]
-        print(f"{name + ' (cold)':<28}{cold:>9.2f}{RENDER_TARGET_S:>8.0f}{cold / RENDER_TARGET_S:>8.2f}")
-        print(f"{name + ' (warm)':<28}{warm:>9.2f}{RENDER_TARGET_S:>8.0f}{warm / RENDER_TARGET_S:>8.2f}")
+        before = baseline(db, args.baseline) if args.baseline else None
+        now = measure(db)
+    print("seconds (RSS: GB); cold: empty caches; warm: the same again" + ("; before: --baseline" if before else ""))
+    report(now, before)
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
 
 

@@ -39,8 +39,19 @@ from core import queries
 from core.analysis import RunComparison, compare_arms
 from core.arms import Arm, check_arms, pairing
 from core.compare import Comparison
-from core.stats import DEFAULT_CONFIDENCE, DEFAULT_SEED, Interval, proportion_ci, required_sample_size, wilson_ci
+from core.stats import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_SEED,
+    Interval,
+    MetricInfo,
+    by_alias,
+    metric_info,
+    proportion_ci,
+    required_sample_size,
+    wilson_ci,
+)
 from core.store import Store
+from core.textfmt import DASH, factor, percent, signed
 
 DEMO_GATE = Path(__file__).resolve().parents[1] / "data" / "gates" / "demo.yaml"  # the example gate file
 Outcome = Literal["pass", "fail", "inconclusive"]
@@ -53,28 +64,68 @@ class GateError(ValueError):
 
 @dataclass(frozen=True)
 class _MetricRule:
-    column: str
-    label: str
+    """The grammar's part of a rule's metric; what the metric is (column, direction, label, scale)
+    is the metric registry's (core.stats.metric_registry)."""
+    name: str  # the registry's metric (a samples column; error_rate: per model)
     kind: RuleKind
-    higher_is_better: bool
     units: tuple[str, ...]  # accepted unit suffixes ("" = none); the first is the canonical one
-    scale: float = 1.0  # value as written / scale = value in the metric's stored unit
     example: str = ""
 
+    @property
+    def column(self) -> str:
+        return self.name
 
-_METRICS: dict[str, _MetricRule] = {
-    "quality": _MetricRule("quality", "mean quality", "difference", True, ("points", "", "pt", "pts"), example="quality >= -0.5"),
-    "pass_rate": _MetricRule("passed", "pass rate", "difference", True, ("pp",), 100.0, "pass_rate >= -2pp"),
-    "mem_added": _MetricRule("mem_added_mb", "peak memory added per generation", "difference", False, ("MB", "mb", ""),
-                             example="mem_added <= 50MB"),
-    "latency": _MetricRule("latency_ms", "median latency", "ratio", False, ("x",), example="latency <= 1.10x"),
-    "ttft": _MetricRule("ttft_ms", "median time to first token", "ratio", False, ("x",), example="ttft <= 1.2x"),
-    "tokens_per_s": _MetricRule("decode_tps", "median decode speed", "ratio", True, ("x",), example="tokens_per_s >= 0.9x"),
-    "cost": _MetricRule("local_cost", "median local cost per request", "ratio", False, ("x",), example="cost <= 1.2x"),
-    "peak_rss": _MetricRule("peak_rss_mb", "median process peak RSS", "ratio", False, ("x",), example="peak_rss <= 1.05x"),
-    "error_rate": _MetricRule("error_rate", "error rate of the candidate", "rate", False, ("%",), 100.0, "error_rate <= 1%"),
+    @property
+    def metric(self) -> MetricInfo:
+        return metric_info(self.name)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return not self.metric.lower_is_better
+
+    @property
+    def scale(self) -> float:
+        """Value as written / scale = value in the metric's stored unit (pp and % of a fraction: 100)."""
+        return self.metric.scale
+
+    @property
+    def label(self) -> str:
+        """'median latency', 'mean quality', 'pass rate', 'error rate of the candidate'."""
+        m = self.metric
+        if self.kind == "rate":
+            return f"{m.label} of the candidate"
+        return f"{'median' if self.kind == 'ratio' else 'mean'} {m.label}" if not m.binary else m.label
+
+    @property
+    def short_unit(self) -> str:
+        return self.metric.diff_unit  # points, pp, MB
+
+
+_METRICS: dict[str, _MetricRule] = {  # the grammar's name (the registry's alias) -> rule
+    r.metric.alias: r for r in (
+        _MetricRule("quality", "difference", ("points", "", "pt", "pts"), "quality >= -0.5"),
+        _MetricRule("passed", "difference", ("pp",), "pass_rate >= -2pp"),
+        _MetricRule("mem_added_mb", "difference", ("MB", "mb", ""), "mem_added <= 50MB"),
+        _MetricRule("latency_ms", "ratio", ("x",), "latency <= 1.10x"),
+        _MetricRule("ttft_ms", "ratio", ("x",), "ttft <= 1.2x"),
+        _MetricRule("decode_tps", "ratio", ("x",), "tokens_per_s >= 0.9x"),
+        _MetricRule("local_cost", "ratio", ("x",), "cost <= 1.2x"),
+        _MetricRule("peak_rss_mb", "ratio", ("x",), "peak_rss <= 1.05x"),
+        _MetricRule("error_rate", "rate", ("%",), "error_rate <= 1%"),
+    )
 }
-_ALIASES = {"passed": "pass_rate", "ttft_ms": "ttft", "latency_ms": "latency", "decode": "tokens_per_s", "errors": "error_rate"}
+_METRICS["pass_rate"] = _METRICS.pop("passed")  # the grammar has always said pass_rate
+
+
+def _rule_name(name: str) -> str:
+    """The grammar's name a typed one means: pass_rate, latency, ... (passed, latency_ms, decode too)."""
+    if name in _METRICS:
+        return name
+    info = by_alias(name)
+    alias = info.alias if info else name
+    return "pass_rate" if alias == "passed" else alias
+
+
 _RULE = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=)\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*([A-Za-z%]*)\s*$")
 
 
@@ -98,7 +149,7 @@ def parse_rule(text: str) -> Rule:
     if not m:
         raise GateError(f"a rule is METRIC >= or <= NUMBER UNIT, e.g. 'quality >= -0.5' or 'latency <= 1.10x'; got {text!r}")
     name, op, number, unit = m.group(1).lower(), m.group(2), float(m.group(3)), m.group(4)
-    name = _ALIASES.get(name, name)
+    name = _rule_name(name)
     if name not in _METRICS:
         raise GateError(f"unknown metric {m.group(1)!r} in rule {text!r}; use one of: {', '.join(_METRICS)}")
     info = _METRICS[name]
@@ -193,7 +244,7 @@ class GateResult:
         return {k: sum(r.outcome == k for r in self.results) for k in ("pass", "fail", "inconclusive")}
 
     def to_dict(self) -> dict[str, Any]:
-        from core.kpis import interval_dict
+        from core.analysis import interval_dict
 
         return {
             "schema": "llm-eval/gate/v1", "baseline": str(self.baseline), "candidate": str(self.candidate),
@@ -313,27 +364,26 @@ def _rate_prompts(rate: float, limit: float, n: int, confidence: float) -> int |
 
 
 def _unit(rule: Rule) -> str:
-    return {"quality": "points", "pass_rate": "percentage points", "mem_added": "MB"}.get(rule.metric, "")
-
-
-_SHORT_UNIT = {"pass_rate": "pp", "mem_added": "MB", "quality": "points"}
+    u = rule.info.short_unit
+    return "percentage points" if u == "pp" else u
 
 
 def fmt_threshold(rule: Rule) -> str:
     v = rule.threshold * rule.info.scale
-    suffix = {"ratio": "x", "rate": "%"}.get(rule.kind) or " " + _SHORT_UNIT[rule.metric]
+    suffix = {"ratio": "x", "rate": "%"}.get(rule.kind) or " " + rule.info.short_unit
     return f"{v:+g}{suffix}" if rule.kind == "difference" else f"{v:g}{suffix}"
 
 
 def fmt_value(rule: Rule, x: float | None, unit: bool = True) -> str:
+    """A rule's statistic as the gate writes it: '1.1x', '0.50%', '+0.25 points' (DASH when missing)."""
     if x is None or not np.isfinite(x):
-        return "n/a"
+        return DASH
     v = x * rule.info.scale
     if rule.kind == "ratio":
-        return f"{v:.3g}x"
+        return factor(v)
     if rule.kind == "rate":
-        return f"{v:.2f}%"
-    return f"{v:+.3g} {_SHORT_UNIT[rule.metric]}" if unit else f"{v:+.3g}"
+        return percent(v, 2)
+    return f"{signed(v)} {rule.info.short_unit}" if unit else signed(v)
 
 
 def interval_text(r: RuleResult) -> str:
@@ -341,7 +391,7 @@ def interval_text(r: RuleResult) -> str:
     if iv is None or not iv.is_defined:
         return "no interval"
     f = lambda x: fmt_value(r.rule, x, unit=False)  # noqa: E731
-    unit = f" {_SHORT_UNIT[r.rule.metric]}" if r.rule.kind == "difference" else ""
+    unit = f" {r.rule.info.short_unit}" if r.rule.kind == "difference" else ""
     return f"{f(iv.estimate)} [{f(iv.low)}, {f(iv.high)}]{unit}"
 
 

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 
 from core.gate import GateResult, RuleResult, fmt_threshold, interval_text
+from core.textfmt import DASH, count
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|"})  # markup a cell could smuggle in
 
@@ -16,7 +17,7 @@ def rows(g: GateResult) -> list[dict[str, str]]:
     """One row per rule: what the gate shows in every format."""
     return [{"rule": r.rule.text, "outcome": r.outcome.upper(), "statistic": r.statistic,
              f"estimate [{g.confidence:.0%} CI]": interval_text(r), "decided on": f"{r.bound} bound vs {fmt_threshold(r.rule)}",
-             "prompts": f"{r.n_prompts:,}", "prompts to decide": f"{r.prompts_needed:,}" if r.prompts_needed else "—"}
+             "prompts": count(r.n_prompts), "prompts to decide": count(r.prompts_needed) if r.prompts_needed else DASH}
             for r in g.results]
 
 

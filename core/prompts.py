@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from core import config
+from core.rubrics import RubricError, check_judge_params
 from core.schemas import PromptItem, PromptSet
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -150,6 +151,17 @@ def _csv_records(text: str) -> list[tuple[int, dict | str]]:
             out.append((reader.line_num, clean))
 
 
+def _judge_problem(item: PromptItem) -> str | None:
+    """What is wrong with the item's judge scorers (rubric, placeholders, params), or None."""
+    for spec in item.scorers:
+        if spec.name == "judge":
+            try:
+                check_judge_params(spec.params)
+            except RubricError as exc:
+                return f"scorers: {exc}"
+    return None
+
+
 def _raw_records(text: str, fmt: str) -> list[tuple[int, dict | str]]:
     """(line number, record or error message) for each non-empty record."""
     return _jsonl_records(text) if fmt == "jsonl" else _csv_records(text)
@@ -201,6 +213,9 @@ def parse_bytes(
             continue
         if item.id in seen:
             errors.append(LineError(line, f"duplicate id {item.id!r} (first seen on line {seen[item.id]})"))
+            continue
+        if problem := _judge_problem(item):
+            errors.append(LineError(line, problem))
             continue
         seen[item.id] = line
         items.append(item)

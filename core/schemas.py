@@ -24,6 +24,7 @@ SCORER_NAMES = (
     "rouge_l",
     "json_valid",
     "semantic",
+    "judge",  # an LLM judge (core.judge): params model, rubric, scale, reference; checked by core.rubrics
 )
 
 
@@ -34,7 +35,8 @@ class ScorerSpec(BaseModel):
 
     name: str
     weight: float = Field(default=1.0, gt=0)
-    # scorer parameters: regex -> {"pattern": ...}; json_valid -> {"schema": {...}}
+    # scorer parameters: regex -> {"pattern": ...}; json_valid -> {"schema": {...}};
+    # judge -> {"model": ..., "rubric": ..., "scale": [0, 10], "reference": true}
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")

@@ -36,12 +36,14 @@ __all__ = [
     "PASS_THRESHOLD",
     "ScoreRequest",
     "Scorer",
+    "composite_from_scores",
     "get_scorer",
     "normalize",
     "register",
     "registered_scorers",
     "score_batch",
     "score_item",
+    "score_keys",
 ]
 
 PASS_THRESHOLD = 5.0  # composite quality (0..10) at or above which a sample passes
@@ -374,7 +376,18 @@ class Semantic:
         return out
 
 
-for _scorer in (ExactMatch(), Contains(), Regex(), TokenF1(), RougeL(), JsonValid(), Semantic()):
+class JudgeLater:
+    """The LLM judge (core.judge) grades after the model's generation, not here: at scoring time its value
+    is not known yet (pending), so it is left out of ``scores`` and of the composite until
+    core.judge stores its judgement and recomputes both (``composite_from_scores``)."""
+
+    name = "judge"
+
+    def score_many(self, requests: Sequence[ScoreRequest]) -> list[float | None]:
+        return [None] * len(requests)
+
+
+for _scorer in (ExactMatch(), Contains(), Regex(), TokenF1(), RougeL(), JsonValid(), Semantic(), JudgeLater()):
     register(_scorer)
 
 
@@ -404,6 +417,16 @@ def _composite(specs: Sequence[ScorerSpec], values: Sequence[float | None]) -> S
         return ScoreResult(quality=None, scores=scores, passed=None)
     quality = 10.0 * total / weights
     return ScoreResult(quality=quality, scores=scores, passed=quality >= PASS_THRESHOLD)
+
+
+def score_keys(specs: Sequence[ScorerSpec]) -> list[str]:
+    """The ``scores`` key of each spec, in order (``name``, ``name#2``, ...)."""
+    return _score_keys(specs)
+
+
+def composite_from_scores(specs: Sequence[ScorerSpec], scores: Mapping[str, float]) -> ScoreResult:
+    """The composite of stored values by key (a key left out: the scorer did not run, or is pending)."""
+    return _composite(specs, [scores.get(k) for k in _score_keys(specs)])
 
 
 def score_batch(outputs: Sequence[str], items: Sequence[PromptItem]) -> list[ScoreResult]:

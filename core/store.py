@@ -1,4 +1,4 @@
-"""The results store: one DuckDB file, named append-only migrations, batched writes.
+"""The results store: one DuckDB file, named append-only migrations (core.migrations), batched writes.
 
 DuckDB allows one process to hold a database file at a time, so every operation
 opens a short-lived connection and retries (bounded) while another process holds
@@ -23,251 +23,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from core.migrations import MIGRATIONS  # the store's schema; Store._migrate reads this module's name (tests patch it)
+from core.store_queue import QueueTables
 from core.schemas import SAMPLE_COLUMNS, ModelSpec, PromptItem, PromptSet, RunSpec
 
 DONE_STATUSES = ("ok", "error", "timeout")  # resume skips these; skipped/cancelled run again
-
-MIGRATIONS: tuple[tuple[str, str], ...] = (
-    (
-        "0001_initial",
-        """
-        CREATE TABLE runs (
-            run_id VARCHAR PRIMARY KEY,
-            name VARCHAR,
-            created_at TIMESTAMP,
-            updated_at TIMESTAMP,
-            finished_at TIMESTAMP,
-            status VARCHAR,
-            prompt_set VARCHAR,
-            prompt_set_hash VARCHAR,
-            planned INTEGER,
-            spec VARCHAR,
-            manifest VARCHAR,
-            message VARCHAR,
-            pid INTEGER
-        );
-        CREATE TABLE run_models (
-            run_id VARCHAR,
-            model VARCHAR,
-            model_version VARCHAR,
-            backend VARCHAR,
-            params BIGINT,
-            weights_mb DOUBLE,
-            load_time_s DOUBLE,
-            load_rss_mb DOUBLE,
-            cold_latency_ms DOUBLE,
-            device VARCHAR,
-            dtype VARCHAR,
-            fallback VARCHAR,
-            status VARCHAR,
-            message VARCHAR,
-            PRIMARY KEY (run_id, model)
-        );
-        CREATE TABLE samples (
-            result_key VARCHAR NOT NULL,  -- unique: enforced by delete-then-insert per batch
-            run_id VARCHAR,
-            model VARCHAR,
-            model_version VARCHAR,
-            backend VARCHAR,
-            prompt_set VARCHAR,
-            prompt_set_hash VARCHAR,
-            item_id VARCHAR,
-            category VARCHAR,
-            "repeat" INTEGER,
-            seq INTEGER,
-            status VARCHAR,
-            error_kind VARCHAR,
-            error_message VARCHAR,
-            attempts INTEGER,
-            latency_ms DOUBLE,
-            ttft_ms DOUBLE,
-            decode_tps DOUBLE,
-            input_tokens INTEGER,
-            output_tokens INTEGER,
-            token_source VARCHAR,
-            peak_rss_mb DOUBLE,
-            peak_accel_mb DOUBLE,
-            output_text VARCHAR,
-            quality DOUBLE,
-            passed BOOLEAN,
-            scores VARCHAR,
-            device VARCHAR,
-            dtype VARCHAR,
-            fallback VARCHAR,
-            started_at TIMESTAMP,
-            finished_at TIMESTAMP
-        );
-        CREATE TABLE models (
-            name VARCHAR PRIMARY KEY,
-            spec VARCHAR,
-            added_at TIMESTAMP
-        );
-        CREATE TABLE prompt_sets (
-            name VARCHAR PRIMARY KEY,
-            description VARCHAR,
-            content_hash VARCHAR,
-            items VARCHAR,
-            n_items INTEGER,
-            created_at TIMESTAMP
-        );
-        CREATE TABLE settings (
-            key VARCHAR PRIMARY KEY,
-            value VARCHAR
-        );
-        """,
-    ),
-    (
-        "0002_mlflow_mirror",
-        """
-        ALTER TABLE runs ADD COLUMN mlflow_run_id VARCHAR;
-        ALTER TABLE runs ADD COLUMN mlflow_status VARCHAR;
-        ALTER TABLE runs ADD COLUMN mlflow_message VARCHAR;
-        """,
-    ),
-    (
-        "0003_http_serving",
-        """
-        ALTER TABLE run_models ADD COLUMN endpoint VARCHAR;
-        ALTER TABLE run_models ADD COLUMN memory_note VARCHAR;
-        ALTER TABLE run_models ADD COLUMN concurrency INTEGER;
-        ALTER TABLE run_models ADD COLUMN requests_per_s DOUBLE;
-        ALTER TABLE run_models ADD COLUMN output_tps DOUBLE;
-        ALTER TABLE run_models ADD COLUMN goodput DOUBLE;
-        ALTER TABLE run_models ADD COLUMN goodput_ttft_ms DOUBLE;
-        ALTER TABLE run_models ADD COLUMN goodput_latency_ms DOUBLE;
-        ALTER TABLE run_models ADD COLUMN serving_wall_s DOUBLE;
-        """,
-    ),
-    (
-        "0004_measured_power",
-        """
-        ALTER TABLE run_models ADD COLUMN energy_j DOUBLE;
-        ALTER TABLE run_models ADD COLUMN power_w DOUBLE;
-        ALTER TABLE run_models ADD COLUMN power_source VARCHAR;
-        """,
-    ),
-    (
-        "0005_worker",
-        """
-        ALTER TABLE runs ADD COLUMN queued_at TIMESTAMP;
-        ALTER TABLE samples ADD COLUMN other_cpu DOUBLE;
-        CREATE TABLE workers (
-            slot VARCHAR PRIMARY KEY,      -- one row: one worker per database
-            token VARCHAR,                 -- random id of the worker holding the slot
-            pid INTEGER,
-            host VARCHAR,
-            started_at TIMESTAMP,
-            proc_started DOUBLE,           -- the process's start time (epoch s): guards against pid reuse
-            beat_at TIMESTAMP,
-            beat_deadline TIMESTAMP,       -- stale after this without a new beat
-            state VARCHAR,                 -- starting | idle | loading | running | waiting | stopping | stopped
-            run_id VARCHAR,
-            cores VARCHAR,                 -- JSON list of the measurement cores
-            torch_threads INTEGER,
-            metrics_port INTEGER,
-            loaded VARCHAR,                -- JSON list of the models the loader holds
-            log_path VARCHAR,
-            message VARCHAR
-        );
-        CREATE TABLE run_progress (
-            run_id VARCHAR PRIMARY KEY,
-            updated_at TIMESTAMP,
-            doc VARCHAR                    -- JSON: core.jobs.JobSnapshot
-        );
-        CREATE TABLE run_requests (
-            id VARCHAR PRIMARY KEY,
-            run_id VARCHAR,
-            kind VARCHAR,                  -- cancel | unload
-            arg VARCHAR,
-            created_at TIMESTAMP,
-            handled_at TIMESTAMP,
-            origin VARCHAR
-        );
-        """,
-    ),
-    (
-        "0006_memory_footprint",
-        """
-        -- MB; accelerator memory on CUDA/MPS, RSS on CPU; NULL for runs stored before (shown as missing, never 0)
-        ALTER TABLE samples ADD COLUMN mem_added_mb DOUBLE;          -- peak a generation added above the level before it
-        ALTER TABLE run_models ADD COLUMN model_footprint_mb DOUBLE; -- memory the loaded model holds (core.loader)
-        """,
-    ),
-    (
-        "0007_prompt_set_versions",
-        """
-        -- every version of every prompt set a run used or a user imported, keyed by (name, content hash):
-        -- a run refers to its version, so replacing a set never takes the prompt text from earlier runs
-        CREATE TABLE prompt_set_versions (
-            name VARCHAR,
-            content_hash VARCHAR,
-            description VARCHAR,
-            items VARCHAR,                 -- JSON list of canonical items
-            n_items INTEGER,
-            source VARCHAR,                -- imported | bundled (a bundled file's version, kept for its runs)
-            created_at TIMESTAMP,
-            PRIMARY KEY (name, content_hash)
-        );
-        INSERT INTO prompt_set_versions
-            SELECT name, content_hash, description, items, n_items, 'imported', created_at FROM prompt_sets;
-        -- prompt_sets now names the current version of each imported set; its items live above
-        UPDATE prompt_sets SET items = NULL;
-        """,
-    ),
-    (
-        "0008_champion_history",
-        """
-        -- the champion's history, append-only (core.champion): a promotion or a rollback adds a row and
-        -- no row is ever updated or deleted; settings.champion holds the current champion's model name,
-        -- written in the same transaction as each row (so every reader of the setting keeps working)
-        CREATE TABLE champion_history (
-            seq INTEGER PRIMARY KEY,       -- 1, 2, ...: the order of events
-            changed_at TIMESTAMP,          -- UTC; NULL for an adopted setting (when it was set is not known)
-            action VARCHAR,                -- promote | rollback | adopted (the setting found by this migration)
-            run_id VARCHAR,                -- the champion's evaluation run (NULL when adopted: a model name only)
-            model VARCHAR,
-            actor VARCHAR,                 -- who: the user and the tool (CLI, dashboard)
-            note VARCHAR,
-            gate VARCHAR,                  -- JSON: the gate result given as evidence, or NULL
-            evidence VARCHAR,              -- JSON: the run's prompt set, its version, the model version, ...
-            restores INTEGER               -- rollback: the seq of the row whose champion it restores
-        );
-        -- the MLflow Model Registry mirror of each history row, append-only (the latest row of a seq wins)
-        CREATE TABLE champion_mirror (
-            seq INTEGER,
-            mirrored_at TIMESTAMP,
-            status VARCHAR,                -- synced | pending | disabled | skipped
-            registered_model VARCHAR,
-            version VARCHAR,
-            message VARCHAR
-        );
-        INSERT INTO champion_history (seq, action, model, actor, note)
-            SELECT 1, 'adopted', value, 'migration 0008_champion_history',
-                   'the champion set before the history existed (a model name, no run)'
-            FROM settings WHERE key = 'champion';
-        """,
-    ),
-    (
-        "0009_throughput",
-        """
-        -- a local throughput sweep (core.throughput): one row per (run, model, batch size)
-        CREATE TABLE throughput (
-            run_id VARCHAR,
-            model VARCHAR,
-            batch_size INTEGER,
-            n_requests INTEGER,
-            tokens_per_s DOUBLE,           -- generated tokens (up to each output's end) / wall time
-            requests_per_s DOUBLE,
-            latency_ms_mean DOUBLE,        -- per request: its batch's wall time (a request waits for its batch)
-            ttft_ms DOUBLE,                -- per request: its batch's first generated token (streamer clock)
-            mem_added_mb DOUBLE,           -- largest peak added by one batch (core.measure.TokenClock)
-            identical_to_b1 DOUBLE,        -- share of outputs token-identical to batch size 1's
-            created_at TIMESTAMP
-        );
-        """,
-    ),
-)
-
 
 
 def _as_arrow(df: pd.DataFrame):  # noqa: ANN202 - pyarrow.Table | pd.DataFrame
@@ -346,10 +106,11 @@ class RunRow:
     mlflow_status: str | None
 
 
-class Store:
+class Store(QueueTables):
     """Short-lived connections over one DuckDB file, with bounded lock retries."""
 
     _init_lock = threading.Lock()
+    now = staticmethod(now)  # the clock every stored timestamp reads (UTC, naive)
 
     def __init__(self, path: str | Path, lock_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
@@ -770,6 +531,56 @@ class Store:
             con.execute("COMMIT")
         return len(rows)
 
+    # ------------------------------------------------------------------ human ratings (core.ratings)
+    RATING_COLUMNS = ("rater", "run_id", "mode", "item_id", "repeat", "model", "model_a", "model_b", "score",
+                      "preference", "comment", "scale_min", "scale_max", "seed", "origin")
+
+    def append_rating(self, row: dict[str, Any]) -> int:
+        """Append one ratings row (validated by core.ratings) as the next seq, created_at now; returns its seq.
+        Two submissions for one unit (two tabs) are two rows: the later seq wins in the statistics."""
+        cols = self.RATING_COLUMNS
+        names = ", ".join(f'"{c}"' for c in cols)
+        with self.connect() as con:
+            got = con.execute(
+                f"INSERT INTO ratings (seq, created_at, {names}) SELECT coalesce(max(seq), 0) + 1, ?"
+                f"{', ?' * len(cols)} FROM ratings RETURNING seq",
+                [now(), *(row.get(c) for c in cols)],
+            ).fetchone()
+        return int(got[0])
+
+    def rater_seed(self, rater: str, run_id: str, mode: str, seed: int) -> int:
+        """The stored seed of a rater's session on a run and mode; stores `seed` when there is none yet."""
+        with self.connect() as con:
+            con.execute("INSERT OR IGNORE INTO rater_sessions VALUES (?, ?, ?, ?, ?)", [rater, run_id, mode, seed, now()])
+            row = con.execute("SELECT seed FROM rater_sessions WHERE rater = ? AND run_id = ? AND mode = ?",
+                              [rater, run_id, mode]).fetchone()
+        return int(row[0])
+
+    # ------------------------------------------------------------------ judgements (core.judge)
+    JUDGEMENT_COLUMNS = ("run_id", "result_key", "model", "item_id", "repeat", "scorer_key", "mode", "judge_model",
+                         "judge_version", "rubric_hash", "cache_key", "status", "score", "value", "scale_min", "scale_max",
+                         "model_a", "model_b", "answer_order", "preference", "winner", "raw_text", "error_kind",
+                         "error_message", "cached", "input_tokens", "output_tokens", "latency_ms", "cost_usd")
+
+    def append_judgements(self, rows: Sequence[dict[str, Any]], samples: Sequence[dict[str, Any]] = ()) -> int:
+        """Append judgement rows and set the judged samples' scores, quality and passed (dicts with run_id,
+        result_key, scores, quality, passed), in one transaction: a crash keeps both or neither."""
+        if not rows and not samples:
+            return 0
+        cols = self.JUDGEMENT_COLUMNS
+        names = ", ".join(f'"{c}"' for c in cols)
+        stamp = now()
+        with self.connect() as con:
+            con.execute("BEGIN")
+            if rows:
+                con.executemany(f"INSERT INTO judgements ({names}, created_at) VALUES ({', '.join('?' * len(cols))}, ?)",
+                                [[r.get(c) for c in cols] + [stamp] for r in rows])
+            if samples:
+                con.executemany("UPDATE samples SET scores = ?, quality = ?, passed = ? WHERE run_id = ? AND result_key = ?",
+                                [[s["scores"], s["quality"], s["passed"], s["run_id"], s["result_key"]] for s in samples])
+            con.execute("COMMIT")
+        return len(rows)
+
     # ------------------------------------------------------------------ champion history (core.champion)
     CHAMPION_COLUMNS = ("changed_at", "action", "run_id", "model", "actor", "note", "gate", "evidence", "restores")
 
@@ -800,110 +611,3 @@ class Store:
         with self.connect() as con:
             con.execute("INSERT INTO champion_mirror VALUES (?, ?, ?, ?, ?, ?)",
                         [seq, now(), status, registered_model, version, message])
-
-    # ------------------------------------------------------------------ queue, worker slot, progress, requests
-    # The evaluation worker (core.worker) and its clients (core.jobs: dashboard, CLI) meet here.
-    # Each method is one short transaction; DuckDB's file lock makes each atomic across processes.
-    WORKER_COLUMNS = ("token", "pid", "host", "started_at", "proc_started", "beat_at", "beat_deadline", "state",
-                      "run_id", "cores", "torch_threads", "metrics_port", "loaded", "log_path", "message")
-
-    def worker_row(self, timeout_s: float | None = None) -> dict[str, Any] | None:
-        with self.connect(timeout_s) as con:
-            cur = con.execute(f"SELECT {', '.join(self.WORKER_COLUMNS)} FROM workers WHERE slot = 'main'")
-            row = cur.fetchone()
-        return dict(zip(self.WORKER_COLUMNS, row, strict=True)) if row else None
-
-    def claim_worker_slot(self, row: dict[str, Any], is_live: Any) -> dict[str, Any] | None:
-        """Take the worker slot for row['token'] unless a live worker holds it (is_live(existing) -> bool).
-        Returns None when taken, or the live holder's row."""
-        with self.connect() as con:
-            con.execute("BEGIN")
-            cur = con.execute(f"SELECT {', '.join(self.WORKER_COLUMNS)} FROM workers WHERE slot = 'main'")
-            old = cur.fetchone()
-            holder = dict(zip(self.WORKER_COLUMNS, old, strict=True)) if old else None
-            if holder is not None and holder["token"] != row["token"] and is_live(holder):
-                con.execute("ROLLBACK")
-                return holder
-            cols = ["slot", *row]
-            con.execute(f"INSERT OR REPLACE INTO workers ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                        ["main", *row.values()])
-            con.execute("COMMIT")
-        return None
-
-    def beat_worker(self, token: str, fields: dict[str, Any], timeout_s: float | None = None) -> bool:
-        """Update the slot's fields if token still holds it; False when another worker took it over."""
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        with self.connect(timeout_s) as con:
-            got = con.execute(f"UPDATE workers SET {sets} WHERE slot = 'main' AND token = ? RETURNING token",
-                              [*fields.values(), token]).fetchall()
-        return bool(got)
-
-    def claim_next_run(self, pid: int) -> str | None:
-        """The oldest queued run, marked running in process pid (atomically), or None."""
-        with self.connect() as con:
-            got = con.execute(
-                "UPDATE runs SET status = 'running', pid = ?, updated_at = ?, message = NULL WHERE run_id = ("
-                " SELECT run_id FROM runs WHERE status = 'queued' ORDER BY queued_at NULLS LAST, created_at LIMIT 1)"
-                " AND status = 'queued' RETURNING run_id",
-                [pid, now()],
-            ).fetchall()
-        return got[0][0] if got else None
-
-    def queue_run(self, run_id: str, message: str | None = None) -> None:
-        with self.connect() as con:
-            con.execute("UPDATE runs SET status = 'queued', queued_at = ?, updated_at = ?, finished_at = NULL,"
-                        " message = ?, pid = NULL WHERE run_id = ?", [now(), now(), message, run_id])
-
-    def dequeue_run(self, run_id: str, message: str) -> bool:
-        """Cancel a run that has not started yet; False when it is no longer queued."""
-        with self.connect() as con:
-            got = con.execute("UPDATE runs SET status = 'cancelled', message = ?, updated_at = ?, finished_at = ?"
-                              " WHERE run_id = ? AND status = 'queued' RETURNING run_id",
-                              [message, now(), now(), run_id]).fetchall()
-        return bool(got)
-
-    def queued_runs(self) -> pd.DataFrame:
-        return self.query_df("SELECT run_id, name, prompt_set, planned, queued_at FROM runs WHERE status = 'queued'"
-                             " ORDER BY queued_at NULLS LAST, created_at")
-
-    def running_runs(self) -> pd.DataFrame:
-        """Runs marked running, with their process ids (a dead pid means interrupted: see runs_df)."""
-        return self.query_df("SELECT run_id, pid FROM runs WHERE status = 'running' ORDER BY created_at")
-
-    def write_progress(self, run_id: str, doc: str, timeout_s: float | None = None) -> None:
-        with self.connect(timeout_s) as con:
-            con.execute("INSERT OR REPLACE INTO run_progress VALUES (?, ?, ?)", [run_id, now(), doc])
-
-    def progress_doc(self, run_id: str) -> str | None:
-        with self.connect() as con:
-            row = con.execute("SELECT doc FROM run_progress WHERE run_id = ?", [run_id]).fetchone()
-        return row[0] if row else None
-
-    def latest_progress(self) -> tuple[str, str] | None:
-        """(run_id, doc) of the most recently updated progress record."""
-        with self.connect() as con:
-            row = con.execute("SELECT run_id, doc FROM run_progress ORDER BY updated_at DESC LIMIT 1").fetchone()
-        return (row[0], row[1]) if row else None
-
-    def add_request(self, kind: str, run_id: str | None = None, arg: str | None = None, origin: str | None = None) -> str:
-        import uuid
-
-        rid = uuid.uuid4().hex
-        with self.connect() as con:
-            con.execute("INSERT INTO run_requests VALUES (?, ?, ?, ?, ?, NULL, ?)", [rid, run_id, kind, arg, now(), origin])
-        return rid
-
-    def pending_requests(self, kind: str, run_id: str | None = None, timeout_s: float | None = None) -> pd.DataFrame:
-        sql = "SELECT id, run_id, arg, created_at FROM run_requests WHERE kind = ? AND handled_at IS NULL"
-        params: list[Any] = [kind]
-        if run_id is not None:
-            sql += " AND run_id = ?"
-            params.append(run_id)
-        with self.connect(timeout_s) as con:
-            return con.execute(sql + " ORDER BY created_at", params).df()
-
-    def mark_handled(self, ids: Sequence[str]) -> None:
-        if not ids:
-            return
-        with self.connect() as con:
-            con.execute(f"UPDATE run_requests SET handled_at = ? WHERE id IN ({', '.join('?' * len(ids))})", [now(), *ids])

@@ -91,14 +91,60 @@ def usd(v: float | None) -> str:
     return f"{_sign(v)}${a:.{digits}f}"
 
 
+def usd_tick(v: float, _pos: object = None) -> str:
+    """Money on a chart axis, short and written out: '$0.000005', '$0.0123', '$2.50', '$100',
+    '$1,234' (no 1e-5, no SI prefix, no trailing zeros at a decade). matplotlib FuncFormatter-ready."""
+    if v >= 1:
+        return f"${v:,.0f}" if v >= 100 or v == int(v) else f"${v:,.2f}"
+    if v <= 0:
+        return "$0" if v == 0 else "-" + usd_tick(-v)
+    digits = 2 - math.floor(math.log10(v))  # three significant digits, trailing zeros dropped
+    return "$" + f"{v:.{digits}f}".rstrip("0").rstrip(".")
+
+
+def count_tick(v: float, _pos: object = None) -> str:
+    """A count on a chart axis (log scales): 0.01, 100, 10k, 1M (never math text such as 10^{-2})."""
+    for scale, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:g}{unit}"
+    return f"{v:g}"
+
+
 def pct(v: float | None, digits: int = 1) -> str:
     """A fraction (0.123) as a percentage ('12.3%')."""
     return DASH if _missing(v) else f"{v * 100:.{digits}f}%"
 
 
-def percent(v: float | None) -> str:
+def share(v: float | None) -> str:
+    """A share as people read it, in whole percent: '34%'; '<1%' and '>99%' rather than a
+    rounded '0%' or '100%' when it is neither."""
+    if _missing(v):
+        return DASH
+    return "<1%" if 0 < v < 0.005 else ">99%" if 0.995 <= v < 1 else f"{v:.0%}"
+
+
+def sig3(v: float | None, missing: str = DASH) -> str:
+    """A number in three significant digits, whole with thousands separators from 100:
+    '0.123', '45.7', '1,234' (`missing` for None, NaN and infinities)."""
+    if _missing(v):
+        return missing
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+def percent(v: float | None, digits: int = 1) -> str:
     """A number already in percent (12.3) as '12.3%'."""
-    return DASH if _missing(v) else f"{v:,.1f}%"
+    return DASH if _missing(v) else f"{v:,.{digits}f}%"
+
+
+def signed(v: float | None, digits: int = 3, style: str = "g") -> str:
+    """A difference with its sign: `digits` significant digits ('+0.5', '-2.25') or, with style
+    "f", decimals (signed(0.5, 2, "f") == '+0.50')."""
+    return DASH if _missing(v) else f"{v:+.{digits}{style}}"
+
+
+def factor(v: float | None) -> str:
+    """A factor of a baseline with three significant digits: '1.1x', '0.952x'."""
+    return DASH if _missing(v) else f"{v:.3g}x"
 
 
 def count(v: float | None) -> str:
@@ -151,12 +197,12 @@ watt_hours = _suffixed(" Wh")
 tokens = _suffixed(" tok")
 req_per_s = _suffixed(" req/s")
 
-# unit name (as core.kpis / core.stats name units, or the function's own name) -> unit function
+# unit name (as core.analysis.kpis / core.stats name units, or the function's own name) -> unit function
 UNITS: dict[str, Callable[[Any], str]] = {
     "ms": ms, "tok/s": tps, "tps": tps, "MB": mb, "mb": mb, "GB": gb, "gb": gb, "USD": usd, "usd": usd,
     "fraction": pct, "pct": pct, "%": percent, "count": count, "points 0-10": quality, "quality": quality,
     "duration": duration, "params": params, "s": seconds, "W": watts, "Wh": watt_hours, "tokens": tokens,
-    "req/s": req_per_s,
+    "req/s": req_per_s, "number": number,
 }
 
 # what follows the number in each unit's text (stripped from an interval's bounds)
@@ -182,6 +228,14 @@ def fmt_interval(v: float | None, low: float | None, high: float | None, unit: s
             b = b.removesuffix(suffix)
         bounds.append(b.replace("$", ""))
     return f"{text} [{bounds[0]}, {bounds[1]}]"
+
+
+def fmt_metric(v: float | None, metric: str) -> str:
+    """One value of a metric as the registry says it is written (core.stats.metric_registry):
+    fmt_metric(412, "latency_ms") == "412 ms", fmt_metric(0.25, "passed") == "25.0%"."""
+    from core.stats.metric_registry import metric_info
+
+    return fmt_value(v, metric_info(metric).format)
 
 
 def fmt_p(p: float | None) -> str:

@@ -13,7 +13,8 @@ the parent carrying that tag and updates it, so replaying a run never duplicates
 Where: --mlflow-uri, else $LLM_EVAL_MLFLOW_URI, else `sqlite:///<folder of the DuckDB
 file>/mlflow.db` with artifacts in `mlartifacts/` beside it. $LLM_EVAL_MLFLOW=off turns the
 automatic mirror off. A failed mirror marks the run `pending` and prints one warning line;
-HTTP calls use short timeouts and one retry so an unreachable server costs seconds.
+HTTP calls use short timeouts and one retry so an unreachable server costs seconds. What is
+logged (params, metrics, tags, the KPIs under MLflow's names) is core.tracking_fields.
 """
 from __future__ import annotations
 
@@ -40,6 +41,23 @@ import core
 from core import queries
 from core.redact import redact, strip_userinfo
 from core.store import Store
+from core.tracking_fields import (  # noqa: F401 - MLFLOW_KPIS, best_quality_model, SERVING_METRICS: the mirror's API
+    MLFLOW_KPIS,
+    RENAMED_TAGS,
+    SERVING_METRICS,
+    TAG_MODEL,
+    TAG_ROLE,
+    TAG_RUN_ID,
+    best_quality_model,
+    kpis_for_mlflow,
+    load_metrics,
+    missing,
+    model_params,
+    numbers,
+    run_metrics,
+    run_params,
+    run_tags,
+)
 
 ENV_URI = "LLM_EVAL_MLFLOW_URI"
 ENV_SWITCH = "LLM_EVAL_MLFLOW"  # "off" disables the automatic mirror
@@ -48,7 +66,6 @@ HTTP_TIMEOUT_S = 3
 HTTP_MAX_RETRIES = 1
 
 SYNCED, PENDING, DISABLED = "synced", "pending", "disabled"
-TAG_RUN_ID, TAG_ROLE, TAG_MODEL = "llm_eval.run_id", "llm_eval.role", "llm_eval.model"
 _TERMINAL = {"completed": "FINISHED", "cancelled": "KILLED", "failed": "FAILED", "interrupted": "KILLED"}
 _LOCK = threading.RLock()  # MLflow's HTTP settings are process-wide environment variables
 
@@ -173,44 +190,6 @@ def mirror_run(store: Store, run_id: str, tracking_uri: str | None = None, exper
     return res
 
 
-# ---------------------------------------------------------------------------- KPIs
-
-
-# MLflow metric name -> KPI name (core.kpis): the names MLflow has always shown, the values the
-# KPI table, the CLI and the reports show (one aggregate, core.queries.aggregate).
-MLFLOW_KPIS = {
-    "n": "samples", "ok": "ok", "errors": "errors", "timeouts": "timeouts", "error_rate": "error_rate",
-    "latency_ms_mean": "latency_ms_mean", "latency_ms_median": "latency_ms_p50", "latency_ms_p90": "latency_ms_p90",
-    "latency_ms_p95": "latency_ms_p95", "latency_ms_p99": "latency_ms_p99", "ttft_ms_median": "ttft_ms_p50",
-    "decode_tps_median": "decode_tps_p50", "tokens_per_s": "tokens_per_s", "output_tokens_mean": "output_tokens_mean",
-    "mem_added_mb_max": "mem_added_mb_max",  # peak a generation added (MB)
-    "mem_added_mb_mean": "mem_added_mb_mean",
-    "peak_rss_mb": "peak_rss_mb_max",  # the whole process (context), not the model's own memory
-    "peak_accel_mb": "peak_accel_mb_max", "quality_mean": "quality_mean", "pass_rate": "pass_rate",
-}
-
-
-def kpis_for_mlflow(store: Store, run_id: str) -> dict[str, dict[str, float]]:
-    """Per-model KPIs as MLflow metrics (None/NaN dropped): the KPI table's aggregate and its
-    rate definitions (error_rate of attempted requests), under the names of MLFLOW_KPIS."""
-    out = {}
-    for r in queries.aggregate(store, run_id).to_dict("records"):
-        v = {**r, **queries.aggregate_rates(r)}
-        out[str(r["model"])] = _numbers({name: v.get(kpi) for name, kpi in MLFLOW_KPIS.items()})
-    return out
-
-
-def best_quality_model(kpis: dict[str, dict[str, float]]) -> str | None:
-    """Highest mean quality (ties: lower median latency); without quality, the fastest model. Not the
-    champion: that is the arm promoted by hand (core.champion, mirrored to the Model Registry)."""
-    ok = {m: k for m, k in kpis.items() if k.get("ok", 0) > 0}
-    if not ok:
-        return None
-    if any("quality_mean" in k for k in ok.values()):
-        return max(ok, key=lambda m: (ok[m].get("quality_mean", -math.inf), -ok[m].get("latency_ms_median", math.inf)))
-    return min(ok, key=lambda m: ok[m].get("latency_ms_median", math.inf))
-
-
 # ---------------------------------------------------------------------------- the mirror
 
 
@@ -232,8 +211,8 @@ def _mirror(store: Store, run_id: str, uri: str, experiment: str | None, state: 
     state["parent"] = pid
     kpis = kpis_for_mlflow(store, run_id)
     models = {r["model"]: r for r in store.run_models_df(run_id).to_dict("records")}
-    _log(client, parent, _run_params(row, models), _run_metrics(row, kpis), _run_tags(row, kpis))
-    for old in _RENAMED_TAGS & set(parent.data.tags):  # "champion" now means only the promoted arm (core.registry)
+    _log(client, parent, run_params(row, models), run_metrics(row, kpis), run_tags(row, kpis))
+    for old in RENAMED_TAGS & set(parent.data.tags):  # "champion" now means only the promoted arm (core.registry)
         client.delete_tag(pid, old)
     children = {r.data.tags.get(TAG_MODEL): r for r in client.search_runs(
         [exp_id], filter_string=f"tags.`mlflow.parentRunId` = '{pid}'", max_results=1000)}
@@ -243,8 +222,8 @@ def _mirror(store: Store, run_id: str, uri: str, experiment: str | None, state: 
             exp_id, start_time=start_ms, run_name=model,
             tags={"mlflow.parentRunId": pid, TAG_RUN_ID: run_id, TAG_ROLE: "child", TAG_MODEL: model})
         mrow = models.get(model, {})
-        _log(client, child, _model_params(row, model, mrow), {**kpis.get(model, {}), **_load_metrics(mrow, kpis.get(model))},
-             {TAG_RUN_ID: run_id, TAG_MODEL: model, "llm_eval.model_status": "not run" if _missing(mrow.get("status")) else str(mrow["status"])})
+        _log(client, child, model_params(row, model, mrow), {**kpis.get(model, {}), **load_metrics(mrow, kpis.get(model))},
+             {TAG_RUN_ID: run_id, TAG_MODEL: model, "llm_eval.model_status": "not run" if missing(mrow.get("status")) else str(mrow["status"])})
         _terminate(client, child.info.run_id, row.status, end_ms)
         child_ids[model] = child.info.run_id
     _log_artifacts(client, pid, store, row)
@@ -294,10 +273,10 @@ def _log(client, run, params: dict[str, Any], metrics: dict[str, float], tags: d
 
     have_p, have_m = run.data.params, run.data.metrics
     ts = int(datetime.now(timezone.utc).timestamp() * 1000)
-    p = [Param(_key(k), _text(v, 6000)) for k, v in params.items() if not _missing(v) and _key(k) not in have_p]
-    m = [Metric(_key(k), float(v), ts, 0) for k, v in _numbers(metrics).items()
+    p = [Param(_key(k), _text(v, 6000)) for k, v in params.items() if not missing(v) and _key(k) not in have_p]
+    m = [Metric(_key(k), float(v), ts, 0) for k, v in numbers(metrics).items()
          if not (_key(k) in have_m and math.isclose(have_m[_key(k)], float(v), rel_tol=1e-9, abs_tol=1e-12))]
-    t = [RunTag(_key(k), _text(v, 8000)) for k, v in tags.items() if not _missing(v)]
+    t = [RunTag(_key(k), _text(v, 8000)) for k, v in tags.items() if not missing(v)]
     if not (p or m or t):
         return
     for i in range(0, max(len(p), len(t), 1), 100):
@@ -328,107 +307,6 @@ def _report_html(store: Store, run_id: str) -> str | None:
 def _terminate(client, mlflow_run_id: str, status: str, end_ms: int | None) -> None:  # noqa: ANN001
     if status in _TERMINAL:
         client.set_terminated(mlflow_run_id, _TERMINAL[status], end_time=end_ms)
-
-
-# ---------------------------------------------------------------------------- what is logged
-
-
-def _run_params(row, models: dict[str, dict]) -> dict[str, Any]:  # noqa: ANN001 - core.store.RunRow
-    spec, man = row.spec, row.manifest
-    versions = man.get("model_versions", {})
-    dtypes = sorted({str(m["dtype"]) for m in models.values() if not _missing(m.get("dtype"))})
-    out: dict[str, Any] = {
-        "models": ",".join(spec.models),
-        "prompt_set": row.prompt_set,
-        "prompt_set_hash": row.prompt_set_hash,
-        "n_items": man.get("n_items"),
-        "limit": spec.limit,
-        "repeats": spec.repeats,
-        "seed": spec.seed,
-        "device": man.get("device") or spec.device,
-        "device_requested": spec.device,
-        "dtype": ",".join(dtypes) or None,
-        "timeout_s": spec.timeout_s,
-        "memory_budget_gb": spec.memory_budget_gb,
-        "max_consecutive_failures": spec.max_consecutive_failures,
-        "concurrency": spec.concurrency,
-        "accelerator": man.get("accelerator"),
-        "python": man.get("python"),
-        "cpu": man.get("cpu"),
-        "os": man.get("os"),
-    }
-    out.update({f"generation.{k}": v for k, v in spec.to_dict()["generation"].items()})
-    out.update({f"model_version.{m}": versions.get(m) for m in spec.models})
-    out.update({f"dtype.{m}": models.get(m, {}).get("dtype") for m in spec.models})
-    out.update({f"pkg.{k}": v for k, v in (man.get("packages") or {}).items()})
-    return out
-
-
-def _model_params(row, model: str, mrow: dict) -> dict[str, Any]:  # noqa: ANN001
-    spec = row.spec
-    mspec = redact((row.manifest.get("models") or {}).get(model, {}))
-    out = {
-        "model": model,
-        "model_version": (row.manifest.get("model_versions") or {}).get(model) or mrow.get("model_version"),
-        "kind": mspec.get("kind"),
-        "source": mspec.get("source"),
-        "revision": mspec.get("revision"),
-        "served_model": mspec.get("served_model"),
-        "api_key_env": mspec.get("api_key_env"),  # the variable's name, never its value
-        "endpoint": mrow.get("endpoint"),  # HTTP: the base URL without user info or query
-        "endpoint_kind": mspec.get("endpoint") if mspec.get("kind") == "http" else None,
-        "memory": mrow.get("memory_note"),  # HTTP: why memory is not recorded (never logged as zero)
-        "concurrency": mrow.get("concurrency"),
-        "goodput_ttft_ms": mrow.get("goodput_ttft_ms"),
-        "goodput_latency_ms": mrow.get("goodput_latency_ms"),
-        "backend": mrow.get("backend"),
-        "device": mrow.get("device"),
-        "dtype": mrow.get("dtype"),
-        "fallback": mrow.get("fallback"),
-        "params": None if _missing(mrow.get("params")) else int(mrow["params"]),
-        "prompt_set": row.prompt_set,
-        "prompt_set_hash": row.prompt_set_hash,
-        "seed": spec.seed,
-        "repeats": spec.repeats,
-    }
-    out.update({f"generation.{k}": v for k, v in spec.to_dict()["generation"].items()})
-    return {k: v for k, v in out.items() if not _missing(v)}
-
-
-_RENAMED_TAGS = {"llm_eval.champion", "llm_eval.champion_basis"}  # now llm_eval.best_quality_model(_basis)
-SERVING_METRICS = ("requests_per_s", "output_tps", "goodput", "serving_wall_s")  # HTTP models (run_models columns)
-
-
-def _load_metrics(mrow: dict, kpis: dict[str, float] | None = None) -> dict[str, float]:
-    """Load and cold-start metrics; for HTTP models also the serving ones (request throughput, output
-    tokens/s across requests, goodput) under `serving.*`. Memory as core.kpis defines it:
-    model_footprint_mb (what the loaded model holds) and memory_needed_mb (footprint + the largest
-    peak a generation added, mem_added_mb_max); neither is logged when not recorded."""
-    out = _numbers({k: mrow.get(k) for k in ("load_time_s", "load_rss_mb", "model_footprint_mb", "cold_latency_ms",
-                                             "weights_mb")})
-    if "model_footprint_mb" in out and "mem_added_mb_max" in (kpis or {}):
-        out["memory_needed_mb"] = out["model_footprint_mb"] + kpis["mem_added_mb_max"]  # type: ignore[index]
-    out.update(_numbers({f"serving.{k}": mrow.get(k) for k in SERVING_METRICS}))
-    return out
-
-
-def _run_metrics(row, kpis: dict[str, dict[str, float]]) -> dict[str, float]:  # noqa: ANN001
-    n = sum(k.get("n", 0) for k in kpis.values())
-    ok = sum(k.get("ok", 0) for k in kpis.values())
-    return {"samples_planned": row.planned, "samples_stored": n, "samples_ok": ok, "samples_not_ok": n - ok}
-
-
-def _run_tags(row, kpis: dict[str, dict[str, float]]) -> dict[str, str | None]:  # noqa: ANN001
-    return {
-        TAG_RUN_ID: row.run_id,
-        TAG_ROLE: "parent",
-        "llm_eval.run_status": row.status,
-        "llm_eval.best_quality_model": best_quality_model(kpis),
-        "llm_eval.best_quality_model_basis": "highest mean quality (ties: lower median latency)",
-        "llm_eval.product_version": core.__version__,
-        "llm_eval.prompt_set": row.prompt_set,
-        "mlflow.source.git.commit": row.manifest.get("git_commit"),
-    }
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -474,22 +352,6 @@ def _text(value: Any, limit: int) -> str:
 
 def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
-
-
-def _numbers(d: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    for k, v in d.items():
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(f):
-            out[k] = f
-    return out
 
 
 def _ms(ts: Any) -> int | None:

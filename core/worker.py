@@ -16,7 +16,7 @@ where nothing else competes with the timed generation.
   the client that wrote the request) makes the check immediate, so a cancel lands between tokens.
   SIGUSR1 wakes an idle worker to read the queue.
 - SIGTERM or SIGINT: stop after the current sample; the run is left 'interrupted' and resumable.
-- Prometheus metrics on 127.0.0.1 (core.metrics).
+- Prometheus metrics on 127.0.0.1 (core.worker_metrics).
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from core import jobs
 from core.affinity import available_cores, measurement_cores, parse_cores, pin_process
 from core.jobs import HOST, ModelProgress, TracePoint
 from core.measure import CancelToken, rss_bytes
-from core.metrics import DEFAULT_PORT, WorkerMetrics
+from core.worker_metrics import DEFAULT_PORT, WorkerMetrics
 from core.runner import ProgressEvent
 from core.store import Store, StoreBusyError, now
 

@@ -1,8 +1,9 @@
-"""Results: distributions with confidence intervals, a per-category breakdown, the KPI table and a sample explorer."""
+"""Results: distributions with confidence intervals, a per-category breakdown, the KPI table, a sample explorer
+and every sample a page at a time."""
 import streamlit as st
 
 from ui import analysis_widgets as aw
-from ui import machine_load, nav, side_by_side, state
+from ui import machine_load, nav, sample_table, side_by_side, state
 
 nav.guard(__file__)
 st.title("Results")
@@ -44,3 +45,6 @@ focus_models = [m for m in models if m in aw.run_models(runs, [focus])]
 aw.explorer(focus, focus_models)
 with st.expander("Side by side: two models' outputs, word by word"):
     side_by_side.pick_and_show(focus, focus_models, key="results.sbs")
+
+st.subheader("All samples")
+sample_table.section(focus, focus_models)

@@ -2,18 +2,17 @@
 import streamlit as st
 
 from core import charts, queries
-from ui import analysis_figures as af
+from core.analysis import kpi_pareto
+from core.stats import metric_info
 from ui import analysis_widgets as aw
 from ui import arms
 from ui import machine_load, nav, parity, side_by_side, state
 from ui import format as fmt
 
-METRICS = {"latency": "Latency", "ttft": "Time to first token", "tokens_per_s": "Decode speed", "quality": "Quality",
-           "passed": "Pass rate", "mem_added": "Peak memory added per generation",
-           "peak_rss": "Process peak RSS (whole process)", "cost": "Local cost per request"}
-COLUMNS = {"latency_ms": "Latency", "ttft_ms": "Time to first token", "decode_tps": "Decode speed", "quality": "Quality",
-           "passed": "Pass rate", "mem_added_mb": "Peak memory added per generation",
-           "peak_rss_mb": "Process peak RSS (whole process)", "local_cost": "Local cost per request"}
+SHOWN = tuple(map(metric_info, ("latency_ms", "ttft_ms", "decode_tps", "quality", "passed", "mem_added_mb", "peak_rss_mb",
+                                 "local_cost")))  # the metric registry's entries this page compares
+METRICS = {m.alias: m.title for m in SHOWN}  # what the pickers offer (the CLI's names) -> what they show
+COLUMNS = {m.name: m.title for m in SHOWN}  # the comparisons' metric column -> what tables and heatmaps show
 
 nav.guard(__file__)
 st.title("Compare")
@@ -83,10 +82,10 @@ table = state.kpis(run_id, intervals=not heavy)
 if comp is not None:
     pareto_table, efficient = comp.pareto_table, {p.model: p.efficient for p in comp.pareto}
 else:
-    pareto_table, efficient = aw.pareto_from_kpis(table, models)
+    pareto_table, efficient = kpi_pareto(table, models)
 x_kpi = {"latency": "latency_ms_p50", "cost": "local_cost_per_request"}[axis]
-st.plotly_chart(af.pareto(pareto_table, efficient, "latency_ms" if axis == "latency" else "cost",
-                          "median latency (ms)" if axis == "latency" else "local cost per request (USD)", state.model_colors(),
+st.plotly_chart(charts.pareto(pareto_table, efficient, "latency_ms" if axis == "latency" else "cost",
+                          metric_info("latency_ms" if axis == "latency" else "local_cost").summary_heading, state.model_colors(),
                           x_ivs={m: table.interval(m, x_kpi) for m in models}, y_ivs={m: table.interval(m, "quality_mean") for m in models}),
                 key="compare.pareto")
 st.caption("Efficient models: " + fmt.md_escape(", ".join(m for m, e in efficient.items() if e) or "none") + ". "
@@ -97,7 +96,7 @@ st.caption("Efficient models: " + fmt.md_escape(", ".join(m for m, e in efficien
 
 st.subheader("Sustained performance")
 drifts = comp.drift if comp is not None else {}
-st.plotly_chart(af.drift_chart(state.drift_points(run_id, tuple(models)), drifts, state.model_colors()), key="compare.drift")
+st.plotly_chart(charts.drift_chart(state.drift_points(run_id, tuple(models)), drifts, state.model_colors()), key="compare.drift")
 if comp is None:
     st.caption("Latency against sample order (block medians on large runs); the drift test and trend lines come with "
                "the pairwise tests.")

@@ -2,8 +2,7 @@
 import streamlit as st
 
 from core import charts
-from core import cost as C
-from ui import analysis_figures as af
+from core.analysis import costs as C
 from ui import analysis_widgets as aw
 from ui import nav, state
 from ui import format as fmt
@@ -55,7 +54,9 @@ st.markdown(fmt.md_escape(
 for warning in report.quality_warnings:
     st.warning(warning, icon=":material/warning:")
 
-st.plotly_chart(af.cost_per_1k(local, [c for c in report.cloud if c.model in models], state.model_colors()), key="costs.per1k")
+per_1k_chart = charts.cost_per_1k_chart(local, report.cloud, state.model_colors())  # the report draws the same chart
+st.plotly_chart(per_1k_chart.figure(), key="costs.per1k")
+st.caption(per_1k_chart.caption)
 cloud_per_req = {c.cloud_model: c.cost_per_request.estimate for c in report.cloud
                  if c.model == model and c.cost_per_request.estimate is not None}
 fixed, per_request = C.monthly_cost_terms(settings, mine.energy_cost_per_request.estimate or 0.0,

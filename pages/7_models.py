@@ -1,9 +1,9 @@
 """Models: the catalog, the champion (promote, roll back, history), loaded models, add a local directory or a Hugging Face id."""
 import streamlit as st
 
-from core import catalog
+from core import catalog, charts
 from ui import champion as champion_ui
-from ui import figures, nav, state, widgets
+from ui import nav, state, widgets
 from ui import format as fmt
 
 nav.guard(__file__)
@@ -36,12 +36,12 @@ info = state.worker()
 loaded = list(info.loaded) if info is not None and info.alive else []
 budget = state.budget()
 used_mb = sum(m["bytes"] for m in loaded) / 2**20
-st.plotly_chart(figures.memory_gauge(used_mb, budget.bytes / 2**20, budget.basis), key="models.gauge")
+st.plotly_chart(charts.memory_gauge(used_mb, budget.bytes / 2**20, budget.basis), key="models.gauge")
 widgets.worker_status(info)
 if loaded:
     st.dataframe(
         [{"model": m["name"], "device": m["device"], "dtype": m["dtype"], "params": fmt.params(m["params"]),
-          "est. memory": fmt.mb(m["bytes"] / 2**20), "load time": f"{m['load_time_s']:.2f} s"} for m in loaded],
+          "est. memory": fmt.mb(m["bytes"] / 2**20), "load time": fmt.seconds(m['load_time_s'])} for m in loaded],
         hide_index=True,
     )
     c1, c2 = st.columns([3, 1])

@@ -11,11 +11,16 @@ Everything is generated locally and deterministically (no model hub, no download
 3. a byte-level BPE tokenizer (``tokenizers``), saved as a fast tokenizer;
 4. three Llama-architecture models of clearly different sizes trained from scratch on
    answer tokens (plus EOS), saved as safetensors with tokenizer, generation config and
-   a model card reporting greedy exact-match accuracy on demo-qa.
+   a model card reporting greedy exact-match accuracy on demo-qa;
+5. ``demo-judge``, a fourth small model with its own tokenizer, trained on the correctness rubric
+   rendered with synthetic answers to the training corpus's questions (scripts/demo_judge.py), and
+   graded against exact match on the three demo models' answers to demo-qa.
 
 Usage (from the repository root, about 20 minutes on two CPU cores)::
 
-    python scripts/train_demo_models.py            # all three models
+    python scripts/train_demo_models.py            # all four models (the judge last)
+    python scripts/train_demo_models.py --only demo-judge       # the judge alone (a few minutes)
+    python scripts/train_demo_models.py --evaluate-judge        # re-measure the judge's agreement figures
     python scripts/train_demo_models.py --only demo-tiny --out /tmp/models   # one, elsewhere
 """
 from __future__ import annotations
@@ -35,6 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.scoring import normalize  # noqa: E402  (the product's exact-match normalisation)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import demo_judge  # noqa: E402  (the judge's data, evaluation and card: scripts/demo_judge.py)
 
 SEED = 1234
 THREADS = 2
@@ -297,13 +305,16 @@ def write_prompt_set(records: list[dict], folder: Path) -> Path:
 # --------------------------------------------------------------------------- tokenizer
 
 
-def train_tokenizer(train: list[Example]):  # noqa: ANN201
+def train_tokenizer(train: list[Example], max_length: int = 128, lowercase: bool = False):  # noqa: ANN201
     """Byte-level BPE trained on the training corpus only; digits split one per token so
-    numbers compose digit by digit."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    numbers compose digit by digit. ``lowercase`` (the judge): input is lower-cased first, as
+    exact match ignores case, except the word "Score", kept as one token so answers read `Score: N`."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
+    if lowercase:
+        tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Digits(individual_digits=True),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
@@ -318,9 +329,11 @@ def train_tokenizer(train: list[Example]):  # noqa: ANN201
     )
     texts = [f"{e.prompt} {e.answer}" for e in train]
     tok.train_from_iterator(texts, trainer)
+    if lowercase:
+        tok.add_tokens([AddedToken("Score", normalized=False)])
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD, padding_side="left",
-        model_max_length=128, clean_up_tokenization_spaces=False,
+        model_max_length=max_length, clean_up_tokenization_spaces=False,
     )
     return fast
 
@@ -330,6 +343,18 @@ def encode(tokenizer, e: Example) -> tuple[list[int], list[int]]:  # noqa: ANN00
     p = tokenizer(e.prompt, add_special_tokens=False)["input_ids"]
     a = tokenizer(" " + e.answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     return p + a, [-100] * len(p) + a
+
+
+def encode_judge(tokenizer, e) -> tuple[list[int], list[int]]:  # noqa: ANN001 - demo_judge.JudgeExample
+    """input ids and labels for the judge; loss on the graded answer's tokens (predicting them from
+    the reference teaches copying, hence comparing) and on the verdict, never on the question or the
+    reference (which would teach facts: the judge must compare, not know)."""
+    enc = tokenizer(e.prompt, add_special_tokens=False, return_offsets_mapping=True)
+    p = enc["input_ids"]
+    lo, hi = e.answer_span
+    keep = [lo < hi and s < hi and t > lo for s, t in enc["offset_mapping"]]
+    a = tokenizer(" " + e.answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return p + a, [x if k else -100 for x, k in zip(p, keep)] + a
 
 
 # --------------------------------------------------------------------------- models
@@ -345,6 +370,7 @@ class ModelPlan:
     batch_size: int
     lr: float
     summary: str
+    context: int = 128  # max_position_embeddings and the tokenizer's model_max_length
 
 
 PLANS = [
@@ -354,6 +380,12 @@ PLANS = [
     ModelPlan("demo-small", 192, 4, 4, 512, 600, 32, 1e-3, "Mid-size demo model."),
     ModelPlan("demo-base", 384, 4, 6, 1024, 1200, 32, 1e-3, "Largest demo model: the most accurate on demo-qa."),
 ]
+# The judge (scripts/demo_judge.py): grades an answer against the reference through the correctness
+# rubric; its own tokenizer (trained on the rendered rubric) keeps a prompt near 60 tokens.
+JUDGE_PLAN = ModelPlan("demo-judge", 128, 4, 4, 384, 2400, 32, 3e-3,
+                       "Demo judge: grades an answer against a reference with the correctness rubric.", context=256)
+JUDGE_PER_EXAMPLE = 12  # graded answers per training (question, reference) pair
+JUDGE_THREADS = 1  # bit-for-bit the same on any machine, and light on shared cores
 
 
 def build_model(plan: ModelPlan, tokenizer):  # noqa: ANN001, ANN201
@@ -366,7 +398,7 @@ def build_model(plan: ModelPlan, tokenizer):  # noqa: ANN001, ANN201
         num_hidden_layers=plan.layers,
         num_attention_heads=plan.heads,
         num_key_value_heads=plan.heads,
-        max_position_embeddings=128,
+        max_position_embeddings=plan.context,
         rms_norm_eps=1e-5,
         tie_word_embeddings=False,
         bos_token_id=tokenizer.bos_token_id,
@@ -400,13 +432,13 @@ def batches(data: list[tuple[list[int], list[int]]], batch_size: int, steps: int
         yield ids, mask, labels
 
 
-def train_model(plan: ModelPlan, tokenizer, train: list[Example]):  # noqa: ANN001, ANN201
+def train_model(plan: ModelPlan, tokenizer, train: list[Example], encoder=encode, monitor=None):  # noqa: ANN001, ANN201
     import torch
 
     torch.manual_seed(SEED)
     model = build_model(plan, tokenizer)
     model.train()
-    data = [encode(tokenizer, e) for e in train]
+    data = [encoder(tokenizer, e) for e in train]
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -436,6 +468,8 @@ def train_model(plan: ModelPlan, tokenizer, train: list[Example]):  # noqa: ANN0
         if (step + 1) % 100 == 0 or step + 1 == plan.steps:
             print(f"  [{plan.name}] step {step + 1}/{plan.steps} loss {running:.4f} "
                   f"({time.perf_counter() - t0:.0f}s)", flush=True)
+        if monitor is not None:
+            monitor(step + 1, model)
     model.eval()
     return model, time.perf_counter() - t0
 
@@ -558,6 +592,59 @@ def verify(folder: Path, records: list[dict], expected: list[str]) -> None:
     assert outputs == expected[:24], (outputs, expected[:24])
 
 
+# --------------------------------------------------------------------------- the judge
+
+
+def train_judge(train: list[Example], out: Path, plan: ModelPlan = JUDGE_PLAN, monitor=None) -> tuple:  # noqa: ANN001
+    """demo-judge: rendered-rubric data from the training corpus, its own tokenizer, the shared
+    training loop; graded on fresh synthetic answers and on the demo models' answers to demo-qa
+    (they must be in ``out`` already) before it is moved into place."""
+    import torch
+
+    torch.set_num_threads(JUDGE_THREADS)
+    template = demo_judge.rubric_text(ROOT)
+    data = demo_judge.build_judge_data(train, template, SEED, JUDGE_PER_EXAMPLE)
+    held = demo_judge.build_judge_data(train, template, SEED + 1, 1)[:300]
+    tokenizer = train_tokenizer(data, max_length=plan.context, lowercase=True)
+    lens = [len(encode(tokenizer, e)[0]) for e in data]
+    assert max(lens) <= plan.context, (max(lens), plan.context)
+    print(f"judge data: {len(data)} rendered rubrics; sequence length mean {sum(lens) / len(lens):.1f}, "
+          f"max {max(lens)} (context {plan.context})", flush=True)
+    model, train_s = train_model(plan, tokenizer, data, encoder=encode_judge, monitor=monitor)
+    records = [{"prompt": e.prompt, "reference": e.answer, "category": e.kind, "max_new_tokens": 8} for e in held]
+    held_acc, per_kind, outputs = evaluate(model, tokenizer, records)
+    print(f"  held-out synthetic answers graded right: {held_acc:.1%} ("
+          + ", ".join(f"{k} {a:.0%}" for k, a in per_kind.items()) + ")", flush=True)
+    n_params = sum(p.numel() for p in model.parameters())
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / plan.name
+        save_model(model, tokenizer, plan, staged)
+        verify(staged, records, outputs)
+        ev = demo_judge.evaluate_judge(staged, template)
+        demo_judge.write_card(staged, plan, n_params, len(data), train_s, held_acc, ev, SEED, JUDGE_THREADS)
+        install(staged, out / plan.name)
+    print_judge_eval(ev)
+    size_mb = (out / plan.name / "model.safetensors").stat().st_size / 1e6
+    return n_params, ev.agreement, train_s, size_mb
+
+
+def print_judge_eval(ev) -> None:  # noqa: ANN001 - demo_judge.JudgeEval
+    print(f"demo-judge on the demo models' answers to demo-qa: agreement with exact match {ev.agreement:.1%} "
+          f"(95% CI {ev.agreement_ci[0]:.1%} to {ev.agreement_ci[1]:.1%}), Cohen's kappa {ev.kappa:.3f} "
+          f"({ev.kappa_ci[0]:.3f} to {ev.kappa_ci[1]:.3f}); {ev.n} answers, {ev.errors} unparsed", flush=True)
+    for model, ref, answer, out in ev.disagreements[:30]:
+        print(f"  disagrees: {model} reference {ref!r} answer {answer!r} judge {out!r}")
+
+
+def install(staged: Path, folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(staged, folder)
+    for f in folder.iterdir():
+        f.chmod(0o644)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -565,7 +652,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "data" / "models")
     ap.add_argument("--prompt-sets", type=Path, default=ROOT / "data" / "prompt_sets")
-    ap.add_argument("--only", action="append", help="train only these models (repeatable)")
+    ap.add_argument("--only", action="append", help="train only these models (repeatable; demo-judge included)")
+    ap.add_argument("--evaluate-judge", action="store_true",
+                    help="train nothing: grade the demo models' answers to demo-qa with data/models/demo-judge")
     args = ap.parse_args(argv)
 
     import torch
@@ -574,6 +663,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.use_deterministic_algorithms(True)
     random.seed(SEED)
     torch.manual_seed(SEED)
+    if args.evaluate_judge:
+        print_judge_eval(demo_judge.evaluate_judge(args.out / JUDGE_PLAN.name, demo_judge.rubric_text(ROOT)))
+        return 0
 
     t_start = time.perf_counter()
     train, test = build_data()
@@ -602,21 +694,21 @@ def main(argv: list[str] | None = None) -> int:
             save_model(model, tokenizer, plan, staged)
             write_card(staged, plan, n_params, len(train), train_s, acc, per_cat, len(records))
             verify(staged, records, outputs)
-            if folder.exists():
-                shutil.rmtree(folder)
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(staged, folder)
-        for f in folder.iterdir():
-            f.chmod(0o644)
+            install(staged, folder)
         size_mb = (folder / "model.safetensors").stat().st_size / 1e6
         results[plan.name] = (n_params, acc, train_s, size_mb)
         print(f"{plan.name}: {n_params:,} params, demo-qa exact match {acc:.1%}, trained in {train_s:.0f}s, "
               f"eval {eval_s:.0f}s, {size_mb:.1f} MB", flush=True)
         print("  by category: " + ", ".join(f"{c} {a:.0%}" for c, a in per_cat.items()), flush=True)
 
+    if not args.only or JUDGE_PLAN.name in args.only:
+        print(f"training {JUDGE_PLAN.name} ...", flush=True)
+        results[JUDGE_PLAN.name] = train_judge(train, args.out)
+
     print("\nsummary")
     for name, (n, acc, s, mb) in results.items():
-        print(f"  {name:<11} {n / 1e6:5.2f}M params  exact match {acc:6.1%}  train {s:5.0f}s  {mb:5.1f} MB")
+        what = "agreement" if name == JUDGE_PLAN.name else "exact match"
+        print(f"  {name:<11} {n / 1e6:5.2f}M params  {what} {acc:6.1%}  train {s:5.0f}s  {mb:5.1f} MB")
     print(f"total {time.perf_counter() - t_start:.0f}s")
     return 0
 

@@ -17,16 +17,25 @@ import pytest
 
 from bench.analysis import synthetic_run
 from core import analysis as A
-from core import cost as C
+from core.analysis import costs as C
 from core import stats as S
 from core.cli import main
 from core.compare import verdict
+from core.power_meter import PowerMeter
 from core.schemas import ERROR_KINDS
 from core.store import Store
 from tests.conftest import demo_available
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "cli-json.md").read_text()
 SETTINGS = C.CostSettings(cloud_models=("gpt-4o-mini",))
+
+
+def _local_cost(latency_ms, s: C.CostSettings, watts: float | None = None) -> float:
+    """Mean local cost per request of these latencies by the public formula (assumed watts unless given)."""
+    sec = np.asarray(latency_ms, dtype=float) / 1000
+    w = C.assumed_power(s).watts if watts is None else watts
+    energy, share = C.local_cost_per_request(sec, w, s, mean_seconds=float(sec.mean()))
+    return float(energy.mean() + share.mean())
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +126,7 @@ def test_sql_aggregates_equal_pandas(synth, kpis):
         assert kpis.value(m, "cold_latency_ms") == rm["cold_latency_ms"]
         assert kpis.value(m, "cold_warm_ratio") == pytest.approx(rm["cold_latency_ms"] / expected["latency_ms_p50"])
         lat = df[(df["model"] == m) & (df["status"] == "ok")]["latency_ms"].astype(float).to_numpy()
-        local = C.local_cost(lat, SETTINGS, model=m)
-        assert kpis.value(m, "local_cost_per_request") == pytest.approx(local.cost_per_request, rel=1e-9)
+        assert kpis.value(m, "local_cost_per_request") == pytest.approx(_local_cost(lat, SETTINGS), rel=1e-9)
 
 
 def test_sql_only_mode_has_the_same_values(synth, kpis):
@@ -246,13 +254,13 @@ def test_cost_metric_is_latency_priced_by_core_cost(synth):
         assert c.p_adjusted == pytest.approx(lat.p_adjusted) and c.ratio.estimate == pytest.approx(lat.ratio.estimate)
     # by hand: 1 s at 50 W and 0.30 USD/kWh = 50/3600 Wh x 0.3 / 1000; 2000 USD over 3 years' busy hours
     busy_h = s.lifetime_years * 8766 * s.utilisation
-    df = A._with_derived(pd.DataFrame({"model": ["m"], "latency_ms": [1000.0]}), ["local_cost"], s)
+    df = A.with_derived(pd.DataFrame({"model": ["m"], "latency_ms": [1000.0]}), ["local_cost"], s)
     assert df["local_cost"].iloc[0] == pytest.approx(50 / 3600 / 1000 * 0.3 + 2000 / busy_h / 3600)
     verdict = next(v for v in r.verdicts() if "model-02 costs" in v)
     assert "more per request to run locally than model-00" in verdict
     # dedicated machine: every request carries the same share of the monthly write-off (2000 / 36 / volume), plus energy
     d = dataclasses.replace(s, cost_model="dedicated", volume_per_month=1000)
-    df = A._with_derived(pd.DataFrame({"model": ["m", "m"], "latency_ms": [1000.0, 3000.0]}), ["local_cost"], d)
+    df = A.with_derived(pd.DataFrame({"model": ["m", "m"], "latency_ms": [1000.0, 3000.0]}), ["local_cost"], d)
     share = 2000 / 36 / 1000
     assert df["local_cost"].tolist() == pytest.approx([50 / 3600 / 1000 * 0.3 + share, 3 * 50 / 3600 / 1000 * 0.3 + share])
 
@@ -269,7 +277,7 @@ def test_measured_power_from_run_models_is_used_and_labelled(tmp_path):
     t = A.kpi_table(store, run_id, settings=s)
     assert t.power["model-01"]["source"] == "measured" and t.power["model-00"]["source"] == "assumed"
     lat = store.samples_df(run_id).query("model == 'model-01' and status == 'ok'")["latency_ms"].astype(float)
-    assert t.value("model-01", "local_cost_per_request") == pytest.approx(C.local_cost(lat, s, measured_watts=45).cost_per_request)
+    assert t.value("model-01", "local_cost_per_request") == pytest.approx(_local_cost(lat, s, watts=45))
     explicit = {x.model: x for x in A.cost_report(store, run_id, s, measured_watts={"model-00": 10.0}).local}
     assert explicit["model-00"].power_source == "measured" and explicit["model-01"].power_source == "assumed"
 
@@ -301,7 +309,7 @@ def test_pareto_cost_keeps_zero_tokens(tmp_path):
                         "latency_ms_mean": [500.0], "latency_ms_p50": [480.0], "input_tokens_mean": [0.0],
                         "output_tokens_mean": [200.0]}, index=pd.Index(["m"], name="model"))
     bases = {"m": {"kind": "tokens", "model": "openai:gpt-4o-mini", "concurrency": 1}}
-    t = A._pareto_table(agg, ["m"], C.CostSettings(cloud_models=()), price_bases=bases)
+    t = A.pareto_table(agg, ["m"], C.CostSettings(cloud_models=()), price_bases=bases)
     price = C.cloud_price("openai:gpt-4o-mini")
     assert t["cost"].iloc[0] == pytest.approx(200 * price.output_per_mtok / 1e6)
 
@@ -314,8 +322,8 @@ def test_runner_records_measured_energy(store, loader, monkeypatch):
     from core.schemas import GenerationParams, RunSpec
 
     reads = iter(range(10**6))
-    monkeypatch.setattr(C.PowerMeter, "_detect", lambda self: "rapl")
-    monkeypatch.setattr(C.PowerMeter, "_read_rapl", lambda self: float(next(reads)) * 1e6)
+    monkeypatch.setattr(PowerMeter, "_detect", lambda self: "rapl")
+    monkeypatch.setattr(PowerMeter, "_read_rapl", lambda self: float(next(reads)) * 1e6)
     runner = Runner(store, loader=loader)
     run_id = runner.create(RunSpec(models=("demo-tiny",), prompt_set="demo-qa", limit=3, repeats=1,
                                    generation=GenerationParams(max_new_tokens=4), device="cpu"))
@@ -336,15 +344,17 @@ def test_cost_report_agrees_with_core_cost_and_kpis(synth, kpis):
     df = store.samples_df(run_id)
     for x in rep.local:
         ok = df[(df["model"] == x.model) & (df["status"] == "ok")]
-        ref = C.local_cost(ok["latency_ms"].astype(float), SETTINGS, model=x.model)
-        assert x.cost_per_request.estimate == pytest.approx(ref.cost_per_request, rel=1e-9)
+        ref = _local_cost(ok["latency_ms"].astype(float), SETTINGS)
+        assert x.cost_per_request.estimate == pytest.approx(ref, rel=1e-9)
         assert x.cost_per_request.low < x.cost_per_request.estimate < x.cost_per_request.high
         assert x.cost_per_request.estimate == pytest.approx(kpis.value(x.model, "local_cost_per_request"), rel=1e-12)
     line = rep.cloud[0]
     ok = df[(df["model"] == line.model) & (df["status"] == "ok")]
-    ref = C.project(ok["latency_ms"].astype(float), ok["input_tokens"].astype(float), ok["output_tokens"].astype(float),
-                    line.cloud_model, SETTINGS)
-    assert line.projection.savings_pct.estimate == pytest.approx(ref.savings_pct.estimate, rel=1e-9)
+    means = C.Means(*(np.array([ok[c].astype(float).mean()]) for c in ("latency_ms", "input_tokens", "output_tokens")))
+    means = dataclasses.replace(means, seconds=means.seconds / 1000)
+    ref = C.projection_quantities(means, C.assumed_power(SETTINGS).watts, C.cloud_price(line.cloud_model), SETTINGS,
+                                  SETTINGS.volume_per_month)
+    assert line.projection.savings_pct.estimate == pytest.approx(float(ref["savings"][0]), rel=1e-9)
     assert line.projection.savings_pct.estimate == pytest.approx(kpis.value(line.model, f"savings_pct@{line.cloud_model}"), rel=1e-12)
     assert rep.price_snapshot and rep.assumptions and rep.prices["gpt-4o-mini"].input_per_mtok > 0
     with pytest.raises(LookupError, match="no price for cloud model"):
@@ -602,14 +612,15 @@ def test_http_models_are_priced_by_their_price_basis(tmp_path):
     assert lo is not None and lo <= hourly <= hi
     assert rep["model-00"].power_source == "assumed"
     assert rep["model-00"].cost_per_request.estimate == pytest.approx(
-        C.local_cost(ok[ok["model"] == "model-00"]["latency_ms"].astype(float), s).cost_per_request)
+        _local_cost(ok[ok["model"] == "model-00"]["latency_ms"].astype(float), s))
     finite_json(A.cost_report(store, run_id, s).to_dict())
 
-    derived = A._with_derived(ok, ["local_cost"], s, None, A.run_price_bases(store, run_id, store.run_models_df(run_id).set_index("model")))
+    derived = A.with_derived(ok, ["local_cost"], s, None, A.run_price_bases(store, run_id, store.run_models_df(run_id).set_index("model")))
     assert derived[derived["model"] == "model-01"]["local_cost"].mean() == pytest.approx(hourly)
     assert derived[derived["model"] == "model-02"]["local_cost"].mean() == pytest.approx(per_token)
-    rows = {r.model: r for r in C.cost_table(ok, s, bases={"model-01": C.PriceBasis("hourly", 2.5, 4)})}
-    assert rows["model-01"].cost_per_request == pytest.approx(hourly) and rows["model-01"].energy_kwh_per_request is None
+    sec = ok[ok["model"] == "model-01"]["latency_ms"].astype(float).to_numpy() / 1000
+    assert float(C.PriceBasis("hourly", 2.5, 4).per_request(sec, None, None).mean()) == pytest.approx(hourly)
+    assert rep["model-01"].energy_wh_per_request.estimate is None  # priced by the endpoint: no energy
     pt = A.compare_run(store, run_id, metrics=["cost"], settings=s).pareto_table.set_index("model")
     assert pt.loc["model-01", "cost"] == pytest.approx(hourly) and pt.loc["model-02", "cost"] == pytest.approx(per_token)
 
@@ -672,7 +683,7 @@ def test_kpi_medians_verdict_heatmap_and_table_give_one_ratio_for_one_pair(repea
     """The ratio of the KPI table's median latencies is the comparison's ratio, the verdict's factor,
     the heatmap cell and the table's effect (repeats kept, not averaged per prompt first)."""
     from core.compare import factor_text
-    from ui import analysis_figures as af
+    from core import charts as af
     from ui import analysis_widgets as aw
 
     store, run_id = repeated
@@ -683,7 +694,7 @@ def test_kpi_medians_verdict_heatmap_and_table_give_one_ratio_for_one_pair(repea
     assert (c.model_a, c.model_b) == ("model-00", "model-01") and c.significant()
     assert 1 / c.ratio.estimate == pytest.approx(slower, rel=1e-12)
     assert c.ratio.low <= c.ratio.estimate <= c.ratio.high and c.ratio.method == "cluster-bootstrap"
-    v = A.verdict(c, comp.alpha)
+    v = verdict(c, comp.alpha)
     assert v.startswith(f"model-01 is {factor_text(slower)} slower than model-00 (ratio of medians; 95% CI"), v
     fig = af.pvalue_heatmap(comp.frame().query("metric == 'latency_ms'"), ["model-00", "model-01"], "latency")
     cells, text = np.asarray(fig.data[0].customdata, dtype=float), fig.data[0].text
@@ -697,7 +708,7 @@ def test_kpi_medians_verdict_heatmap_and_table_give_one_ratio_for_one_pair(repea
 
 def test_heatmap_mirrors_cells_from_unrounded_values():
     """Issue 11: a 0.05x cell mirrored as 20.00x while the verdict said 19.0x."""
-    from ui import analysis_figures as af
+    from core import charts as af
 
     frame = pd.DataFrame([
         {"metric": "latency_ms", "model_a": "fast", "model_b": "slow", "p": 1e-12, "p_adjusted": 2e-12,

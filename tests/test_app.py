@@ -15,7 +15,8 @@ pytestmark = pytest.mark.timeout(600)
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 PAGES = ("pages/1_overview.py", "pages/2_run.py", "pages/3_results.py", "pages/4_compare.py", "pages/5_costs.py",
-         "pages/6_prompt_sets.py", "pages/7_models.py", "pages/8_reports.py", "pages/9_sql.py")
+         "pages/6_prompt_sets.py", "pages/7_models.py", "pages/8_reports.py", "pages/9_sql.py",
+         "pages/10_rate.py")
 ANALYSIS_PAGES = {"pages/3_results.py": 1, "pages/4_compare.py": 3, "pages/5_costs.py": 2}  # plotly charts when populated
 XSS = '<img src=x onerror=alert(1)><script>window.__xss = 1</script>'
 
@@ -138,6 +139,11 @@ def test_every_page_renders_on_a_populated_database(populated, monkeypatch, page
         assert len(at.get("plotly_chart")) == ANALYSIS_PAGES[page]
 
 
+def _explorer_grid(at: AppTest):
+    """The sample explorer's grid (one row per prompt), not the paged table of every sample below it."""
+    return next(d.value for d in at.dataframe if "item" in d.value.columns and "prompt" in d.value.columns)
+
+
 def test_results_page_charts_filters_and_export(populated, monkeypatch):
     db, setup, run_id = populated
     at = _open(_app(db, monkeypatch), "pages/3_results.py")
@@ -153,7 +159,7 @@ def test_results_page_charts_filters_and_export(populated, monkeypatch):
     for metric in ("Local cost per 1,000 requests (USD)", "Quality (0-10)", "Time to first token (ms)"):
         at.selectbox(key="results.metric").set_value(metric).run()
         assert not at.exception, [e.value for e in at.exception]
-    grid = at.dataframe[-1].value
+    grid = _explorer_grid(at)
     assert {f"{m}: output" for m in setup.models[:2]} <= set(grid.columns) and len(grid) == 4
     assert grid["prompt"].str.startswith("Question:").all()
     assert {f"{m}: result" for m in setup.models[:2]} <= set(grid.columns)
@@ -161,7 +167,7 @@ def test_results_page_charts_filters_and_export(populated, monkeypatch):
     at.selectbox(key="results.x_show").set_value("errors").run()
     assert "No prompt matches these filters." in _texts(at)
     at.selectbox(key="results.x_show").set_value("wrong").run()
-    wrong = at.dataframe[-1].value if "No prompt matches these filters." not in _texts(at) else None
+    wrong = _explorer_grid(at) if "No prompt matches these filters." not in _texts(at) else None
     if wrong is not None:  # every listed prompt has an answer that did not pass
         assert (wrong[[f"{m}: result" for m in setup.models[:2]]] == "fail").any(axis=1).all()
     assert at.get("download_button")
@@ -504,7 +510,7 @@ def test_upload_errors_are_whole_and_a_replacing_import_asks_first(tmp_path, mon
                                                    "application/jsonl")).run()
     at.button(key="sets.import").click().run()
     (problem,) = at.table[-1].value["Problem"]
-    assert problem.endswith("known scorers: exact_match, contains, regex, token_f1, rouge_l, json_valid, semantic")
+    assert problem.endswith("known scorers: exact_match, contains, regex, token_f1, rouge_l, json_valid, semantic, judge")
     assert "Value error" not in problem
     at.file_uploader(key="sets.upload").set_value(("s.jsonl", b'{"id": "a", "prompt": "first"}\n', "application/jsonl"))
     at.text_input(key="sets.name").set_value("zz-mine")  # sorts last: the preview would not show it by chance

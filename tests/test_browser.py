@@ -27,10 +27,10 @@ XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS_SCRIPT = "<script>window.__xss = 1; alert(2)</script>"
 PAGES = {"overview": "", "run": "run", "results": "results", "compare": "compare", "costs": "costs",
          "prompt-sets": "prompt_sets", "models": "models", "reports": "reports",
-         "sql": "sql"}
+         "sql": "sql", "rate": "rate"}
 TITLES = {"overview": "Overview", "run": "Run", "results": "Results", "compare": "Compare", "costs": "Costs",
           "prompt-sets": "Prompt sets", "models": "Models", "reports": "Reports",
-          "sql": "SQL"}
+          "sql": "SQL", "rate": "Rate"}
 CHARTS = {"overview": 1, "results": 1, "compare": 3, "costs": 2, "models": 1}  # plotly charts each page draws
 
 pytestmark = [

@@ -1,16 +1,14 @@
-"""core.cost: arithmetic by hand, offline price lookup, overrides, power metering, projections."""
+"""core.analysis.costs: arithmetic by hand, offline price lookup, overrides, projections."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import socket
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from core import cost as C
+from core.analysis import costs as C
 from core.config import PRICING_FILE
 
 PRICES = C.PricingOverrides(
@@ -30,18 +28,38 @@ def no_network(monkeypatch):
 # --------------------------------------------------------------------------- per request, by hand
 
 
+def _local(latency_ms, s, watts=None):
+    """(mean energy cost, mean hardware share, total) per request of these latencies: the public formula
+    with the assumed (or given) watts, the machines from the mean request time."""
+    sec = np.asarray(latency_ms, dtype=float) / 1000
+    w = C.assumed_power(s).watts if watts is None else watts
+    energy, share = C.local_cost_per_request(sec, w, s, mean_seconds=float(sec.mean()))
+    return float(energy.mean()), float(share.mean()), float(energy.mean() + share.mean())
+
+
+def _cloud(input_tokens, output_tokens, cloud_model, overrides=PRICES):
+    return float(C.cloud_cost_per_request(input_tokens, output_tokens, C.cloud_price(cloud_model, overrides)).mean())
+
+
+def _project(latency_ms, input_tokens, output_tokens, cloud_model, s, *, volume=None, overrides=PRICES):
+    """The projection's point estimates (C.projection_quantities on the means), as floats."""
+    means = C.Means(*(np.array([float(np.mean(x))]) for x in (np.asarray(latency_ms, float) / 1000, input_tokens, output_tokens)))
+    q = C.projection_quantities(means, C.assumed_power(s).watts, C.cloud_price(cloud_model, overrides), s,
+                                s.volume_per_month if volume is None else volume)
+    return {k: float(v[0]) for k, v in q.items()}
+
+
 def test_local_cost_by_hand():
     # 36 s at 100 W = 0.001 kWh x 0.20 USD = 0.0002 USD energy.
     # 8766 USD over 1 year (8766 h) at 50% utilisation = 2 USD per busy hour -> 36 s = 0.02 USD.
     s = C.CostSettings(electricity_price_per_kwh=0.20, hardware_price_usd=8766, lifetime_years=1, utilisation=0.5, power_watts=100,
                        cost_model="shared")
-    row = C.local_cost([36_000.0, 36_000.0], s, model="m")
-    assert row.energy_kwh_per_request == pytest.approx(0.001)
-    assert row.energy_cost_per_request == pytest.approx(0.0002)
-    assert row.amortisation_per_request == pytest.approx(0.02)
-    assert row.cost_per_request == pytest.approx(0.0202)
-    assert row.cost_per_1k_requests == pytest.approx(20.2)
-    assert row.power_source == "assumed" and row.power_watts == 100 and row.n_requests == 2
+    assert float(C.energy_kwh(100, 36.0)) == pytest.approx(0.001)
+    energy, share, total = _local([36_000.0, 36_000.0], s)
+    assert energy == pytest.approx(0.0002)
+    assert share == pytest.approx(0.02)
+    assert total == pytest.approx(0.0202)
+    assert C.assumed_power(s).watts == 100 and C.assumed_power(s).name == "override"
 
 
 def test_dedicated_cost_by_hand():
@@ -50,10 +68,10 @@ def test_dedicated_cost_by_hand():
     s = C.CostSettings(electricity_price_per_kwh=0.20, hardware_price_usd=8766, lifetime_years=1, utilisation=0.5, power_watts=100,
                        volume_per_month=1000)
     assert s.cost_model == "dedicated" and "dedicated machine" in s.cost_model_sentence
-    row = C.local_cost([36_000.0, 36_000.0], s, model="m")
-    assert row.amortisation_per_request == pytest.approx(0.7305)
-    assert row.cost_per_request == pytest.approx(0.7305 + 0.0002)
-    assert C.local_cost([36_000.0], dataclasses.replace(s, utilisation=0.1)).cost_per_request == pytest.approx(row.cost_per_request)
+    _, share, total = _local([36_000.0, 36_000.0], s)
+    assert share == pytest.approx(0.7305)
+    assert total == pytest.approx(0.7305 + 0.0002)
+    assert _local([36_000.0], dataclasses.replace(s, utilisation=0.1))[2] == pytest.approx(total)
     with pytest.raises(ValueError, match="cost_model"):
         C.CostSettings(cost_model="cheap")
 
@@ -65,26 +83,31 @@ def test_per_request_times_volume_is_the_monthly_cost(cost_model, volume):
     times the volume is the monthly projection, under both models (5M/month needs 2 machines)."""
     lat, i, o = np.full(40, 1000.0), np.full(40, 500.0), np.full(40, 200.0)
     s = C.CostSettings(hardware_price_usd=3600, power_watts=100, volume_per_month=volume, cost_model=cost_model)
-    per_request = C.local_cost(lat, s).cost_per_request
-    p = C.project(lat, i, o, "acme-1", s, overrides=PRICES, n_resamples=100)
-    assert per_request * volume == pytest.approx(p.local_monthly.estimate)
-    assert p.machines == (2 if volume == 5_000_000 else 1)
-    cloud = C.cloud_cost(i, o, "acme-1", overrides=PRICES).cost_per_request
-    assert p.savings_pct.estimate == pytest.approx((cloud - per_request) / cloud * 100)
+    per_request = _local(lat, s)[2]
+    p = _project(lat, i, o, "acme-1", s)
+    assert per_request * volume == pytest.approx(p["local"])
+    assert p["machines"] == (2 if volume == 5_000_000 else 1)
+    cloud = _cloud(i, o, "acme-1")
+    assert p["savings"] == pytest.approx((cloud - per_request) / cloud * 100)
 
 
 def test_shared_model_breaks_even_from_the_first_request_or_never():
     s = C.CostSettings(hardware_price_usd=3600, power_watts=100, cost_model="shared")
-    cheap = C.project(*_constant_inputs(), "acme-1", s, overrides=PRICES, n_resamples=100)
-    assert cheap.break_even_per_month.estimate == 0 and "first request" in C.break_even_text(cheap.break_even_per_month)
-    dear = C.project(*_constant_inputs(), "acme-1", dataclasses.replace(s, hardware_price_usd=1e9), overrides=PRICES, n_resamples=100)
-    assert dear.break_even_per_month.estimate is None
+    cheap = _break_even(_project(*_constant_inputs(), "acme-1", s))
+    assert cheap.estimate == 0 and "first request" in C.break_even_text(cheap)
+    dear = _break_even(_project(*_constant_inputs(), "acme-1", dataclasses.replace(s, hardware_price_usd=1e9)))
+    assert dear.estimate is None
+
+
+def _break_even(p, boot=None):
+    """The break-even as the cost report writes it (an Interval with its note) from point estimates."""
+    est = p["break_even"]
+    return C.projection_interval(est, np.full(10, est) if boot is None else boot, 0.95, 50, 10, 0, "break-even")
 
 
 def test_free_hardware_breaks_even_immediately_not_at_0_requests():
     s = C.CostSettings(hardware_price_usd=0, power_watts=100)
-    p = C.project(*_constant_inputs(), "acme-1", s, overrides=PRICES, n_resamples=100)
-    be = p.break_even_per_month
+    be = _break_even(_project(*_constant_inputs(), "acme-1", s))
     assert be.estimate == 0 and "no fixed hardware cost" in be.note
     text = C.break_even_text(be)
     assert "first request" in text and "0 requests" not in text
@@ -117,22 +140,32 @@ def test_quality_warning_below_the_threshold_only():
 
 
 def test_measured_power_wins_and_is_labelled():
-    row = C.local_cost([1000.0], C.CostSettings(), measured_watts=36.0)
-    assert row.power_source == "measured" and row.power_watts == 36.0
-    assert row.energy_kwh_per_request == pytest.approx(36 * 1 / 3.6e6)
+    from core.analysis import cost_context
+
+    ctx = cost_context(C.CostSettings(cloud_models=()), ["m", "other"], measured_watts={"m": 36.0})
+    assert ctx.power["m"][:2] == (36.0, "measured") and ctx.power["other"][1] == "assumed"
+    assert float(C.energy_kwh(36.0, 1.0)) == pytest.approx(36 * 1 / 3.6e6)
 
 
 def test_cloud_cost_by_hand_with_override():
     # 1000 input x 1 USD/M + 500 output x 3 USD/M = 0.001 + 0.0015
-    row = C.cloud_cost([1000], [500], "acme-1", overrides=PRICES)
-    assert row.cost_per_request == pytest.approx(0.0025)
-    assert row.price.source == "pricing.yaml"
-    assert "approximate" in row.note
+    assert _cloud([1000], [500], "acme-1") == pytest.approx(0.0025)
+    assert C.cloud_price("acme-1", PRICES).source == "pricing.yaml"
+    assert "approximate" in C.TOKENIZER_NOTE
 
 
-def test_no_successful_requests_is_explained():
-    assert C.local_cost([], C.CostSettings()).note == "no successful requests"
-    assert C.cloud_cost([np.nan], [1], "acme-1", overrides=PRICES).cost_per_request is None
+def test_no_successful_requests_is_explained(tmp_path):
+    from bench.analysis import synthetic_run
+    from core.analysis import cost_report
+    from core.store import Store
+
+    store = Store(tmp_path / "empty.duckdb")
+    run_id = synthetic_run(store, run_id="empty", n_models=2, n_items=10, repeats=1, all_errors=("model-01",))
+    rep = cost_report(store, run_id, C.CostSettings(cloud_models=("gpt-4o-mini",)))
+    local = {x.model: x for x in rep.local}
+    assert local["model-01"].note == "no successful requests" and local["model-01"].cost_per_request.estimate is None
+    cloud = {x.model: x for x in rep.cloud}
+    assert cloud["model-01"].cost_per_request.estimate is None and local["model-00"].note == ""
 
 
 # --------------------------------------------------------------------------- prices
@@ -203,31 +236,6 @@ def test_power_profiles_and_settings():
     assert units["electricity_price_per_kwh"][0] == "USD/kWh" and units["volume_per_month"][0] == "requests/month"
 
 
-# --------------------------------------------------------------------------- power meter
-
-
-def test_rapl_meter_reads_energy_and_handles_wraparound(tmp_path):
-    energy = tmp_path / "energy_uj"
-    (tmp_path / "max_energy_range_uj").write_text("10000000\n")
-    energy.write_text("1000000\n")
-    m = C.PowerMeter(rapl_path=energy)
-    assert m.source == "rapl" and m.available
-    m.start()
-    energy.write_text("3500000\n")
-    assert m.stop() == pytest.approx(2.5)
-    energy.write_text("9000000\n")
-    m.start()
-    energy.write_text("1000000\n")  # wrapped: 1 J to the top + 1 J after
-    assert m.stop() == pytest.approx(2.0)
-
-
-def test_meter_without_a_source_returns_none(tmp_path):
-    m = C.PowerMeter(rapl_path=tmp_path / "missing")
-    if m.source is None:  # no NVML on this machine
-        m.start()
-        assert m.stop() is None and not m.available
-
-
 # --------------------------------------------------------------------------- projections
 
 
@@ -239,68 +247,61 @@ def test_projection_by_hand():
     # 1 s per request at 100 W, 0.15 USD/kWh -> energy 100/3.6e6 x 0.15 = 4.1667e-6 USD/request.
     # Hardware 3600 USD over 3 years -> 100 USD/month. Cloud: 1000 x 1/M + 1000 x 3/M = 0.004 USD.
     s = C.CostSettings(hardware_price_usd=3600, power_watts=100, volume_per_month=100_000)
-    p = C.project(*_constant_inputs(), "acme-1", s, overrides=PRICES, n_resamples=200)
+    p = _project(*_constant_inputs(), "acme-1", s)
     energy = 100 / 3.6e6 * 0.15
-    assert p.cloud_monthly.estimate == pytest.approx(400.0)
-    assert p.local_monthly.estimate == pytest.approx(100 + 100_000 * energy)
-    assert p.local_annual.estimate == pytest.approx(12 * (100 + 100_000 * energy))
-    assert p.savings_pct.estimate == pytest.approx((400 - 100 - 100_000 * energy) / 400 * 100)
-    assert p.break_even_per_month.estimate == pytest.approx(100 / (0.004 - energy))
-    assert p.capacity_per_month.estimate == pytest.approx(365.25 * 24 / 12 * 3600)
-    assert p.machines == 1 and p.power_source == "assumed"
+    assert p["cloud"] == pytest.approx(400.0)
+    assert p["local"] == pytest.approx(100 + 100_000 * energy)
+    assert p["savings"] == pytest.approx((400 - 100 - 100_000 * energy) / 400 * 100)
+    assert p["break_even"] == pytest.approx(100 / (0.004 - energy))
+    assert p["capacity"] == pytest.approx(365.25 * 24 / 12 * 3600)
+    assert p["machines"] == 1
     # no spread in the inputs -> intervals collapse onto the estimates
-    assert p.cloud_monthly.low == pytest.approx(400.0) and p.cloud_monthly.high == pytest.approx(400.0)
+    iv = C.projection_interval(p["cloud"], np.full(200, p["cloud"]), 0.95, 50, 200, 0, "")
+    assert iv.low == pytest.approx(400.0) and iv.high == pytest.approx(400.0)
 
 
 def test_no_break_even_when_cloud_is_cheaper():
     cheap = C.PricingOverrides(cloud={"free": C.CloudPrice("free", 0.0, 0.0, None, "pricing.yaml", "t")})
-    p = C.project(*_constant_inputs(), "free", C.CostSettings(), overrides=cheap, n_resamples=100)
-    assert p.break_even_per_month.estimate is None and "never" in p.break_even_per_month.note
-    assert p.savings_pct.estimate is None  # no cloud cost to save against
+    p = _project(*_constant_inputs(), "free", C.CostSettings(), overrides=cheap)
+    be = _break_even(p)
+    assert be.estimate is None and "never" in be.note
+    savings = C.projection_interval(p["savings"], np.full(10, p["savings"]), 0.95, 50, 10, 0, "")
+    assert savings.estimate is None  # no cloud cost to save against
 
 
 def test_break_even_beyond_one_machine_is_none():
     # 0.004 USD per cloud request; hardware 1e9 USD -> break-even volume far above capacity
     s = C.CostSettings(hardware_price_usd=1e9, power_watts=100)
-    p = C.project(*_constant_inputs(), "acme-1", s, overrides=PRICES, n_resamples=100)
-    assert p.break_even_per_month.estimate is None
+    assert _break_even(_project(*_constant_inputs(), "acme-1", s)).estimate is None
 
 
 def test_large_volume_needs_more_machines():
     s = C.CostSettings(hardware_price_usd=3600, power_watts=100)
     cap = 365.25 * 24 / 12 * 3600
-    p = C.project(*_constant_inputs(), "acme-1", s, overrides=PRICES, volume_per_month=int(2.5 * cap), n_resamples=100)
-    assert p.machines == 3 and "3 machines" in p.note
+    p = _project(*_constant_inputs(), "acme-1", s, volume=int(2.5 * cap))
+    assert p["machines"] == 3 and p["local"] == pytest.approx(3 * s.hardware_per_month + int(2.5 * cap) * 100 / 3.6e6 * 0.15)
 
 
 def test_projection_intervals_are_seeded_and_contain_estimates():
     rng = np.random.default_rng(0)
     lat, i, o = rng.lognormal(6, 0.4, 400), rng.integers(50, 500, 400), rng.integers(10, 200, 400)
-    a = C.project(lat, i, o, "gpt-4o-mini", C.CostSettings(), n_resamples=500, seed=3)
-    b = C.project(lat, i, o, "gpt-4o-mini", C.CostSettings(), n_resamples=500, seed=3)
+    s, price = C.CostSettings(), C.cloud_price("gpt-4o-mini")
+    watts = C.assumed_power(s).watts
+    cols = [lat / 1000, i.astype(float), o.astype(float)]
+
+    def intervals(seed):
+        idx = np.random.default_rng(seed).integers(0, lat.size, (500, lat.size))
+        point = C.projection_quantities(C.Means(*(np.array([c.mean()]) for c in cols)), watts, price, s, s.volume_per_month)
+        boot = C.projection_quantities(C.Means(*(c[idx].mean(axis=1) for c in cols)), watts, price, s, s.volume_per_month)
+        return [C.projection_interval(float(point[k][0]), boot[k], 0.95, lat.size, 500, seed, "break-even" if k == "break_even" else "")
+                for k in ("local", "cloud", "savings", "break_even")]
+
+    a, b = intervals(3), intervals(3)
     assert a == b
-    for iv in (a.local_monthly, a.cloud_monthly, a.savings_pct, a.break_even_per_month):
+    for iv in a:
         assert iv.is_defined and iv.low <= iv.estimate <= iv.high and iv.low < iv.high
         assert iv.n_resamples == 500 and iv.seed == 3 and iv.method == "percentile-bootstrap"
-    assert a.price.snapshot.startswith("genai-prices")
-
-
-def test_tables_from_samples():
-    rng = np.random.default_rng(1)
-    df = pd.DataFrame({
-        "model": ["tiny"] * 30 + ["base"] * 30,
-        "status": ["ok"] * 29 + ["error"] + ["ok"] * 30,
-        "latency_ms": rng.lognormal(5, 0.3, 60),
-        "input_tokens": rng.integers(10, 100, 60),
-        "output_tokens": rng.integers(5, 50, 60),
-    })
-    s = C.CostSettings(cloud_models=("acme-1",))
-    rows = C.cost_table(df, s, measured_watts={"base": 40.0})
-    assert [(r.model, r.n_requests, r.power_source) for r in rows] == [("tiny", 29, "assumed"), ("base", 30, "measured")]
-    clouds = C.cloud_table(df, s, overrides=PRICES)
-    assert [(r.model, r.cloud_model) for r in clouds] == [("tiny", "acme-1"), ("base", "acme-1")]
-    projs = C.projections(df, s, overrides=PRICES, n_resamples=100)
-    assert len(projs) == 2 and all(math.isfinite(p.cloud_monthly.estimate) for p in projs)
+    assert price.snapshot.startswith("genai-prices")
 
 
 def test_methods_text_states_formulas():
@@ -327,8 +328,10 @@ def test_break_even_chart_axis_reaches_past_the_break_even():
 def test_cost_axes_are_written_in_dollars_not_si_prefixes():
     from core import charts
 
-    assert charts._money_tick(5e-6) == "$0.000005" and charts._money_tick(0.0123) == "$0.0123"
-    assert charts._money_tick(1234.0) == "$1,234" and charts._money_tick(2.5) == "$2.50"
+    from core.textfmt import usd_tick
+
+    assert usd_tick(5e-6) == "$0.000005" and usd_tick(0.0123) == "$0.0123"
+    assert usd_tick(1234.0) == "$1,234" and usd_tick(2.5) == "$2.50" and usd_tick(0.0) == "$0"
     chart = charts.break_even_chart("m", 55.0, 1e-6, None, {"c": 5e-6}, 1000, None)
     y = chart.figure().layout.yaxis
     assert (y.tickprefix, y.exponentformat) == ("$", "none")

@@ -10,7 +10,7 @@ import pytest
 
 from core import analysis, reports
 from core.cli import main
-from core.kpis import machine_load
+from core.analysis import machine_load
 from core.measure import BUSY_OTHER_CPU, BUSY_SHARE_FLAG
 from core.schemas import SAMPLE_COLUMNS
 from core.store import Store

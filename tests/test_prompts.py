@@ -163,7 +163,7 @@ def test_csv_unterminated_quote_is_an_error_naming_its_line():
 def test_validator_errors_are_whole_and_in_plain_words():
     errs = _errors(_jsonl({**GOOD, "scorers": ["bleu"]}))
     assert errs == ["line 1: scorers.0.name: unknown scorer 'bleu'; known scorers: exact_match, contains, regex, "
-                    "token_f1, rouge_l, json_valid, semantic"]
+                    "token_f1, rouge_l, json_valid, semantic, judge"]
 
 
 # ---------------------------------------------------------------------------- versions (issue 11)
@@ -177,7 +177,7 @@ def _run_with(store, name: str, limit: int | None = None) -> str:
 
 
 def test_replacing_a_set_asks_first_and_earlier_runs_keep_their_version(store):
-    from core.reports.model import _prompts
+    from core.reports.run_facts import _prompts
 
     v1 = prompts.import_bytes(store, _jsonl(GOOD, {"id": "b", "prompt": "old b"}), filename="f.jsonl", name="mine")
     run_id = _run_with(store, "mine", limit=1)

@@ -377,7 +377,7 @@ def test_memory_is_the_model_footprint_and_the_generation_peak_with_the_process_
     """Issue 11 item 5: the report's memory is what a user needs to fit a model, each figure
     labelled; the whole process's RSS is context and is not what the models are compared on."""
     t = next(t for t in built.kpi_tables if t.title == "Memory")
-    assert t.columns == ("Model", "Model footprint", "Peak added per generation (max)", "Memory needed", "Process peak RSS")
+    assert t.columns == ("Model", "Model footprint", "Peak added per generation, max", "Memory needed", "Process peak RSS")
     assert "whole process" in t.note and "Memory needed = footprint + peak added" in t.note
     scale = {"MB": 1.0, "GB": 1024.0}
 
@@ -472,3 +472,40 @@ def test_arms_report_rejects_mistakes(arms_db, tmp_path, capsys):
     assert cli_main(["report", *base]) == 2
     assert "needs a RUN_ID" in capsys.readouterr().err
     assert not Path(out).exists()
+
+
+def test_human_ratings_and_judges_section_only_for_a_rated_run_with_names_escaped(tmp_path):
+    from bench.analysis import synthetic_run
+    from core import ratings as R
+
+    store = Store(tmp_path / "rated.duckdb")
+    synthetic_run(store, run_id="rated", n_models=2, n_items=6, repeats=1, error_rate=0.0)
+    synthetic_run(store, run_id="plain", n_models=2, n_items=3, repeats=1, error_rate=0.0)
+    for rater in ("ann", "bob"):
+        qa, qp = R.queue(store, rater, "rated", "absolute"), R.queue(store, rater, "rated", "pairwise")
+        for u in qa.units:
+            R.submit(store, qa, u, score=8 if u.models[0] == "model-01" else 3)
+        for u in qp.units:
+            R.submit(store, qp, u, preference="A" if u.models[0] == "model-01" else "B")
+    evil = "<img src=x onerror=alert(1)>*m*"
+    for item in ("item-0000", "item-0001"):
+        store.append_rating({"rater": "ann", "run_id": "rated", "mode": "absolute", "item_id": item, "repeat": 0,
+                             "model": evil, "score": 5.0, "scale_min": 0.0, "scale_max": 10.0, "seed": 1, "origin": "test"})
+    opts = ReportOptions(generated_at="2026-01-02 03:04 UTC", n_resamples=200)
+    r = reports.build_report(store, "rated", opts)
+    assert list(r.sections)[-4:] == ["judging", "methods", "environment", "appendix"]
+    titles = [t.title for t in r.judging.tables]
+    assert titles[:2] == ["Mean blind rating per model", "Agreement between raters"]
+    assert "Bradley-Terry leaderboard from human preferences" in titles
+    assert "Which pairs are distinguishable (human preferences)" in titles
+    assert {c.kind for c in r.judging.charts} == {"leaderboard", "heatmap"}
+    html = reports.html(r)
+    assert "Human ratings and judges" in html and "Krippendorff" in html and "Mean human rating (0-10)" in html
+    assert evil not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    md = reports.markdown(r)
+    assert "## Human ratings and judges" in md.text and "Cohen's kappa" in md.text and evil not in md.text
+    assert any("bt-human" in path for path in md.images) and any("winrate-human" in path for path in md.images)
+    assert reports.pdf(r)[:4] == b"%PDF"
+    plain = reports.build_report(store, "plain", opts)
+    assert plain.judging is None and "judging" not in plain.sections
+    assert "Human ratings and judges" not in reports.html(plain) and "Human ratings" not in reports.markdown(plain).text

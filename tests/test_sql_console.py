@@ -210,3 +210,9 @@ def test_the_store_in_the_same_process_waits_for_the_console_and_the_console_for
     with store.pinned():  # another configuration holds the file in this process: retry, then say busy
         assert console.run_console(db, "SELECT 1 AS a", lock_wait_s=0.3).status == "busy"
     assert console.run_console(db, "SELECT 1 AS a").ok
+
+
+def test_ratings_and_judgements_views_document_every_store_column(db):
+    for table in ("ratings", "judgements"):
+        cols = list(Store(db).query_df(f"DESCRIBE {table}")["column_name"])
+        assert list(console.VIEWS[table].columns) == cols, table

@@ -129,10 +129,12 @@ def test_bootstrap_sums_and_the_compact_count_cache_give_a_fresh_draws_resamples
     monkeypatch.setattr(R, "_COUNTS_CACHE_MAX", 0)  # force the path of large draws
     monkeypatch.setattr(R, "_MAX_BLOCK", 7 * 40)  # several blocks
     R._compact_counts.cache_clear()
+    R._cached_counts64.cache_clear()
     fresh = np.concatenate([R._counts(i, 40) for i in R._index_blocks(np.random.default_rng(4), 40, 300)])
     np.testing.assert_array_equal(np.concatenate(list(R._seeded_counts(4, 40, 300))), fresh)
     np.testing.assert_array_equal(np.concatenate(list(R._seeded_counts(4, 40, 300))), fresh)  # from the cache
-    assert R._compact_counts.cache_info().hits == 1
+    assert R._cached_counts64.cache_info().hits == 1  # the float64 copy, kept (made once from the uint8 draw)
+    assert R._compact_counts.cache_info().misses == 1
 
 
 @pytest.mark.parametrize("paired", [True, False])
@@ -360,6 +362,27 @@ def test_wilcoxon_large_n_equals_scipy_with_ties_and_zeros():
             b[: n // 5] = a[: n // 5]  # zero differences
         ours, ref = S.paired_test(a, b), sps.wilcoxon(a, b)
         assert ours.statistic == ref.statistic and ours.p_value == pytest.approx(ref.pvalue, rel=1e-12, abs=1e-300)
+
+
+def test_average_ranks_equal_scipy_with_many_ties():
+    """The ranks behind Wilcoxon and the rank-biserial (an unstable sort: ties share their average)."""
+    from core.stats.significance import _average_ranks
+
+    rng = np.random.default_rng(3)
+    for a in (np.round(rng.lognormal(3, 1, 20_000)), rng.integers(0, 5, 5_000).astype(float), rng.random(1_000)):
+        ranks, ties = _average_ranks(a)
+        assert np.array_equal(ranks, sps.rankdata(a, "average"))
+        assert np.array_equal(np.sort(ties), np.sort(np.unique(a, return_counts=True)[1]))
+
+
+def test_cliffs_delta_equals_every_pair_with_ties():
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        a, b = rng.integers(0, 8, int(rng.integers(1, 300))), rng.integers(0, 8, int(rng.integers(1, 300)))
+        diff = np.sign(a[:, None] - b[None, :])
+        assert S.cliffs_delta(a, b) == pytest.approx(diff.mean(), abs=1e-15)
+        u = sps.mannwhitneyu(a, b).statistic  # the rank form: 2U / (n_a n_b) - 1
+        assert S.cliffs_delta(a, b) == pytest.approx(2 * u / (a.size * b.size) - 1, abs=1e-12)
 
 
 # --------------------------------------------------------------------------- multiplicity

@@ -146,3 +146,26 @@ def test_fmt_interval(args, text):
 
 def test_fmt_p():
     assert fmt_p(0.0004) == "<0.001" and fmt_p(0.0123) == "0.012" and fmt_p(1.0) == "1.000"
+
+
+def test_share_never_rounds_to_none_or_all():
+    from core.textfmt import share
+
+    assert [share(x) for x in (0.34, 0.004, 0.0, 0.996, 1.0, None)] == ["34%", "<1%", "0%", ">99%", "100%", "—"]
+
+
+def test_sig3_keeps_three_significant_digits_below_100():
+    from core.textfmt import sig3
+
+    assert [sig3(x) for x in (0.1234, 45.67, 5.5, 1234.5, -250.0)] == ["0.123", "45.7", "5.5", "1,234", "-250"]
+    assert sig3(None, "n/a") == "n/a" and sig3(float("inf")) == "—"
+
+
+def test_chart_ticks_are_short_and_written_out():
+    """Axis ticks (core.charts' static PNGs): money to three significant digits without trailing
+    zeros at a decade, counts with k/M/B, never 1e-5 or math text."""
+    from core.textfmt import count_tick, usd_tick
+
+    assert [usd_tick(v) for v in (5e-6, 1e-4, 0.0123, 0.5, 1.0, 2.5, 100.0, 1234.0, 0.0)] == [
+        "$0.000005", "$0.0001", "$0.0123", "$0.5", "$1", "$2.50", "$100", "$1,234", "$0"]
+    assert [count_tick(v) for v in (0.01, 100.0, 1e4, 2e6, 3e9)] == ["0.01", "100", "10k", "2M", "3B"]

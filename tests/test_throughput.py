@@ -104,7 +104,8 @@ def test_report_section_only_with_sweep_rows(demo_run, tmp_path):
     import shutil
 
     from core.reports import _markdown
-    from core.reports.model import ReportOptions, build_report
+    from core.reports.model import ReportOptions
+    from core.reports.run_report import build_report
     from core.store import Store
 
     path, run_id = demo_run

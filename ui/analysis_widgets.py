@@ -5,19 +5,19 @@ User text (prompts, references, outputs) goes to st.dataframe or st.code only.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
-from core import cost as C
+from core import charts
+from core.analysis import costs as C
+from core.analysis.kpi_definitions import KPI_DEFS
 from core.compare import TEST_LABELS, verdict
 from core.queries import explore, planned_models
 from core.stats import Interval, metric_info
-from core.textfmt import effect_text, fmt_p
-from ui import analysis_figures as af
+from core.textfmt import effect_text, fmt_p, signed
 from ui import format as fmt
 from ui import state
 
@@ -31,36 +31,39 @@ class ResultMetric:
     scale: float = 1.0  # values and whiskers are multiplied by this (cost: per 1,000 requests)
 
 
+def _result_metric(name: str) -> ResultMetric:
+    """A metric of the registry as the Results page draws it: heading, column, summary KPI."""
+    info = metric_info(name)
+    return ResultMetric(info.heading, info.name, info.summary_kpi, info.summary_stat)
+
+
 RESULT_METRICS = {
     m.label: m
     for m in (
-        ResultMetric("Latency (ms)", "latency_ms", "latency_ms_p50", "median"),
-        ResultMetric("Time to first token (ms)", "ttft_ms", "ttft_ms_p50", "median"),
-        ResultMetric("Decode speed (tokens/s)", "decode_tps", "decode_tps_mean", "mean"),
-        ResultMetric("Peak memory added per generation (MB)", "mem_added_mb", "mem_added_mb_mean", "mean"),
-        ResultMetric("Process peak RSS, whole process (MB)", "peak_rss_mb", "peak_rss_mb_mean", "mean"),
+        *map(_result_metric, ("latency_ms", "ttft_ms", "decode_tps", "mem_added_mb", "peak_rss_mb")),
         ResultMetric("Local cost per 1,000 requests (USD)", "cost", "local_cost_per_request", "mean", 1000.0),
-        ResultMetric("Quality (0-10)", "quality", "quality_mean", "mean"),
+        _result_metric("quality"),
     )
 }
 
 USD_PER_1K = "usd per 1k"  # KPI_COLUMNS format: a USD-per-request KPI shown per 1,000 requests, as text
-# KPI table columns: (kpi, header, format); intervals shown for the first group
+# KPI table columns: (kpi, format); headers are the KPI definitions' (core.analysis.kpi_definitions);
+# intervals shown for the first group
 KPI_COLUMNS = (
-    ("ok", "OK", "%d"),
-    ("error_rate", "Error rate", "percent"),
-    ("latency_ms_p50", "Median latency (ms)", "%.1f"),
-    ("latency_ms_p90", "p90 latency (ms)", "%.1f"),
-    ("ttft_ms_p50", "Median TTFT (ms)", "%.1f"),
-    ("tokens_per_s", "Throughput (tokens/s)", "%.1f"),
-    ("model_footprint_mb", "Model footprint (MB)", "%.1f"),
-    ("mem_added_mb_max", "Peak added per generation, max (MB)", "%.2f"),
-    ("peak_rss_mb_max", "Process peak RSS (MB)", "%.0f"),
-    ("quality_mean", "Mean quality (0-10)", "%.2f"),
-    ("pass_rate", "Pass rate", "percent"),
-    ("local_cost_per_request", "Local cost / 1,000 requests", USD_PER_1K),
+    ("ok", "%d"), ("error_rate", "percent"), ("latency_ms_p50", "%.1f"), ("latency_ms_p90", "%.1f"), ("ttft_ms_p50", "%.1f"),
+    ("tokens_per_s", "%.1f"), ("model_footprint_mb", "%.1f"), ("mem_added_mb_max", "%.2f"), ("peak_rss_mb_max", "%.0f"),
+    ("quality_mean", "%.2f"), ("pass_rate", "percent"), ("local_cost_per_request", USD_PER_1K),
+    ("human_rating", "%.2f"),  # only when the run has ratings (Rate page)
 )
-WITH_INTERVALS = {"latency_ms_p50", "quality_mean", "pass_rate", "tokens_per_s", "local_cost_per_request"}
+
+
+def kpi_header(kpi: str, f: str) -> str:
+    """'Median latency (ms)': the KPI's heading; a USD-per-request KPI shown per 1,000 requests says so."""
+    d = KPI_DEFS[kpi]
+    return d.title_text.replace("/ request", "/ 1,000 requests") if f == USD_PER_1K else d.heading
+
+
+WITH_INTERVALS = {"latency_ms_p50", "quality_mean", "pass_rate", "tokens_per_s", "local_cost_per_request", "human_rating"}
 
 
 # --------------------------------------------------------------------------- pickers
@@ -172,7 +175,7 @@ def distribution(tables: dict[str, object], models: Sequence[str], metric: Resul
         for (r, m), _ in values.groupby(["run_id", "model"], sort=False):
             ivs[m + (f" · {r}" if multi else "")] = _scaled(tables[r].interval(m, metric.kpi), metric.scale)
     log = log_toggle(values, kind)
-    st.plotly_chart(af.distribution(values, kind.lower(), metric.label, colors, intervals=ivs or None, stat=metric.stat,
+    st.plotly_chart(charts.distribution(values, kind.lower(), metric.label, colors, intervals=ivs or None, stat=metric.stat,
                                     money=metric.column == "cost", log=log), key="results.dist")
     n_total = sum(int(t.value(m, "ok") or 0) for t in tables.values() for m in models if m in t.models)
     shown = len(values)
@@ -223,12 +226,12 @@ def kpi_table(tables: dict[str, object], with_ci: bool) -> None:
     wide = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     cols, config = ["run", "model"], {"run": "Run", "model": "Model"}
     defs = next(iter(tables.values())).definitions if tables else {}
-    for kpi, header, f in KPI_COLUMNS:
+    for kpi, f in KPI_COLUMNS:
         if kpi not in wide:
             continue
         cols.append(kpi)
         column = _column(f)
-        config[kpi] = column(header, help=defs[kpi].description if kpi in defs else None)
+        config[kpi] = column(kpi_header(kpi, f), help=defs[kpi].description if kpi in defs else None)
         if f == USD_PER_1K:  # dollars per 1,000 requests written by ui.format (never "0.000000"), as text
             for c in (kpi, f"{kpi}_low", f"{kpi}_high"):
                 if c in wide:
@@ -261,10 +264,10 @@ def by_category(runs: pd.DataFrame, run_id: str, table, models: Sequence[str], w
     if not t.categories or len(t.categories) < 2:
         st.caption("This run's prompts have a single category.")
         return
-    options = {"Mean quality (0-10)": "quality_mean", "Pass rate": "pass_rate", "Median latency (ms)": "latency_ms_p50",
-               "Error rate": "error_rate", "Throughput (tokens/s)": "tokens_per_s"}
+    options = {metric_info(m).summary_heading: metric_info(m).summary_kpi for m in ("quality", "passed", "latency_ms", "error_rate")}
+    options[KPI_DEFS["tokens_per_s"].heading] = "tokens_per_s"
     label = st.selectbox("KPI by category", list(options), key="results.cat_kpi")
-    st.plotly_chart(af.category_bars(t.wide(), options[label], label, colors), key="results.cat")
+    st.plotly_chart(charts.category_bars(t.wide(), options[label], label, colors), key="results.cat")
 
 
 def explorer(run_id: str, models: Sequence[str]) -> None:
@@ -350,10 +353,10 @@ def comparison_rows(comp) -> pd.DataFrame:  # noqa: ANN001 - analysis.RunCompari
         effect, kind = effect_text(c)
         rows.append({
             "Metric": metric_info(c.metric).label, "Model A": c.model_a, "Model B": c.model_b,
-            "Prompts compared": f"{c.n_pairs:,} (paired)" if c.paired else f"{c.n_a:,} vs {c.n_b:,} (unpaired)",
+            "Prompts compared": f"{fmt.count(c.n_pairs)} (paired)" if c.paired else f"{fmt.count(c.n_a)} vs {fmt.count(c.n_b)} (unpaired)",
             "Test": TEST_LABELS.get(c.test.test, c.test.test), "p": fmt_p(c.p_value),
             f"p ({corr})": fmt_p(c.p_final), f"Effect A vs B [{conf}]": effect, "Effect is the": kind,
-            "Cliff's δ": f"{c.cliffs_delta:+.2f}" if c.cliffs_delta is not None and math.isfinite(c.cliffs_delta) else fmt.DASH,
+            "Cliff's δ": signed(c.cliffs_delta, 2, "f"),
             "Significantly better": c.better(comp.alpha) or fmt.DASH, "Verdict": verdict(c, comp.alpha),
         })
     return pd.DataFrame(rows)
@@ -374,7 +377,7 @@ def verdicts_and_tests(comp, names: Sequence[str], column_names: dict[str, str],
         return
     shown = st.selectbox("Heatmap metric", list(dict.fromkeys(frame["metric"])), key=f"{key}.heat",
                          format_func=lambda c: column_names.get(c, c))
-    st.plotly_chart(af.pvalue_heatmap(frame[frame["metric"] == shown], list(names), column_names.get(shown, shown).lower()),
+    st.plotly_chart(charts.pvalue_heatmap(frame[frame["metric"] == shown], list(names), column_names.get(shown, shown).lower()),
                     key=f"{key}.heatmap")
     st.caption(f"{caption}Tests: {', '.join(sorted(set(frame['test'])))}; correction: {comp.correction}; "
                f"alpha {comp.alpha:g}. Effect of the row against the column: ratio of medians (row / column, over every "
@@ -387,19 +390,6 @@ def comparison_table(comp) -> None:  # noqa: ANN001 - analysis.RunComparison
     st.dataframe(comparison_rows(comp), hide_index=True)
     st.download_button("Download every comparison (CSV, with unrounded values)", comp.frame().to_csv(index=False).encode(),
                        file_name="comparisons.csv", mime="text/csv", icon=":material/download:", key="compare.csv")
-
-
-def pareto_from_kpis(table, models: Sequence[str]) -> tuple[pd.DataFrame, dict[str, bool]]:  # noqa: ANN001 - KpiTable
-    """The Pareto objectives per model from the (cached) KPI aggregate, for when the pairwise
-    tests are not computed: mean quality, median latency, local cost, memory needed (model
-    footprint + largest peak added per generation, as core.analysis)."""
-    from core.stats import pareto_front
-
-    rows = [{"model": m, "quality": table.value(m, "quality_mean"), "latency_ms": table.value(m, "latency_ms_p50"),
-             "cost": table.value(m, "local_cost_per_request"), "memory_needed_mb": table.value(m, "memory_needed_mb")}
-            for m in models if m in table.models and (table.value(m, "ok") or 0) > 0]
-    frame = pd.DataFrame(rows, columns=["model", "quality", "latency_ms", "cost", "memory_needed_mb"])
-    return frame, ({p.model: p.efficient for p in pareto_front(frame)} if not frame.empty else {})
 
 
 # --------------------------------------------------------------------------- costs
@@ -440,7 +430,7 @@ def cost_assumptions() -> C.CostSettings:
 
 def projection_table(report, models: Sequence[str]) -> None:  # noqa: ANN001 - analysis.CostReport
     """Every (model, cloud model) projection; savings and break-even written as on the rest of
-    the page (core.cost.savings_text / break_even_text), so a figure reads the same everywhere."""
+    the page (core.analysis.costs.savings_text / break_even_text), so a figure reads the same everywhere."""
     money = ("local / month", "cloud / month", "local / year", "cloud / year")
     rows = [
         {"model": c.model, "cloud model": c.cloud_model, "local / month": c.projection.local_monthly.estimate,

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from core import gate, gate_output
+from core import charts, gate, gate_output
 from core.arms import ArmError, parse_arm
 from core.queries import planned_models
-from ui import analysis_figures as af
+from core.stats import metric_info
 from ui import analysis_widgets as aw
 from ui import format as fmt
 from ui import state
@@ -107,7 +107,7 @@ def _results(comp, column_names: dict[str, str]) -> None:  # noqa: ANN001 - anal
         st.caption("No paired comparison: sample-size advice needs arms paired by prompt.")
     st.subheader("Pareto frontier")
     efficient = {p.model: p.efficient for p in comp.pareto}
-    st.plotly_chart(af.pareto(comp.pareto_table, efficient, "latency_ms", "median latency (ms)", fmt.model_colors(labels),
+    st.plotly_chart(charts.pareto(comp.pareto_table, efficient, "latency_ms", metric_info("latency_ms").summary_heading, fmt.model_colors(labels),
                               x_ivs={}, y_ivs={}), key="compare.arms.pareto")
     st.caption("Efficient arms: " + fmt.md_escape(", ".join(m for m, e in efficient.items() if e) or "none")
                + ". Each arm's point is over all the prompts of its run (point estimates, no whiskers).")

@@ -28,6 +28,8 @@ from core.textfmt import (  # noqa: F401 - re-exported: the one formatter
     pct,
     percent,
     quality,
+    seconds,
+    signed,
     tps,
     usd,
 )

@@ -48,12 +48,12 @@ def section(run_id: str, models: list[str]) -> None:
         st.warning(parity.PATHS_NOT_MODELS.format(a=fmt.md_escape(path_a), b=fmt.md_escape(path_b)))
     q, r = rep.quality_diff, rep.latency_ratio
     c1, c2, c3 = st.columns(3)
-    c1.metric("Identical outputs", "n/a" if rep.identical_share is None else f"{rep.identical_share:.0%}",
+    c1.metric("Identical outputs", fmt.pct(rep.identical_share, 0),
               help=f"{rep.n_compared} of {rep.n_pairs} pairs compared (both samples succeeded); "
                    f"{rep.decode_only} differ only in undecodable bytes")
-    c2.metric("Quality difference (B − A)", "n/a" if q is None or q.estimate is None else f"{q.estimate:+.2f} points",
+    c2.metric("Quality difference (B − A)", fmt.DASH if q is None or q.estimate is None else f"{fmt.signed(q.estimate, 2, 'f')} points",
               help="Difference of mean quality (0-10), B minus A, over the pairs compared.")
-    c3.metric(f"Latency, {RATIO_STATISTIC} (B / A)", "n/a" if r is None else factor_text(r.estimate),
+    c3.metric(f"Latency, {RATIO_STATISTIC} (B / A)", fmt.DASH if r is None else factor_text(r.estimate),
               help="Median latency of B over median latency of A: the statistic of the verdicts and the heatmap above.")
     st.caption(f"Quality difference: {q.format() if q else 'n/a'}. Latency {RATIO_STATISTIC}: {r.format(unit='x') if r else 'n/a'}.")
     if not rep.greedy:

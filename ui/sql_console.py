@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core.queries import console
+from ui import format as fmt
 from ui import widgets
 
 RESULT = "sql.result"  # session-state key: the last ConsoleResult, kept across reruns
@@ -21,7 +22,7 @@ def show_result(result: console.ConsoleResult) -> None:
         widgets.show_problem(_PROBLEM[result.status], result.message)
         return
     st.dataframe(result.frame, hide_index=True, key="sql.table")
-    st.caption(f"{len(result.frame):,} rows · {result.elapsed_s:.2f} s elapsed (opening the database, "
+    st.caption(f"{fmt.count_of(len(result.frame), 'row')} · {fmt.seconds(result.elapsed_s)} elapsed (opening the database, "
                "running the query and fetching the rows)")
     if result.truncated:
         st.warning(f"Truncated at {result.max_rows:,} rows: the query returned more. Aggregate, filter or add a "
@@ -37,4 +38,3 @@ def view_docs() -> None:
         st.markdown(f"**`{view.name}`**: {view.description}")
         st.dataframe(pd.DataFrame({"column": list(view.columns), "holds": list(view.columns.values())}),
                      hide_index=True, key=f"sql.view.{view.name}")
-    st.caption("Ratings and judgements (human ratings, LLM judges) have no tables yet; their views come with them.")

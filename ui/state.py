@@ -29,7 +29,7 @@ from ui import format as fmt
 if TYPE_CHECKING:
     from core import analysis
     from core import champion as ch
-    from core import cost as C
+    from core.analysis import costs as C
 
 CACHE_TTL_S = 30  # catalog files and process liveness can change without a database write
 
@@ -38,7 +38,7 @@ class Keys:
     """Session-state keys used by more than one page."""
 
     run_seen_busy = "run.seen_busy"
-    cost_settings = "costs.settings"  # core.cost.CostSettings chosen on the Costs page
+    cost_settings = "costs.settings"  # core.analysis.costs.CostSettings chosen on the Costs page
     notice = "notice"  # a message to show once on the next page render
 
 
@@ -240,7 +240,7 @@ def run_version(run_id: str) -> tuple:
 
 def cost_settings() -> "C.CostSettings":
     """The cost assumptions of this session (edited on the Costs page; used on Results too)."""
-    from core import cost as C
+    from core.analysis import costs as C
 
     return st.session_state.get(Keys.cost_settings) or C.CostSettings()
 

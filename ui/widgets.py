@@ -10,12 +10,12 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from core import catalog
+from core import catalog, charts
 from core.devices import Budget
 from core.jobs import JobSnapshot, WorkerInfo, WorkerStartError
 from core.prompts import MAX_ERRORS, PromptSetError
 from core.schemas import GenerationParams, PromptSet, RunSpec
-from ui import figures, state
+from ui import state
 from ui import format as fmt
 
 RUN_PAGE = "pages/2_run.py"
@@ -54,7 +54,7 @@ def line_errors(exc: PromptSetError) -> None:
     )
     shown = exc.errors[:MAX_ERRORS]
     # a static table wraps each problem in full (a data grid cuts long text off at the column's width)
-    df = pd.DataFrame({"Line": [str(e.line) if e.line else "-" for e in shown], "Problem": [e.message for e in shown]})
+    df = pd.DataFrame({"Line": [str(e.line) if e.line else fmt.DASH for e in shown], "Problem": [e.message for e in shown]})
     st.table(df.set_index("Line"))
     if n > len(shown):
         st.caption(f"The first {len(shown)} of {n} problems are listed.")
@@ -150,7 +150,7 @@ def latency_bars(run_id: str, done: int, summary: pd.DataFrame) -> None:
     heavy = done > state.HEAVY_SAMPLES
     table = None if heavy else state.kpis(run_id)
     ivs = {m: table.interval(m, "latency_ms_p50") for m in table.models} if table is not None else {}
-    st.plotly_chart(figures.kpi_bars(summary, state.model_colors(), ivs), key="overview.kpi")
+    st.plotly_chart(charts.kpi_bars(summary, state.model_colors(), ivs), key="overview.kpi")
     methods = list(dict.fromkeys(iv.method for iv in ivs.values() if iv is not None and iv.is_defined))
     if methods:
         st.caption(f"Whiskers: the interval of each model's median latency ({', '.join(methods)}, over prompts).")
@@ -344,7 +344,7 @@ def live_panel(snap: JobSnapshot, colors: dict[str, str]) -> None:
         st.progress(min(1.0, m.fraction),
                     text=f"{fmt.md_escape(m.model)} · {m.phase} · {m.done}/{m.planned}{last}{errs}{eta}")
     if snap.trace:
-        st.plotly_chart(figures.latency_trace(snap.trace, colors), key="run.trace")
+        st.plotly_chart(charts.latency_trace(snap.trace, colors), key="run.trace")
     if snap.messages:
         show_problem("Problems reported during the run:", list(snap.messages))
     if snap.run_id and (snap.messages or any(m.errors for m in snap.models)):

@@ -51,7 +51,7 @@ class TransformersBackend(BackendBase):
     def start_meters(self) -> LoopMeter:
         """A started energy meter (NVML / RAPL) over the whole generation loop (not per sample); one that
         measures nothing when no counter is readable (the cost model then assumes a power profile)."""
-        from core.cost import PowerMeter
+        from core.power_meter import PowerMeter
 
         meter = PowerMeter()
         if not meter.available:
@@ -152,9 +152,9 @@ class TransformersBackend(BackendBase):
 
 
 class EnergyMeter(LoopMeter):
-    """Energy of a model's whole generation loop from a started core.cost.PowerMeter."""
+    """Energy of a model's whole generation loop from a started core.power_meter.PowerMeter."""
 
-    def __init__(self, meter) -> None:  # noqa: ANN001 - core.cost.PowerMeter
+    def __init__(self, meter) -> None:  # noqa: ANN001 - core.power_meter.PowerMeter
         self.meter = meter
 
     def stop(self, seconds: float) -> dict[str, Any] | None:

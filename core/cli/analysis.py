@@ -14,13 +14,13 @@ from typing import Any
 import pandas as pd
 
 from core.cli.common import CliError, command, open_store
-from core.textfmt import effect_text, fmt_interval, fmt_p, fmt_value
+from core.textfmt import DASH, count, effect_text, fmt_interval, fmt_p, fmt_value
 
 # =========================================================================== parsers
 
 
 def _cost_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("cost settings (defaults: core.cost.CostSettings)")
+    g = p.add_argument_group("cost settings (defaults: core.analysis.costs.CostSettings)")
     g.add_argument("--volume", type=int, help="requests per month for projections (default 100000)")
     g.add_argument("--cloud", help="comma-separated cloud models to price the same tokens on, e.g. gpt-4o-mini,gpt-4o")
     g.add_argument("--electricity-price", type=float, help="USD per kWh (default 0.15)")
@@ -55,9 +55,7 @@ def add_parsers(add) -> None:  # noqa: ANN001 - core.cli.main's adder: add(name,
                                       "all pairs); with --arm, one of the arms as RUN:MODEL")
     c.add_argument("--all-pairs", action="store_true", help="compare every pair even when a champion is set")
     c.add_argument("--metrics", default="latency,ttft,tokens_per_s,quality,passed,mem_added",
-                   help="comma-separated: latency, ttft, tokens_per_s, quality, passed, mem_added (peak memory a generation "
-                        "added above the level before it, MB), peak_rss (whole-process peak RSS), peak_accel, output_tokens, "
-                        "input_tokens, cost (local cost per request at the default cost settings)")
+                   help="comma-separated: " + _metric_names() + " (cost: at the default cost settings)")
     c.add_argument("--correction", choices=["holm", "bh"], default="holm", help="multiple-comparison correction per metric")
     c.add_argument("--margin", action="append", default=[], metavar="METRIC=VALUE",
                    help="equivalence margin in the metric's unit, e.g. latency=20 or quality=0.5 (repeatable, or comma-separated)")
@@ -75,13 +73,25 @@ def add_parsers(add) -> None:  # noqa: ANN001 - core.cli.main's adder: add(name,
 
     z = add("sample-size", "prompts needed to detect a difference of a given size, from this run's variability")
     z.add_argument("run_id")
-    z.add_argument("--metric", required=True, help="latency, ttft, tokens_per_s, quality, passed, mem_added, peak_rss, cost, ...")
+    z.add_argument("--metric", required=True, help=_metric_names())
     z.add_argument("--effect", required=True, type=float,
                    help="difference to detect in the metric's unit (ms; quality points; pass rate as a fraction, 0.05 = 5 points)")
     z.add_argument("--baseline", help="compare every model with this one (default: all pairs)")
     z.add_argument("--power", type=float, default=0.8)
     z.add_argument("--alpha", type=float, default=0.05)
     z.add_argument("--format", choices=["table", "json"], default="table")
+
+
+def _metric_names() -> str:
+    """'latency (ms), ttft (time to first token, ms), ...': the registry's per-sample metrics."""
+    from core.stats.metric_registry import sample_metrics
+
+    def what(m) -> str:  # noqa: ANN001 - MetricInfo
+        label = m.label if m.label.replace(" ", "_") != m.alias else ""
+        parts = [p for p in (label, m.unit if m.unit not in m.label else "") if p]
+        return f"{m.alias} ({', '.join(parts)})" if parts else m.alias
+
+    return ", ".join(what(m) for m in sample_metrics())
 
 
 def _stat_flags(p: argparse.ArgumentParser, confidence_only: bool = False) -> None:
@@ -99,8 +109,8 @@ def _list(text: str | None) -> list[str] | None:
     return items or None
 
 
-def _settings(args: argparse.Namespace):  # noqa: ANN202 - core.cost.CostSettings
-    from core import cost as C
+def _settings(args: argparse.Namespace):  # noqa: ANN202 - core.analysis.costs.CostSettings
+    from core.analysis import costs as C
 
     fields = {
         "volume_per_month": args.volume, "electricity_price_per_kwh": args.electricity_price,
@@ -133,7 +143,7 @@ def _print_json(obj: dict[str, Any]) -> None:
 
 def _iv(d: Any, unit: str = "") -> str:
     """An Interval (object) as '412 ms [398, 430]'."""
-    return "—" if d is None else fmt_interval(d.estimate, d.low, d.high, unit)
+    return DASH if d is None else fmt_interval(d.estimate, d.low, d.high, unit)
 
 
 def _table(rows: Iterable[dict[str, Any]]) -> str:
@@ -163,12 +173,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_text(load) -> str:  # noqa: ANN001 - core.kpis.MachineLoadReport
+def _load_text(load) -> str:  # noqa: ANN001 - core.analysis.MachineLoadReport
     """The busy-machine warning when flagged, and always the one-line 'Machine load:' note."""
     return (f"WARNING: {load.text}\n" if load.flagged else "") + load.note
 
 
-def _summary_text(t) -> str:  # noqa: ANN001 - core.kpis.KpiTable
+def _summary_text(t) -> str:  # noqa: ANN001 - core.analysis.KpiTable
     parts = [f"run {t.run_id}: {len(t.models)} model(s)"]
     groups = [None, *t.categories] if t.by_category else [None]
     for cat in groups:
@@ -181,7 +191,7 @@ def _summary_text(t) -> str:  # noqa: ANN001 - core.kpis.KpiTable
     p = next(iter(t.power.values()), None)
     if p:
         parts.append(f"cost: {p['watts']:g} W {p['source']} ({p['profile']}); settings as in `python -m core cost --help`"
-                     f"; savings at {t.settings.volume_per_month:,} requests/month. {t.settings.cost_model_sentence}")
+                     f"; savings at {count(t.settings.volume_per_month)} requests/month. {t.settings.cost_model_sentence}")
     parts += [f"note: {n}" for n in t.notes]
     return "\n".join(parts)
 
@@ -234,7 +244,7 @@ def _margins(items: list[str]) -> dict[str, float]:
 
 @command("compare")
 def cmd_compare(args: argparse.Namespace) -> int:
-    from core.analysis import compare_arms, compare_run, resolve_metric
+    from core.analysis import compare_arms, resolve_metric
 
     _check_confidence(args)
     metrics = _list(args.metrics) or []
@@ -280,7 +290,7 @@ def _compare_text(r) -> str:  # noqa: ANN001 - core.analysis.RunComparison
         effect, _ = effect_text(c)
         rows.append({"metric": info.label, "A": c.model_a, "B": c.model_b, "test": c.test.test,
                      "p": fmt_p(c.p_value), f"p ({c.correction or 'raw'})": fmt_p(c.p_final),
-                     "effect (A vs B)": effect, "better": c.better(r.alpha) or "—"})
+                     "effect (A vs B)": effect, "better": c.better(r.alpha) or DASH})
     lines += ["", _table(rows) if rows else "(no comparisons)", "", "verdicts:"]
     lines += [f"- {v}" for v in r.verdicts()] or ["- none"]
     eff = [p.model for p in r.pareto if p.efficient]
@@ -329,7 +339,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 
 def _cost_text(r) -> str:  # noqa: ANN001 - core.analysis.CostReport
-    from core import cost as C
+    from core.analysis import costs as C
 
     local = [{"model": x.model, "requests": x.n_requests, "s/request": _iv(x.seconds_per_request, "s"),
               "cost/request": _iv(x.cost_per_request, "USD"), "cost/1k out tokens": _iv(x.cost_per_1k_output_tokens, "USD"),
@@ -341,7 +351,7 @@ def _cost_text(r) -> str:  # noqa: ANN001 - core.analysis.CostReport
               "break-even req/month": C.break_even_text(x.projection.break_even_per_month, short=True) or "never"}
              for x in r.cloud]
     lines = [r.cost_model, "", f"run {r.run_id}: local cost ({r.settings.currency})", _table(local), "",
-             f"cloud, same token counts, at {r.settings.volume_per_month:,} requests/month", _table(cloud), ""]
+             f"cloud, same token counts, at {count(r.settings.volume_per_month)} requests/month", _table(cloud), ""]
     if any(x.projection.break_even_per_month.estimate is None for x in r.cloud):
         lines.append(f"break-even never: {C.NO_BREAK_EVEN}")
     lines += [f"warning: {w}" for w in r.quality_warnings]
@@ -350,7 +360,7 @@ def _cost_text(r) -> str:  # noqa: ANN001 - core.analysis.CostReport
     if ivs:
         i = ivs[0]
         lines.append(f"intervals: {i.confidence * 100:g}% {i.method.replace('-', ' ')} ({i.n_resamples} resamples, seed {i.seed}); "
-                     "formulas: core.cost.COST_METHODS (or `methods` in --format json)")
+                     "formulas: core.analysis.costs.COST_METHODS (or `methods` in --format json)")
     lines += [f"note: {n}" for n in r.notes]
     return "\n".join(lines)
 
@@ -371,8 +381,8 @@ def cmd_sample_size(args: argparse.Namespace) -> int:
     from core.stats import metric_info
 
     unit = metric_info(r.metric).unit
-    rows = [{"A": x.model_a, "B": x.model_b or "—", "prompts now": x.n_prompts, "SD of differences": fmt_value(x.sd_difference, unit),
+    rows = [{"A": x.model_a, "B": x.model_b or DASH, "prompts now": x.n_prompts, "SD of differences": fmt_value(x.sd_difference, unit),
              "detectable now": fmt_value(x.detectable_now, unit), "prompts needed": fmt_value(x.prompts_needed, "count")
-             if x.prompts_needed is not None else "—", "note": x.note} for x in r.rows]
+             if x.prompts_needed is not None else DASH, "note": x.note} for x in r.rows]
     print(f"run {r.run_id}: {r.metric}, effect {args.effect:g}\n{_table(rows)}\n\n{r.sentence}\nmethod: {r.method}")
     return 0

@@ -12,6 +12,7 @@ import sys
 import core.cli.analysis as analysis
 import core.cli.catalog as catalog
 import core.cli.gate as gate
+import core.cli.judge as judge
 import core.cli.champion as champion
 import core.cli.parity as parity
 import core.cli.prompts as prompts
@@ -23,8 +24,8 @@ from core import config
 from core.cli.common import COMMANDS, CliError
 
 # run, worker, cancel, resume, runs, results | models | prompt-sets | summary, compare, cost, sample-size
-# | gate | report | sync-mlflow | parity | champion | throughput
-COMMAND_MODULES = (run, catalog, prompts, analysis, gate, reports, tracking, parity, champion, throughput)
+# | gate | report | sync-mlflow | parity | champion | throughput | judge
+COMMAND_MODULES = (run, catalog, prompts, analysis, gate, reports, tracking, parity, champion, throughput, judge)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from core.textfmt import DASH, duration, ms
+
 LOG_EVERY_S = 10.0  # progress lines in a non-interactive log (CI): one per model event, else one every 10 s
 
 
@@ -29,7 +31,7 @@ def progress_printer(disabled: bool, interactive: bool | None = None):
         b = bar["bar"]
         if e.phase == "sample" or e.phase == "model_done":
             b.n = e.done
-            lat = f"{e.latency_ms:.0f}ms" if e.latency_ms else "-"
+            lat = ms(e.latency_ms) if e.latency_ms else DASH
             b.set_postfix_str(f"{e.model} {e.model_done}/{e.model_planned} last {lat} errors {e.errors}")
         elif e.phase == "loading":
             b.set_postfix_str(f"loading {e.model}")
@@ -61,8 +63,8 @@ def _log_progress():
         elif e.phase == "model_failed":
             line(f"! {e.message}")
         elif e.phase == "sample" and time.monotonic() - last["t"] >= LOG_EVERY_S:
-            lat = f"{e.latency_ms:.0f} ms" if e.latency_ms else "-"
-            left = f", about {e.eta_s:.0f} s left" if e.eta_s is not None else ""
+            lat = ms(e.latency_ms) if e.latency_ms else DASH
+            left = f", about {duration(e.eta_s)} left" if e.eta_s is not None else ""
             line(f"{e.model}: {e.model_done}/{e.model_planned} samples, last {lat}; run {e.done}/{e.planned}{left}")
 
     return on_event

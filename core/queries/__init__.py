@@ -3,7 +3,7 @@
 Functions take the Store (or a connection already open on it) and return DataFrames or plain
 values. Writes, migrations and the reads the store needs for its own work stay in core.store;
 SQL lives nowhere else (tests/test_layers.py checks). Data flows one way:
-store -> queries -> analysis (core.kpis, core.analysis) -> views (pages, reports, CLI, MLflow).
+store -> queries -> analysis (core.analysis) -> views (pages, reports, CLI, MLflow).
 
     runs       the models a run planned (planned_models), run_models rows, manifest specs, settings
     aggregate  the KPI aggregate (the one definition of counts, rates' inputs, percentiles), fetch
@@ -15,9 +15,6 @@ store -> queries -> analysis (core.kpis, core.analysis) -> views (pages, reports
 """
 from core.queries.aggregate import aggregate, aggregate_rates, fetch, pass_rates, prompt_cost_sums, run_scorers, score_path
 from core.queries.common import Source, query
-from core.queries.console import EXAMPLE_SQL as CONSOLE_EXAMPLE_SQL
-from core.queries.console import VIEWS as CONSOLE_VIEWS
-from core.queries.console import ConsoleResult, ConsoleView, run_console
 from core.queries.explore import categories, drift_points, explorer, value_sample
 from core.queries.reports import appendix_rows, box_stats, ok_models, prompt_and_failure_counts
 from core.queries.runs import (

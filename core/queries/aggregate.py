@@ -1,7 +1,7 @@
 """The KPI aggregate and the per-sample arrays behind every KPI, comparison and cost.
 
 `aggregate` is the one definition of a run's counts, means, percentiles and totals per model
-(and category): the KPI table (core.kpis), the comparisons, the CLI summary, the reports and
+(and category): the KPI table (core.analysis.kpis), the comparisons, the CLI summary, the reports and
 the MLflow mirror (core.tracking) all read it. `fetch` returns the per-sample columns the
 intervals are computed from; `prompt_cost_sums` the per-prompt sums the cost resamples need.
 """

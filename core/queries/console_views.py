@@ -5,7 +5,6 @@ read-only) as a projection of one store table onto the columns listed here, so w
 rely on is exactly this list: a store column added later does not appear in a view until it is
 documented here (tests/test_sql_console.py checks that every documented column exists).
 A view whose table a database lacks (a file from an older version) is left out.
-Tables for human ratings and LLM judgements do not exist yet; their views come with them.
 """
 from __future__ import annotations
 
@@ -110,6 +109,60 @@ _RUN_MODELS = {
     "power_source": "where power was read (NULL when not measured)",
 }
 
+_RATINGS = {
+    "seq": "1, 2, ...: the order of submissions (the later one of a rater and answer wins in the statistics)",
+    "created_at": "when it was submitted, UTC",
+    "rater": "the name the rater gave (untrusted text)",
+    "run_id": "the rated run",
+    "mode": "absolute | pairwise",
+    "item_id": "prompt id within the set",
+    "repeat": "repeat index, 0-based",
+    "model": "absolute: the rated model (NULL when pairwise; hidden from the rater)",
+    "model_a": "pairwise: the model shown as Answer A",
+    "model_b": "pairwise: the model shown as Answer B",
+    "score": "absolute: the rating, on scale_min..scale_max (0-10)",
+    "preference": "pairwise: A | B | tie, of the sides as shown",
+    "comment": "the rater's comment (untrusted text)",
+    "scale_min": "lowest score of the scale",
+    "scale_max": "highest score of the scale",
+    "seed": "the rater session's seed that ordered the queue and chose the sides",
+    "origin": "dashboard | cli | test",
+}
+
+_JUDGEMENTS = {
+    "seq": "order of the rows; the latest per sample and judge scorer (absolute) or per pair and order (pairwise) counts",
+    "created_at": "UTC",
+    "run_id": "the judged run",
+    "result_key": "absolute: the judged sample (samples.result_key); NULL for pairwise",
+    "model": "absolute: the judged model; NULL for pairwise",
+    "item_id": "prompt id within the set",
+    "repeat": "repeat index, 0-based",
+    "scorer_key": "the sample's scores key (judge, judge#2, ...) | pairwise",
+    "mode": "absolute | pairwise",
+    "judge_model": "catalog name of the judge",
+    "judge_version": "the judge's revision or weights hash",
+    "rubric_hash": "sha256 of the rubric template",
+    "cache_key": "sha256 of (judge version, rubric hash, judge prompt): equal keys reuse the verdict",
+    "status": "ok | error (unparseable answer) | pending (judge unreachable; `python -m core judge` resumes it)",
+    "score": "absolute: the parsed score on the scale",
+    "value": "absolute: the score scaled to 0..1 (the samples.scores value)",
+    "scale_min": "lowest score of the scale",
+    "scale_max": "highest score of the scale",
+    "model_a": "pairwise: the first model named",
+    "model_b": "pairwise: the second model named",
+    "answer_order": "pairwise: AB (model_a shown as Answer A) | BA (model_b shown as Answer A)",
+    "preference": "pairwise: A | B | tie, of the answers as shown",
+    "winner": "pairwise: the preferred model's name, or tie",
+    "raw_text": "the judge's answer as generated (untrusted text)",
+    "error_kind": "parse, connection, ... (NULL when ok)",
+    "error_message": "the error (NULL when ok)",
+    "cached": "copied from an earlier identical judgement: no model call, no cost",
+    "input_tokens": "judge prompt tokens",
+    "output_tokens": "judge answer tokens",
+    "latency_ms": "the judge call's time, ms (never part of the judged sample's timing)",
+    "cost_usd": "the judge call's cost, USD (NULL when no price is known)",
+}
+
 VIEWS: dict[str, ConsoleView] = {v.name: v for v in (
     ConsoleView("runs", "runs", "One row per run: its spec, status and timestamps.", _RUNS),
     ConsoleView("samples", "samples", "One row per generation (model x prompt x repeat): measurements, output, scores.",
@@ -133,6 +186,10 @@ VIEWS: dict[str, ConsoleView] = {v.name: v for v in (
                  "model": "the champion's model", "actor": "who (user and tool)", "note": "the note given",
                  "gate": "JSON: the gate result given as evidence", "evidence": "JSON: prompt set, its version, model version, ...",
                  "restores": "rollback: the seq of the row whose champion it restores"}),
+    ConsoleView("ratings", "ratings", "Every blind human rating (Rate page), append-only: a correction or a second tab "
+                "is a new row.", _RATINGS),
+    ConsoleView("judgements", "judgements", "Every LLM-judge verdict (judge scorer, `python -m core judge`), "
+                "append-only, with the judge's own tokens, time and cost.", _JUDGEMENTS),
 )}
 
 EXAMPLE_SQL = """\

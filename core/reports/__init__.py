@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.reports.model import SECTIONS, Report, ReportOptions, build_arms_report, build_report
+from core.reports.arms_report import build_arms_report
+from core.reports.model import SECTIONS, Report, ReportOptions
+from core.reports.run_report import build_report
 from core.store import Store
 
 __all__ = ["FORMATS", "SECTIONS", "Report", "ReportOptions", "build_report", "render_html", "html", "pdf", "markdown",
@@ -75,7 +77,7 @@ def kpi_frame(store: Store, run_id: str, options: ReportOptions | None = None) -
     o = options or ReportOptions()
     n = o.bootstrap_resamples(store.count_samples(run_id))
     return analysis.kpi_table(store, run_id, settings=o.cost_settings(), confidence=o.confidence, n_resamples=n,
-                              seed=o.seed).frame
+                              seed=o.seed).frame  # with the mean human rating (kpi human_rating) when the run has ratings
 
 
 def table_bytes(df: pd.DataFrame, fmt: str) -> bytes:

@@ -97,6 +97,14 @@ def render(report: Report, charts_dir: str) -> Markdown:
         out += table(r.throughput_table) if r.throughput_table else []
         out += chart(r.throughput)
 
+    if r.judging is not None and "judging" in s:
+        out += [f"## {s['judging']}", "", *[esc(x) + "\n" for x in r.judging.sentences]]
+        for t in r.judging.tables:
+            out += table(t)
+        for c in r.judging.charts:
+            out += chart(c)
+        out += [f"*Note: {esc(n)}*" for n in r.judging.notes]
+
     out += [f"## {s['methods']}", "", *_kv(r.methods), fence(r.methods_text), ""]
     out += [f"## {s['environment']}", "", *_kv(r.environment), *table(r.model_table)]
 

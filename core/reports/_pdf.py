@@ -171,6 +171,16 @@ class _Writer:
             self.para("No successful samples to draw.")
         self.comparisons()
         self.costs()
+        if r.judging is not None and "judging" in r.sections:
+            self.heading("judging")
+            for text in r.judging.sentences:
+                self.para(text)
+            for t in r.judging.tables:
+                self.table(t)
+            for c in r.judging.charts:
+                self.chart(c)
+            for n in r.judging.notes:
+                self.para(f"Note: {n}", size=8.5, color=90)
         self.heading("methods")
         self.kv(r.methods)
         self.sub("Full description of the statistical and cost methods")

@@ -6,24 +6,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from core.stats.basics import DEFAULT_CONFIDENCE, DEFAULT_SEED, Interval, _check_confidence, _constant, _undefined, default_resamples
+from core.stats.cluster_codes import factorize_labels, has_repeats
 from core.stats.resampling import (
+    _counts,
     _counts_cached,
     _finish_bootstrap,
     _index_blocks,
     _lerp,
     _seeded_blocks,
     _seeded_counts,
+    _seeded_counts32,
     _sort_rows,
     _sorted_ranks,
 )
+from core.stats.windowed_quantiles import WINDOW_MIN_N, windowed_cluster_stats
 
 
 def _has_repeats(clusters: np.ndarray) -> bool:
-    _, counts = np.unique(clusters.astype(str), return_counts=True)
-    return bool(counts.size and counts.max() > 1)
+    return has_repeats(clusters)
 
 
 def _parse_statistic(statistic: str | float) -> float | None:
@@ -54,13 +56,23 @@ def _cluster_boot(
 
     rng: a Generator, or a seed (then the index matrix may be shared with other calls).
     Equal clusters, or unequal ones that pad cheaply to the largest (a few failed repeats),
-    expand each resample and sort ranks; otherwise weighted order statistics.
+    expand each resample and sort ranks; otherwise weighted order statistics. From WINDOW_MIN_N
+    values, quantiles come from core.stats.windowed_quantiles: the same numbers, faster.
     """
     sums = np.bincount(codes, weights=x, minlength=k)
     sizes = np.bincount(codes, minlength=k)
     xs, rank = _sorted_ranks(x)
     s_max = int(sizes.max())
     quantiles = any(q is not None for q in stats_q)
+    seeded = not isinstance(rng, np.random.Generator)
+    if quantiles and x.size >= WINDOW_MIN_N:  # the same draws and order statistics, located in a window
+        cs = np.empty_like(codes)
+        cs[rank] = codes
+        counts = (_seeded_counts32(int(rng), k, B) if seeded
+                  else (_counts(idx, k).astype(np.float32) for idx in _index_blocks(rng, k, B)))  # type: ignore[arg-type]
+        # the mean: the same draw kept as float64 (block for block, as the float32 one, unless the draw is small)
+        wide = _seeded_counts(int(rng), k, B) if seeded and None in stats_q and not _counts_cached(k, B) else None
+        return windowed_cluster_stats(xs, cs, sums, sizes, counts, stats_q, wide)
     padded = quantiles and k * s_max <= _PAD_LIMIT * x.size
     expand = padded or not quantiles  # the mean alone needs only sums and sizes, not the members
     members = _padded_members(rank, codes, sizes, k, s_max) if padded else None
@@ -68,7 +80,6 @@ def _cluster_boot(
     if not expand:  # each sorted value's cluster (rank is the inverse of the sorting permutation)
         cs = np.empty_like(codes)
         cs[rank] = codes
-    seeded = not isinstance(rng, np.random.Generator)
     blocks = _seeded_blocks(int(rng), k, B) if seeded else _index_blocks(rng, k, B)  # type: ignore[arg-type]
     drawn = None  # (B, 2): each resample's total and count, from the cached count matrix
     if seeded and expand and _counts_cached(k, B):
@@ -187,12 +198,12 @@ def _weighted_position(padded: np.ndarray, cs: np.ndarray, blocks: np.ndarray, t
 
 def _cluster_inputs(values: object, clusters: object) -> tuple[np.ndarray, np.ndarray, int]:
     x = np.asarray(values, dtype=float).ravel()
-    c = np.asarray(clusters, dtype=object).ravel()
+    c = np.asarray(clusters).ravel()
     if c.size != x.size:
         raise ValueError(f"values ({x.size}) and clusters ({c.size}) must have the same length")
     keep = np.isfinite(x)
-    codes, uniques = pd.factorize(pd.Series(c[keep]).astype(str))
-    return x[keep], np.asarray(codes), len(uniques)
+    codes, k = factorize_labels(c[keep])
+    return x[keep], codes, k
 
 
 def cluster_bootstrap_ci(

@@ -23,19 +23,22 @@ from core.stats.basics import (
     finite_values,
 )
 from core.stats.cluster_bootstrap import _cluster_boot
+from core.stats.cluster_codes import unique_inverse
 from core.stats.intervals import mean_ci
 from core.stats.resampling import _finish_bootstrap, _index_blocks, _jackknife_quantile, _resampled_quantiles
 from core.stats.significance import _average_ranks
 
 
 def cliffs_delta(a: object, b: object) -> float | None:
-    """Cliff's delta P(a > b) - P(a < b), from ranks in O(n log n); None if a group is empty."""
+    """Cliff's delta P(a > b) - P(a < b) in O(n log n): each value of a counts the values of b
+    below and above it in b sorted (integer counts: exact); None if a group is empty."""
     x, y = finite_values(a), finite_values(b)
     if x.size == 0 or y.size == 0:
         return None
-    ranks, _ = _average_ranks(np.concatenate([x, y]))
-    u = ranks[: x.size].sum() - x.size * (x.size + 1) / 2
-    return float(2 * u / (x.size * y.size) - 1)
+    ys = np.sort(y)
+    below = int(np.searchsorted(ys, x, side="left").sum())  # pairs with b < a
+    above = int((y.size - np.searchsorted(ys, x, side="right")).sum())  # pairs with b > a
+    return float((below - above) / (x.size * y.size))
 
 
 def rank_biserial_paired(a: object, b: object) -> float | None:
@@ -229,9 +232,9 @@ def _prompt_codes(a: object, prompts_a: object, b: object, prompts_b: object,
         out.append((x[keep], labels[keep]))
     (x, la), (y, lb) = out
     if not paired:
-        (_, ca), (_, cb) = (np.unique(la, return_inverse=True), np.unique(lb, return_inverse=True))
+        (_, ca), (_, cb) = unique_inverse(la), unique_inverse(lb)
         return (x, ca, int(ca.max(initial=-1)) + 1), (y, cb, int(cb.max(initial=-1)) + 1)
-    book, codes = np.unique(np.concatenate([la, lb]), return_inverse=True)
+    book, codes = unique_inverse(np.concatenate([la, lb]))
     ca, cb, k = codes[: la.size], codes[la.size:], book.size
     if np.bincount(ca, minlength=k).min(initial=1) == 0 or np.bincount(cb, minlength=k).min(initial=1) == 0:
         raise ValueError("paired: both groups must hold values for the same prompts")

@@ -23,6 +23,7 @@ from core.stats.basics import (
     finite_values,
 )
 from core.stats.cluster_bootstrap import _has_repeats, cluster_bootstrap_ci
+from core.stats.cluster_codes import factorize_labels
 from core.stats.resampling import _finish_bootstrap, _jackknife_quantile, _resampled_quantiles, _seeded_blocks
 
 
@@ -105,7 +106,7 @@ def proportion_ci(
     x = np.asarray(outcomes, dtype=float).ravel()
     keep = np.isfinite(x)
     if clusters is not None:
-        c = np.asarray(clusters, dtype=object).ravel()[keep]
+        c = np.asarray(clusters).ravel()[keep]
         if _has_repeats(c):
             agreeing = agreeing_clusters_ci(x[keep], c, confidence)
             if agreeing is not None:
@@ -122,19 +123,18 @@ def agreeing_clusters_ci(outcomes: object, clusters: object, confidence: float =
     collapse (zero width at 0% or 100%) or claim the certainty of every repeat."""
     _check_confidence(confidence)
     x = np.asarray(outcomes, dtype=float).ravel()
-    c = np.asarray(clusters, dtype=object).ravel()
+    c = np.asarray(clusters).ravel()
     keep = np.isfinite(x)
     x, c = x[keep], c[keep]
     if not x.size or not _clusters_homogeneous(x, c):
         return None
-    k = int(np.unique(c.astype(str)).size)
+    k = factorize_labels(c)[1]
     return _wilson(float(x.mean()), k, confidence, "wilson-clusters", f"every prompt's repeats agree: Wilson on {k} prompts")
 
 
 def _clusters_homogeneous(x: np.ndarray, clusters: np.ndarray) -> bool:
     """True when every cluster holds one value only (its repeats all agree)."""
-    _, codes = np.unique(clusters.astype(str), return_inverse=True)
-    k = int(codes.max()) + 1 if codes.size else 0
+    codes, k = factorize_labels(clusters)
     lo = np.full(k, np.inf)
     hi = np.full(k, -np.inf)
     np.minimum.at(lo, codes, x)

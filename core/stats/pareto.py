@@ -20,7 +20,7 @@ DEFAULT_OBJECTIVES: dict[str, Literal["max", "min"]] = {
     "quality": "max",
     "latency_ms": "min",
     "cost": "min",
-    "memory_needed_mb": "min",  # model footprint + largest peak added per generation (core.kpis.memory_needed_mb)
+    "memory_needed_mb": "min",  # model footprint + largest peak added per generation (core.analysis.memory_needed_mb)
 }
 
 

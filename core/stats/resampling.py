@@ -77,7 +77,7 @@ def _counts_cached(k: int, n_resamples: int) -> bool:
     return k * n_resamples <= min(_COUNTS_CACHE_MAX, _SEEDED_CACHE_MAX)
 
 
-_COMPACT_COUNTS_MAX = 16_000_000  # count-matrix elements kept as uint8 (16 MB) per cached draw
+_COMPACT_COUNTS_MAX = 40_000_000  # count-matrix elements kept as uint8 (40 MB) per cached draw: 33,334 prompts x 1,000
 
 
 @functools.lru_cache(maxsize=2)
@@ -103,10 +103,46 @@ def _seeded_counts(seed: int, k: int, n_resamples: int) -> Iterator[np.ndarray]:
     if _counts_cached(k, n_resamples):
         return iter([_cached_counts(seed, k, n_resamples, _MAX_BLOCK)])
     if k * n_resamples <= _COMPACT_COUNTS_MAX:
-        compact = _compact_counts(seed, k, n_resamples, _MAX_BLOCK)
-        if compact is not None:
-            return (c.astype(float) for c in compact)
+        cached = _cached_counts64(seed, k, n_resamples, _MAX_BLOCK)
+        if cached is not None:
+            return iter(cached)
     return (_counts(idx, k) for idx in _seeded_blocks(seed, k, n_resamples))
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_counts64(seed: int, k: int, n_resamples: int, max_block: int) -> tuple[np.ndarray, ...] | None:
+    """The latest large draw's counts as float64 blocks (k x B x 8 bytes: 267 MB for 33,334 prompts
+    x 1,000), kept: every model's joint bootstrap of its means and its resampled means multiply
+    them by float64 sums, and widening the uint8 draw again for each took longer than the product."""
+    compact = _compact_counts(seed, k, n_resamples, max_block)
+    if compact is None:
+        return None
+    blocks = tuple(c.astype(float) for c in compact)
+    for b in blocks:
+        b.flags.writeable = False
+    return blocks
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_counts32(seed: int, k: int, n_resamples: int, max_block: int) -> tuple[np.ndarray, ...] | None:
+    compact = _compact_counts(seed, k, n_resamples, max_block)
+    if compact is None:
+        return None
+    blocks = tuple(c.astype(np.float32) for c in compact)
+    for b in blocks:
+        b.flags.writeable = False
+    return blocks
+
+
+def _seeded_counts32(seed: int, k: int, n_resamples: int) -> Iterator[np.ndarray]:
+    """_seeded_counts as float32 blocks (exact: counts are small integers), the latest large draw
+    kept (k x B x 4 bytes: 133 MB for 33,334 prompts x 1,000), since every model of a run and
+    every comparison of a pair resamples the same prompts with the same seed."""
+    if k * n_resamples <= _COMPACT_COUNTS_MAX:
+        cached = _cached_counts32(seed, k, n_resamples, _MAX_BLOCK)
+        if cached is not None:
+            return iter(cached)
+    return (c.astype(np.float32) for c in _seeded_counts(seed, k, n_resamples))
 
 
 def _positions(n: int, q: float) -> tuple[int, int, float]:

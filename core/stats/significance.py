@@ -30,8 +30,10 @@ class TestResult:
 
 def _average_ranks(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ranks (ties get their average rank, from 1) and the size of each tie group: the same
-    values as scipy.stats.rankdata(a, 'average') without its per-call overhead."""
-    order = np.argsort(a, kind="stable")
+    values as scipy.stats.rankdata(a, 'average') without its per-call overhead. (Tied values
+    share their average rank, so the order within a tie is irrelevant: an unstable sort gives
+    the same ranks, about twice as fast.)"""
+    order = np.argsort(a)
     s = a[order]
     start = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]])) if s.size else np.zeros(0, int)
     counts = np.diff(np.concatenate([start, [s.size]]))

@@ -9,6 +9,7 @@ import pandas as pd
 
 from core.stats.basics import DEFAULT_CONFIDENCE, DEFAULT_SEED, PERCENTILES, Interval
 from core.stats.cluster_bootstrap import _cluster_intervals, _has_repeats
+from core.stats.cluster_codes import factorize_labels
 from core.stats.intervals import mean_ci, proportion_ci, quantile_cis
 from core.stats.metric_registry import metric_info
 
@@ -43,8 +44,8 @@ def summarize(
     """
     x = np.asarray(values, dtype=float).ravel()
     keep = np.isfinite(x)
-    c = None if clusters is None else np.asarray(clusters, dtype=object).ravel()
-    n_prompts = None if c is None else int(pd.Series(c[keep]).astype(str).nunique())
+    c = None if clusters is None else np.asarray(clusters).ravel()
+    n_prompts = None if c is None else factorize_labels(c[keep])[1]
     clustered = c is not None and _has_repeats(c[keep])
     if binary:
         mean = proportion_ci(x, c, confidence=confidence, n_resamples=n_resamples, seed=seed)

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.metrics import DEFAULT_PORT, WorkerMetrics
+from core.worker_metrics import DEFAULT_PORT, WorkerMetrics
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def scrape(port: int) -> dict[str, dict[tuple, float]]:
 
 def test_defaults_and_no_heavy_imports():
     assert DEFAULT_PORT == 9464
-    code = "import sys, core.metrics; print(sorted({'torch', 'streamlit'} & set(sys.modules)))"
+    code = "import sys, core.worker_metrics; print(sorted({'torch', 'streamlit'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

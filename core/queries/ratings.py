@@ -1,0 +1,68 @@
+"""Reads of the blind human ratings (core.ratings): the rateable answers of a run, the rating
+history and the latest rating per (rater, unit).
+
+A unit is what one rating judges: (item, repeat, model) when absolute, (item, repeat, the pair of
+models in either order) when pairwise. The latest row (highest seq) of each (rater, unit) is the
+one the statistics use; the history keeps every row.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from core.queries.common import Source, query
+
+_COLUMNS = ('seq, created_at, rater, run_id, mode, item_id, "repeat", model, model_a, model_b, score, preference,'
+            ' comment, scale_min, scale_max, seed, origin')
+_UNIT = ('item_id, "repeat", coalesce(model, \'\'), least(coalesce(model_a, \'\'), coalesce(model_b, \'\')),'
+         ' greatest(coalesce(model_a, \'\'), coalesce(model_b, \'\'))')
+
+
+def rateable(source: Source, run_id: str, models: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """The run's successful answers (item_id, repeat, model, output_text), in a canonical order
+    (item, repeat, model); only `models` when given."""
+    sql = ('SELECT item_id, "repeat", model, output_text FROM samples WHERE run_id = ? AND status = \'ok\''
+           ' AND output_text IS NOT NULL')
+    params: list = [run_id]
+    if models:
+        sql += f" AND model IN ({', '.join('?' * len(models))})"
+        params += list(models)
+    return query(source, sql + ' ORDER BY item_id, "repeat", model', params)
+
+
+def run_rated_models(source: Source, run_id: str) -> list[str]:
+    """The models of a run that have at least one successful answer, by name."""
+    df = query(source, "SELECT DISTINCT model FROM samples WHERE run_id = ? AND status = 'ok' ORDER BY model", [run_id])
+    return list(df["model"])
+
+
+def history(source: Source, run_id: str, rater: str | None = None, mode: str | None = None) -> pd.DataFrame:
+    """Every rating row of a run (corrections included), oldest first; one rater's / mode's when given."""
+    sql, params = f"SELECT {_COLUMNS} FROM ratings WHERE run_id = ?", [run_id]
+    if rater is not None:
+        sql += " AND rater = ?"
+        params.append(rater)
+    if mode is not None:
+        sql += " AND mode = ?"
+        params.append(mode)
+    return query(source, sql + " ORDER BY seq", params)
+
+
+def latest(source: Source, run_id: str, mode: str, rater: str | None = None) -> pd.DataFrame:
+    """The latest row (highest seq) of each (rater, unit) of a run and mode: what the statistics use."""
+    sql, params = f"SELECT {_COLUMNS} FROM ratings WHERE run_id = ? AND mode = ?", [run_id, mode]
+    if rater is not None:
+        sql += " AND rater = ?"
+        params.append(rater)
+    sql += f" QUALIFY row_number() OVER (PARTITION BY rater, {_UNIT} ORDER BY seq DESC) = 1 ORDER BY seq"
+    return query(source, sql, params)
+
+
+def rated_runs(source: Source) -> pd.DataFrame:
+    """(run_id, mode, raters, ratings) of every run with ratings."""
+    return query(source, "SELECT run_id, mode, count(DISTINCT rater) AS raters, count(*) AS ratings FROM ratings"
+                         " GROUP BY run_id, mode ORDER BY run_id, mode")
+
+
+def has_ratings(source: Source, run_id: str) -> bool:
+    """Whether the run has any rating row."""
+    return bool(query(source, "SELECT count(*) AS n FROM ratings WHERE run_id = ?", [run_id])["n"].iloc[0])
