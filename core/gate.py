@@ -10,6 +10,7 @@ or one `--rule`):
     RULE   := METRIC OP NUMBER UNIT
     OP     := ">=" for a metric where higher is better, "<=" where lower is better
     quality >= -0.5           mean quality (0-10 points), candidate - baseline: lower bound >= -0.5 points
+    human_rating >= -0.5      mean blind human rating (0-10 points, mean over raters; unrated answers left out), likewise
     pass_rate >= -2pp         pass rate, candidate - baseline: lower bound >= -2 percentage points
     mem_added <= 50MB         peak memory added per generation, candidate - baseline: upper bound <= 50 MB
     latency <= 1.10x          median latency, candidate / baseline (ratio of medians): upper bound <= 1.10
@@ -104,6 +105,7 @@ class _MetricRule:
 _METRICS: dict[str, _MetricRule] = {  # the grammar's name (the registry's alias) -> rule
     r.metric.alias: r for r in (
         _MetricRule("quality", "difference", ("points", "", "pt", "pts"), "quality >= -0.5"),
+        _MetricRule("human_rating", "difference", ("points", "", "pt", "pts"), "human_rating >= -0.5"),
         _MetricRule("passed", "difference", ("pp",), "pass_rate >= -2pp"),
         _MetricRule("mem_added_mb", "difference", ("MB", "mb", ""), "mem_added <= 50MB"),
         _MetricRule("latency_ms", "ratio", ("x",), "latency <= 1.10x"),

@@ -10,7 +10,7 @@ from ui import machine_load, nav, parity, side_by_side, state
 from ui import format as fmt
 
 SHOWN = tuple(map(metric_info, ("latency_ms", "ttft_ms", "decode_tps", "quality", "passed", "mem_added_mb", "peak_rss_mb",
-                                 "local_cost")))  # the metric registry's entries this page compares
+                                 "local_cost", "human_rating")))  # the metric registry's entries this page compares
 METRICS = {m.alias: m.title for m in SHOWN}  # what the pickers offer (the CLI's names) -> what they show
 COLUMNS = {m.name: m.title for m in SHOWN}  # the comparisons' metric column -> what tables and heatmaps show
 

@@ -1,6 +1,6 @@
 """Data flows one way: store -> queries -> analysis -> views. SQL is written in two places only,
-core/store.py (writes, the store's own reads) with its schema core/migrations.py and its queue tables
-core/store_queue.py, and core/queries/ (every other read)."""
+core/store.py (writes, the store's own reads) with its schema core/migrations.py and its table groups
+core/store_queue.py, core/store_catalog.py, and core/queries/ (every other read)."""
 from __future__ import annotations
 
 import ast
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SQL_HOMES = (ROOT / "core" / "store.py", ROOT / "core" / "migrations.py", ROOT / "core" / "store_queue.py", ROOT / "core" / "queries")
+SQL_HOMES = (ROOT / "core" / "store.py", ROOT / "core" / "migrations.py", ROOT / "core" / "store_queue.py",
+             ROOT / "core" / "store_catalog.py", ROOT / "core" / "queries")
 SCANNED = sorted(p for d in ("core", "ui", "pages") for p in (ROOT / d).rglob("*.py")) + [ROOT / "app.py"]
 # Statements as this code base writes them (upper-case keywords): a read, a write, an update, a delete.
 SQL = re.compile(r"\bSELECT\b[\s\S]*\bFROM\b|\bINSERT\s+(?:OR\s+\w+\s+)?INTO\b|\bUPDATE\s+\w+\s+SET\b|\bDELETE\s+FROM\b")

@@ -13,6 +13,7 @@ import pandas as pd
 
 import core.analysis.costs as C
 from core.analysis.cost_context import cost_context, measured_power, run_price_bases
+from core.analysis.rating_metric import HUMAN_RATING, rated_note
 from core.analysis.rules import choose_baseline, pareto_table
 from core.analysis.runs import (
     DEFAULT_METRICS,
@@ -216,6 +217,8 @@ def _compare_loaded(data: RunData, run_id: str, cols: list[str], choose_baseline
             usable.append(c)
         else:
             notes.append(f"{c}: no values in this run, not compared")
+    if HUMAN_RATING in usable and len(present) >= 2:
+        notes.append(rated_note(ok, present))  # type: ignore[arg-type]
     comps: tuple[Comparison, ...] = ()
     if len(present) >= 2 and usable:
         mg = {resolve_metric(k): v for k, v in o.margins.items()}

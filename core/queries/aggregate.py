@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from core.queries.common import Source, query
+from core.queries.ratings import HUMAN_RATING, SAMPLE_COLUMN, SAMPLE_JOIN
 from core.schemas import ERROR_KINDS
 
 _QUANTILES = "[0.5, 0.9, 0.95, 0.99]"  # p50, p90, p95, p99: one sort per column (quantile_cont with a list)
@@ -130,11 +131,14 @@ _FETCH = ("model", "category", "item_id", "seq", "status", "latency_ms", "ttft_m
 
 def fetch(store: Source, run_id: str, *, models: Sequence[str] | None = None, scorers: Sequence[str] = (),
           columns: Sequence[str] = _FETCH) -> pd.DataFrame:
-    """Per-sample arrays with only the needed columns (passed as 0/1/NULL, scorer values as columns)."""
-    cols = [f'"{c}"' for c in columns] + ["CAST(passed AS DOUBLE) AS passed"]
+    """Per-sample arrays with only the needed columns (passed as 0/1/NULL, scorer values as columns;
+    human_rating: the mean over raters of each rater's latest absolute rating of the answer, NULL unrated)."""
+    rated = HUMAN_RATING in columns
+    cols = [SAMPLE_COLUMN if c == HUMAN_RATING else f'"{c}"' for c in columns]
+    cols += ["CAST(passed AS DOUBLE) AS passed"]
     cols += [f'CASE WHEN json_valid(scores) THEN TRY_CAST(json_extract_string(scores, ?) AS DOUBLE) END AS "score_{s}"' for s in scorers]
-    params: list[Any] = [score_path(s) for s in scorers] + [run_id]
-    sql = f"SELECT {', '.join(cols)} FROM samples WHERE run_id = ?"
+    params: list[Any] = [score_path(s) for s in scorers] + [run_id] * (1 + rated)
+    sql = f"SELECT {', '.join(cols)} FROM samples{SAMPLE_JOIN if rated else ''} WHERE run_id = ?"
     if models:
         sql += f" AND model IN ({', '.join('?' * len(models))})"
         params += list(models)

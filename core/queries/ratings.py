@@ -63,6 +63,26 @@ def rated_runs(source: Source) -> pd.DataFrame:
                          " GROUP BY run_id, mode ORDER BY run_id, mode")
 
 
-def has_ratings(source: Source, run_id: str) -> bool:
-    """Whether the run has any rating row."""
-    return bool(query(source, "SELECT count(*) AS n FROM ratings WHERE run_id = ?", [run_id])["n"].iloc[0])
+def has_ratings(source: Source, run_id: str, mode: str | None = None) -> bool:
+    """Whether the run has any rating row (of `mode` when given)."""
+    sql, params = "SELECT count(*) AS n FROM ratings WHERE run_id = ?", [run_id]
+    if mode is not None:
+        sql += " AND mode = ?"
+        params.append(mode)
+    return bool(query(source, sql, params)["n"].iloc[0])
+
+
+HUMAN_RATING = "human_rating"  # the per-sample column a fetch of the samples can ask for
+
+# what fetch (core.queries.aggregate) joins onto the run's samples when asked for human_rating: per
+# (item, repeat, model) the mean over raters of each rater's latest absolute rating (NULL when nobody
+# rated the answer); one parameter, the run id. Its columns are renamed so that the samples' keep
+# their unqualified names.
+SAMPLE_JOIN = (
+    ' LEFT JOIN (SELECT item_id AS hr_item, "repeat" AS hr_repeat, model AS hr_model, avg(score) AS hr_score'
+    " FROM (SELECT item_id, \"repeat\", model, score FROM ratings WHERE run_id = ? AND mode = 'absolute'"
+    ' QUALIFY row_number() OVER (PARTITION BY rater, item_id, "repeat", model'
+    " ORDER BY seq DESC) = 1) GROUP BY hr_item, hr_repeat, hr_model) AS hr"
+    ' ON hr.hr_item = samples.item_id AND hr.hr_repeat = samples."repeat" AND hr.hr_model = samples.model'
+)
+SAMPLE_COLUMN = f'hr.hr_score AS "{HUMAN_RATING}"'

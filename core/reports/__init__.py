@@ -125,7 +125,11 @@ def arms_files(store: Store, arms, fmt: str, out_name: str,  # noqa: ANN001 - co
         from core.reports.model import COMPARE_METRICS
 
         o = options or ReportOptions()
-        comp = analysis.compare_arms(store, list(arms), metrics=COMPARE_METRICS,
+        from core.analysis.rating_metric import with_human_rating
+
+        chosen = [parse_arm(a) if isinstance(a, str) else a for a in arms]
+        metrics = with_human_rating(store, [a.run_id for a in chosen], COMPARE_METRICS)
+        comp = analysis.compare_arms(store, chosen, metrics=metrics,
                                      baseline=parse_arm(o.baseline) if o.baseline else None, correction=o.correction,  # type: ignore[arg-type]
                                      alpha=o.alpha, confidence=o.confidence, n_resamples=o.n_resamples, seed=o.seed,
                                      settings=o.cost_settings())

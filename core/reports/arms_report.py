@@ -36,6 +36,7 @@ def build_arms_report(store: Store, arms: Sequence[Any], options: ReportOptions 
     sample-size advice, Pareto chart and table) and the methods. arms: core.arms.Arm or
     'RUN:MODEL' text; options.baseline: one of the arms as 'RUN:MODEL' (None: all pairs).
     Raises core.arms.ArmError (a ValueError) for an unknown run or model, fewer than two arms."""
+    from core.analysis.rating_metric import with_human_rating
     from core.arms import Arm, check_arms, parse_arm
 
     o = options or ReportOptions()
@@ -44,7 +45,8 @@ def build_arms_report(store: Store, arms: Sequence[Any], options: ReportOptions 
         check_arms(store, chosen)
         runs = {a.run_id: store.get_run(a.run_id) for a in chosen}
         resamples = o.bootstrap_resamples(sum(store.count_samples(r) for r in runs))
-        comp = analysis.compare_arms(store, chosen, metrics=COMPARE_METRICS, baseline=o.baseline, correction=o.correction,  # type: ignore[arg-type]
+        metrics = with_human_rating(store, list(runs), COMPARE_METRICS)  # the blind ratings when a run has them
+        comp = analysis.compare_arms(store, chosen, metrics=metrics, baseline=o.baseline, correction=o.correction,  # type: ignore[arg-type]
                                      alpha=o.alpha, confidence=o.confidence, n_resamples=resamples, seed=o.seed,
                                      settings=o.cost_settings())
     labels = [a.label for a in chosen]

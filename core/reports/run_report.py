@@ -11,6 +11,7 @@ import pandas as pd
 from core import analysis
 from core import charts as ch
 from core.analysis import costs as C
+from core.analysis.rating_metric import with_human_rating
 from core import queries
 from core.stats import METHODS
 from core.store import Store
@@ -128,14 +129,15 @@ def _recommend_and_compare(store: Store, run: Any, kpi: analysis.KpiTable, expli
     each other model (and the Pareto table), so when the report's baseline is that model the
     report's own comparison serves both: one compare_run instead of two in the usual case."""
     best = _best_quality(kpi)
+    metrics = with_human_rating(store, [run.run_id], COMPARE_METRICS)  # the blind ratings when the run has them
     baseline, source = _baseline(store, run, explicit, best)
     if baseline is None:  # no quality scores and no champion: the recommendation picks the baseline
         rec = _recommend(store, run.run_id, common, best)
         if rec.model is not None:
             baseline, source = rec.model, _RECOMMENDED
-        return rec, analysis.compare_run(store, run.run_id, metrics=COMPARE_METRICS, baseline=baseline, **common), \
+        return rec, analysis.compare_run(store, run.run_id, metrics=metrics, baseline=baseline, **common), \
             baseline, source
-    comp = analysis.compare_run(store, run.run_id, metrics=COMPARE_METRICS, baseline=baseline, **common)
+    comp = analysis.compare_run(store, run.run_id, metrics=metrics, baseline=baseline, **common)
     if baseline == best:
         rec = analysis.recommend(store, run.run_id, comparison=comp, alpha=common["alpha"], settings=common["settings"])
         if rec.considered and rec.considered[0] != best:  # recommend judged another model the best: ask again
@@ -144,7 +146,7 @@ def _recommend_and_compare(store: Store, run: Any, kpi: analysis.KpiTable, expli
         rec = _recommend(store, run.run_id, common, best)
     if explicit is None and source != _CHAMPION and rec.model is not None and rec.model != baseline:
         baseline, source = rec.model, _RECOMMENDED  # compare with the model the report recommends
-        comp = analysis.compare_run(store, run.run_id, metrics=COMPARE_METRICS, baseline=baseline, **common)
+        comp = analysis.compare_run(store, run.run_id, metrics=metrics, baseline=baseline, **common)
     if rec.model is None and source == _RECOMMENDED:  # nothing recommended: say what the baseline is
         source = _BEST
     return rec, comp, baseline, source

@@ -96,6 +96,10 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in (
                phrase="{x} scores {d} points higher on quality than {y}", diff_unit="points", alias="quality",
                format="quality", axis_unit="0-10", summary_kpi="quality_mean", summary_stat="mean",
                mlflow=(("quality_mean", "quality_mean"),)),
+    MetricInfo("human_rating", "human rating", "points", False, "difference", margin=0.5,
+               phrase="{x} scores {d} points higher on human rating than {y}", diff_unit="points", alias="human_rating",
+               format="quality", axis_unit="0-10", qualifier="blind, mean over raters",
+               summary_kpi="human_rating", summary_stat="mean"),  # per sample: NaN where nobody rated the answer
     MetricInfo("passed", "pass rate", "", False, "difference", binary=True, margin=0.05,
                phrase="{x} passes {d} percentage points more often than {y}", scale=100.0, diff_unit="pp",
                alias="passed", aliases=("pass_rate",), format="fraction", summary_kpi="pass_rate",
