@@ -17,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import combinations
 
 import pandas as pd
@@ -53,14 +55,15 @@ class Unit:
     def mode(self) -> str:
         return "absolute" if len(self.models) == 1 else "pairwise"
 
-    @property
+    @cached_property
     def key(self) -> str:
         """The unit's identity, the same whichever side each model is shown on."""
         return unit_key(self.item_id, self.repeat, self.models)
 
 
 def unit_key(item_id: str, repeat: int, models: tuple[str, ...] | list[str]) -> str:
-    return "\x1f".join([str(item_id), str(int(repeat)), *sorted(str(m) for m in models)])
+    names = [str(m) for m in models]
+    return "\x1f".join([str(item_id), str(int(repeat)), *(sorted(names) if len(names) > 1 else names)])
 
 
 @dataclass(frozen=True)
@@ -137,21 +140,60 @@ def _digest(seed: int, key: str) -> bytes:
 
 
 def _units(answers: pd.DataFrame, mode: str, seed: int, items: dict[str, tuple[str, str | None]]) -> list[Unit]:
-    """Every unit of the run's answers in the rater's order (first repeat of each item only)."""
+    """Every unit of the run's answers in the rater's order (first repeat of each item only).
+
+    Built column-wise (a million-sample run has 330,000 absolute units): one unit per answer
+    (absolute) or per pair of models' answers to the same prompt and repeat (pairwise)."""
     if answers.empty:
         return []
     first = answers[answers["repeat"] == answers.groupby("item_id")["repeat"].transform("min")]
-    units = []
-    for (item, rep), g in first.groupby(["item_id", "repeat"], sort=True):
-        text = dict(zip(g["model"], g["output_text"], strict=True))
-        groups = [(m,) for m in sorted(text)] if mode == "absolute" else combinations(sorted(text), 2)
-        for models in groups:
-            key = unit_key(str(item), int(rep), models)
-            if len(models) == 2 and _digest(seed, key)[-1] & 1:  # the side each model takes, per rater
-                models = (models[1], models[0])
-            prompt, reference = items.get(str(item), ("", None))
-            units.append(Unit(str(item), int(rep), tuple(models), tuple(str(text[m]) for m in models), prompt, reference))
-    return sorted(units, key=lambda u: _digest(seed, u.key))
+    first = first.assign(item_id=first["item_id"].astype(str), model=first["model"].astype(str),
+                         output_text=first["output_text"].astype(str))
+    first = first.drop_duplicates(["item_id", "repeat", "model"], keep="last")
+    if mode == "absolute":
+        rows = zip(*(first[c].tolist() for c in ("item_id", "repeat", "model", "output_text")), strict=True)
+        units = [_unit(seed, i, int(r), (m,), (t,), items) for i, r, m, t in rows]
+    else:
+        pairs = first.merge(first, on=["item_id", "repeat"], suffixes=("_a", "_b"))
+        pairs = pairs[pairs["model_a"] < pairs["model_b"]]
+        cols = ("item_id", "repeat", "model_a", "model_b", "output_text_a", "output_text_b")
+        rows = zip(*(pairs[c].tolist() for c in cols), strict=True)
+        units = [_unit(seed, i, int(r), (a, b), (ta, tb), items) for i, r, a, b, ta, tb in rows]
+    return [u for _, u in sorted(units, key=lambda du: du[0])]
+
+
+def _unit(seed: int, item: str, rep: int, models: tuple[str, ...], answers: tuple[str, ...],
+          items: dict[str, tuple[str, str | None]]) -> tuple[bytes, Unit]:
+    """(the unit's place in the rater's order, the unit); in pairwise, the side each model takes is
+    the same hash's last bit, so it is fixed per rater and differs between raters."""
+    key = unit_key(item, rep, models)
+    digest = _digest(seed, key)
+    if len(models) == 2 and digest[-1] & 1:
+        models, answers = (models[1], models[0]), (answers[1], answers[0])
+    prompt, reference = items.get(item, ("", None))
+    unit = Unit(item, rep, models, answers, prompt, reference)
+    unit.__dict__["key"] = key  # the cached_property's value, known already (models sorted either way)
+    return digest, unit
+
+
+_UNITS: OrderedDict[tuple, tuple[Unit, ...]] = OrderedDict()  # (store, run, mode, seed, models, version) -> units
+_UNITS_KEPT = 4
+
+
+def _queue_units(store: Store, run_id: str, mode: str, seed: int, models: tuple[str, ...],
+                 items: dict[str, tuple[str, str | None]]) -> tuple[Unit, ...]:
+    """The rater's units, kept per (store, run, mode, seed, models) while the run's answers are
+    unchanged (their count and last sample number are the version), so a page rerun after each
+    rating does not rebuild a large run's queue."""
+    key = (str(store.path), run_id, mode, seed, tuple(models), rq.rateable_version(store, run_id, list(models)))
+    if key in _UNITS:
+        _UNITS.move_to_end(key)
+        return _UNITS[key]
+    units = tuple(_units(rq.rateable(store, run_id, list(models)), mode, seed, items))
+    _UNITS[key] = units
+    while len(_UNITS) > _UNITS_KEPT:
+        _UNITS.popitem(last=False)
+    return units
 
 
 def session_seed(store: Store, rater: str, run_id: str, mode: str) -> int:
@@ -172,10 +214,10 @@ def queue(store: Store, rater: str, run_id: str, mode: str, models: tuple[str, .
     seed = session_seed(store, rater, run_id, mode)
     ps = prompts.run_set(store, run)
     items = {i.id: (i.prompt, i.reference) for i in ps.items} if ps is not None else {}
-    units = _units(rq.rateable(store, run_id, list(models)), mode, seed, items)
+    units = _queue_units(store, run_id, mode, seed, tuple(models), items)
     mine = rq.latest(store, run_id, mode, rater)
     rated = frozenset(_row_key(r) for r in mine.itertuples(index=False))
-    return Queue(rater, run_id, mode, seed, tuple(units), rated)
+    return Queue(rater, run_id, mode, seed, units, rated)
 
 
 def _row_key(row) -> str:  # noqa: ANN001 - a ratings row (itertuples)

@@ -50,6 +50,41 @@ def test_blind_order_is_reproducible_per_rater_and_differs_between_raters(run, d
     assert store.rater_seed("ann", run_id, "pairwise", 12345) == a1.seed  # the stored seed is kept
 
 
+def _units_one_group_at_a_time(answers: pd.DataFrame, mode: str, seed: int) -> list[tuple]:
+    """The queue as first written (a loop over every (item, repeat) group): the reference the
+    column-wise build must equal."""
+    from itertools import combinations
+
+    first = answers[answers["repeat"] == answers.groupby("item_id")["repeat"].transform("min")]
+    out = []
+    for (item, rep), g in first.groupby(["item_id", "repeat"], sort=True):
+        text = dict(zip(g["model"], g["output_text"], strict=True))
+        groups = [(m,) for m in sorted(text)] if mode == "absolute" else combinations(sorted(text), 2)
+        for models in groups:
+            key = R.unit_key(str(item), int(rep), models)
+            if len(models) == 2 and R._digest(seed, key)[-1] & 1:
+                models = (models[1], models[0])
+            out.append((key, tuple(models), tuple(text[m] for m in models)))
+    return sorted(out, key=lambda t: R._digest(seed, t[0]))
+
+
+@pytest.mark.parametrize("mode", R.MODES)
+def test_the_column_wise_queue_equals_the_group_loop_and_is_rebuilt_when_answers_change(run, mode):
+    """At a million samples the queue is built column-wise and kept between page reruns; it must be
+    the queue the plain loop gives, and a change in the run's answers must rebuild it."""
+    store, run_id = run
+    q = R.queue(store, "ann", run_id, mode)
+    expected = _units_one_group_at_a_time(rq.rateable(store, run_id), mode, q.seed)
+    assert [(u.key, u.models, u.answers) for u in q.units] == expected
+    assert R.queue(store, "ann", run_id, mode).units is q.units  # kept: the rerun after a rating is cheap
+    gone = q.units[0]
+    with store.connect() as con:  # one answer of the first repeat turns into an error
+        con.execute("UPDATE samples SET status = 'error' WHERE run_id = ? AND item_id = ? AND \"repeat\" = ? AND model = ?",
+                    [run_id, gone.item_id, gone.repeat, gone.models[0]])
+    again = R.queue(store, "ann", run_id, mode)
+    assert again.total < q.total and gone.key not in {u.key for u in again.units}
+
+
 def test_resume_continues_where_the_rater_stopped(run):
     store, run_id = run
     q = R.queue(store, "ann", run_id, "absolute")

@@ -29,6 +29,19 @@ def rateable(source: Source, run_id: str, models: list[str] | tuple[str, ...] = 
     return query(source, sql + ' ORDER BY item_id, "repeat", model', params)
 
 
+def rateable_version(source: Source, run_id: str, models: list[str] | tuple[str, ...] = ()) -> tuple[int, int]:
+    """(count, highest row id) of what rateable() returns: changes whenever the run's rateable
+    answers do, and costs one aggregate instead of fetching every answer's text."""
+    sql = ('SELECT count(*) AS n, coalesce(max(rowid), -1) AS last FROM samples WHERE run_id = ? AND status = \'ok\''
+           ' AND output_text IS NOT NULL')
+    params: list = [run_id]
+    if models:
+        sql += f" AND model IN ({', '.join('?' * len(models))})"
+        params += list(models)
+    row = query(source, sql, params).iloc[0]
+    return int(row["n"]), int(row["last"])
+
+
 def run_rated_models(source: Source, run_id: str) -> list[str]:
     """The models of a run that have at least one successful answer, by name."""
     df = query(source, "SELECT DISTINCT model FROM samples WHERE run_id = ? AND status = 'ok' ORDER BY model", [run_id])
