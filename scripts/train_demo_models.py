@@ -386,6 +386,7 @@ JUDGE_PLAN = ModelPlan("demo-judge", 128, 4, 4, 384, 2400, 32, 3e-3,
                        "Demo judge: grades an answer against a reference with the correctness rubric.", context=256)
 JUDGE_PER_EXAMPLE = 12  # graded answers per training (question, reference) pair
 JUDGE_THREADS = 1  # bit-for-bit the same on any machine, and light on shared cores
+JUDGE_LOSS = "all"  # "all": loss on every token (encode); "answer": on the graded answer and verdict (encode_judge)
 
 
 def build_model(plan: ModelPlan, tokenizer):  # noqa: ANN001, ANN201
@@ -595,7 +596,8 @@ def verify(folder: Path, records: list[dict], expected: list[str]) -> None:
 # --------------------------------------------------------------------------- the judge
 
 
-def train_judge(train: list[Example], out: Path, plan: ModelPlan = JUDGE_PLAN, monitor=None) -> tuple:  # noqa: ANN001
+def train_judge(train: list[Example], out: Path, plan: ModelPlan = JUDGE_PLAN, monitor=None,  # noqa: ANN001
+                loss: str = JUDGE_LOSS) -> tuple:
     """demo-judge: rendered-rubric data from the training corpus, its own tokenizer, the shared
     training loop; graded on fresh synthetic answers and on the demo models' answers to demo-qa
     (they must be in ``out`` already) before it is moved into place."""
@@ -610,7 +612,8 @@ def train_judge(train: list[Example], out: Path, plan: ModelPlan = JUDGE_PLAN, m
     assert max(lens) <= plan.context, (max(lens), plan.context)
     print(f"judge data: {len(data)} rendered rubrics; sequence length mean {sum(lens) / len(lens):.1f}, "
           f"max {max(lens)} (context {plan.context})", flush=True)
-    model, train_s = train_model(plan, tokenizer, data, encoder=encode_judge, monitor=monitor)
+    encoder = {"all": encode, "answer": encode_judge}[loss]
+    model, train_s = train_model(plan, tokenizer, data, encoder=encoder, monitor=monitor)
     records = [{"prompt": e.prompt, "reference": e.answer, "category": e.kind, "max_new_tokens": 8} for e in held]
     held_acc, per_kind, outputs = evaluate(model, tokenizer, records)
     print(f"  held-out synthetic answers graded right: {held_acc:.1%} ("
@@ -621,7 +624,8 @@ def train_judge(train: list[Example], out: Path, plan: ModelPlan = JUDGE_PLAN, m
         save_model(model, tokenizer, plan, staged)
         verify(staged, records, outputs)
         ev = demo_judge.evaluate_judge(staged, template)
-        demo_judge.write_card(staged, plan, n_params, len(data), train_s, held_acc, ev, SEED, JUDGE_THREADS)
+        demo_judge.write_card(staged, plan, n_params, len(data), train_s, held_acc, ev, SEED, JUDGE_THREADS,
+                              loss)
         install(staged, out / plan.name)
     print_judge_eval(ev)
     size_mb = (out / plan.name / "model.safetensors").stat().st_size / 1e6

@@ -51,6 +51,37 @@ def test_judge_data_is_the_training_corpus_rendered_as_the_product_renders_it():
     assert sum(ex.answer == "Score: 0" for ex in wrong) > 0.9 * len(wrong)
 
 
+def test_judge_data_swaps_references_so_that_knowing_the_fact_predicts_nothing(monkeypatch):
+    # the judge must compare the answer with the reference, not answer the question itself: part of
+    # the references are another answer of the family, and the true answer graded against them is a 0
+    monkeypatch.setattr(demo_judge, "SWAPPED", 0.4)
+    train, _ = train_demo_models.build_data()
+    truth = {e.prompt: e.answer for e in train}
+    data = demo_judge.build_judge_data(train[::8], demo_judge.rubric_text(ROOT), seed=7, per_example=4)
+    fields = [(_fields(ex.prompt), ex) for ex in data]
+    swapped = [(q, r, a, ex) for (q, r, a), ex in fields if r != truth[q]]
+    assert 0.25 < len(swapped) / len(data) < 0.55
+    true_graded = [ex for q, r, a, ex in swapped if normalize(a) == normalize(truth[q])]
+    assert true_graded and all(ex.answer == "Score: 0" for ex in true_graded)
+    assert any(ex.answer == "Score: 10" for *_, ex in swapped)
+    for (q, r, a), ex in fields[:50]:
+        lo, hi = ex.answer_span
+        assert ex.prompt[lo:hi] == a
+
+
+def test_judge_loss_is_on_the_graded_answer_and_the_verdict_only():
+    train, _ = train_demo_models.build_data()
+    data = demo_judge.build_judge_data(train[:40], demo_judge.rubric_text(ROOT), seed=3, per_example=2)
+    tok = train_demo_models.train_tokenizer(data, max_length=256, lowercase=True)
+    for ex in data[:20]:
+        ids, labels = train_demo_models.encode_judge(tok, ex)
+        learned = tok.decode([x for x in labels if x != -100], skip_special_tokens=True)
+        _, reference, answer = _fields(ex.prompt)
+        verdict = tok.decode(tok(" " + ex.answer, add_special_tokens=False)["input_ids"])
+        assert learned.replace(" ", "") == (answer + verdict).lower().replace(" ", "").replace("score", "Score")
+        assert len(ids) == len(labels)
+
+
 def _fields(rendered: str) -> tuple[str, str, str]:
     """(question, reference, answer) back out of a rendered correctness rubric."""
     head, rest = rendered.split("\nQuestion: ", 1)
@@ -70,6 +101,22 @@ def test_agreement_and_kappa_against_a_hand_computed_table():
     assert agreement.estimate == pytest.approx(0.9) and kappa.estimate == pytest.approx(0.395 / 0.495)
     assert agreement.low < 0.9 < agreement.high and kappa.low < kappa.estimate < kappa.high
     assert (agreement.n_resamples, agreement.seed, agreement.method) == (500, 3, "cluster-bootstrap")
+
+
+def test_model_card_says_which_loss_and_which_reference_swap_trained_the_judge(tmp_path, monkeypatch):
+    ev = demo_judge.JudgeEval(n=720, n_prompts=240, agreement=0.8, agreement_ci=(0.77, 0.83), kappa=0.556,
+                              kappa_ci=(0.49, 0.62), cells=(100, 20, 30, 570), errors=0,
+                              per_model={"demo-tiny": (240, 0.3, 0.8)}, disagreements=())
+    plan = train_demo_models.JUDGE_PLAN
+    monkeypatch.setattr(demo_judge, "SWAPPED", 0.0)
+    demo_judge.write_card(tmp_path, plan, 1_120_000, 100, 9.0, 0.95, ev, 42, 1, loss="all")
+    card = (tmp_path / "README.md").read_text()
+    assert "on every token" in card and "another answer of the question's family" not in card
+    assert "**80.0%**" in card and "77.0% to 83.0%" in card and "**0.556**" in card
+    monkeypatch.setattr(demo_judge, "SWAPPED", 0.4)
+    demo_judge.write_card(tmp_path, plan, 1_120_000, 100, 9.0, 0.95, ev, 42, 1, loss="answer")
+    card = (tmp_path / "README.md").read_text()
+    assert "in 40% of them the reference is another answer" in card and "never on the question" in card
 
 
 def test_parse_verdict_passes_at_five_and_refuses_what_has_no_score():

@@ -130,8 +130,13 @@ def server(tmp_path):
         log.close()
 
 
-def _idle(pg) -> None:
-    pg.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+def _idle(pg, done: int | None = None) -> None:
+    """Wait until the rerun is over: the next prompt is shown (when `done` is given), nothing runs and no
+    element is stale (a key pressed at a stale button is lost, as a click on it would be)."""
+    if done is not None:
+        pg.get_by_text(f"Prompt {done + 1} of 12", exact=True).wait_for(timeout=30_000)
+    pg.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                         " && !document.querySelector('[data-stale=\"true\"]')", timeout=60_000)
 
 
 @pytest.mark.browser
@@ -149,20 +154,22 @@ def test_rating_with_the_keyboard_in_a_browser_never_shows_a_model_name(server):
         name.fill("carol")
         name.press("Enter")
         pg.get_by_text("0 of 12 rated by carol").wait_for(timeout=30_000)
+        _idle(pg, 0)  # the answer buttons (and their shortcuts) render after the progress line
         seen = [pg.content()]
         for key, done in (("7", 1), ("t", 2), ("0", 3)):  # scores 7, 10, 0 by keyboard
             pg.get_by_role("heading", name="Rate", exact=True).click()  # focus off the text inputs
             pg.keyboard.press(key)
             pg.get_by_text(f"{done} of 12 rated by carol").wait_for(timeout=30_000)
-            _idle(pg)
+            _idle(pg, done)
             seen.append(pg.content())
         pg.get_by_text("Pairwise: pick the better of two answers").click()
         pg.get_by_text("0 of 12 rated by carol").wait_for(timeout=30_000)
+        _idle(pg, 0)
         for key, done in (("a", 1), ("b", 2)):
             pg.get_by_role("heading", name="Rate", exact=True).click()
             pg.keyboard.press(key)
             pg.get_by_text(f"{done} of 12 rated by carol").wait_for(timeout=30_000)
-            _idle(pg)
+            _idle(pg, done)
             seen.append(pg.content())
         assert pg.locator("[data-testid='stException']").count() == 0
         browser.close()
