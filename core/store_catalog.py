@@ -4,30 +4,17 @@ and the clock are the store's.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
 import duckdb
 import pandas as pd
 
 from core.schemas import ModelSpec, PromptItem, PromptSet
+from core.store_access import StoreAccess
 
 
-class CatalogTables:
+class CatalogTables(StoreAccess):
     """Store methods over the models, prompt_sets, prompt_set_versions and settings tables."""
-
-    def connect(self, timeout_s: float | None = None) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
-        raise NotImplementedError  # core.store.Store
-
-    def query_df(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        raise NotImplementedError  # core.store.Store
-
-    @staticmethod
-    def now() -> datetime:
-        raise NotImplementedError  # core.store.Store
 
     def add_model(self, spec: ModelSpec) -> None:
         with self.connect() as con:

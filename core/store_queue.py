@@ -6,27 +6,17 @@ core.store.Store (its base class), split out by concern: the connection and the 
 """
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 
-class QueueTables:
+from core.store_access import StoreAccess
+
+
+class QueueTables(StoreAccess):
     """Store methods over the workers, runs (queue columns), run_progress and run_requests tables."""
-
-    def connect(self, timeout_s: float | None = None) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
-        raise NotImplementedError  # core.store.Store
-
-    def query_df(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        raise NotImplementedError  # core.store.Store
-
-    @staticmethod
-    def now() -> datetime:
-        raise NotImplementedError  # core.store.Store
 
     WORKER_COLUMNS = ("token", "pid", "host", "started_at", "proc_started", "beat_at", "beat_deadline", "state",
                       "run_id", "cores", "torch_threads", "metrics_port", "loaded", "log_path", "message")

@@ -20,25 +20,24 @@ _UNIT = ('item_id, "repeat", coalesce(model, \'\'), least(coalesce(model_a, \'\'
 def rateable(source: Source, run_id: str, models: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     """The run's successful answers (item_id, repeat, model, output_text), in a canonical order
     (item, repeat, model); only `models` when given."""
-    sql = ('SELECT item_id, "repeat", model, output_text FROM samples WHERE run_id = ? AND status = \'ok\''
-           ' AND output_text IS NOT NULL')
-    params: list = [run_id]
+    where, params = _rateable_where(run_id, models)
+    return query(source, f'SELECT item_id, "repeat", model, output_text FROM samples WHERE {where}'
+                 ' ORDER BY item_id, "repeat", model', params)
+
+
+def _rateable_where(run_id: str, models: list[str] | tuple[str, ...]) -> tuple[str, list]:
+    """The samples a rater can be shown: the run's successful answers with a text, of `models` if given."""
+    where, params = "run_id = ? AND status = 'ok' AND output_text IS NOT NULL", [run_id, *models]
     if models:
-        sql += f" AND model IN ({', '.join('?' * len(models))})"
-        params += list(models)
-    return query(source, sql + ' ORDER BY item_id, "repeat", model', params)
+        where += f" AND model IN ({', '.join('?' * len(models))})"
+    return where, params
 
 
 def rateable_version(source: Source, run_id: str, models: list[str] | tuple[str, ...] = ()) -> tuple[int, int]:
     """(count, highest row id) of what rateable() returns: changes whenever the run's rateable
     answers do, and costs one aggregate instead of fetching every answer's text."""
-    sql = ('SELECT count(*) AS n, coalesce(max(rowid), -1) AS last FROM samples WHERE run_id = ? AND status = \'ok\''
-           ' AND output_text IS NOT NULL')
-    params: list = [run_id]
-    if models:
-        sql += f" AND model IN ({', '.join('?' * len(models))})"
-        params += list(models)
-    row = query(source, sql, params).iloc[0]
+    where, params = _rateable_where(run_id, models)
+    row = query(source, f"SELECT count(*) AS n, coalesce(max(rowid), -1) AS last FROM samples WHERE {where}", params).iloc[0]
     return int(row["n"]), int(row["last"])
 
 
