@@ -147,6 +147,7 @@ class KpiTable:
 
 _METHOD_LABEL = {
     "bca-bootstrap": "BCa bootstrap", "percentile-bootstrap": "percentile bootstrap", "cluster-bootstrap": "cluster bootstrap over prompts",
+    "multiplier-bootstrap": "multiplier bootstrap over prompts (large sample; quantiles by Woodruff's method)",
     "t": "t interval", "wilson": "Wilson score", "wilson-clusters": "Wilson score on prompts (repeats agree)",
 }
 

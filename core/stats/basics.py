@@ -23,6 +23,7 @@ _METHOD_LABELS = {
     "bca-bootstrap": "BCa bootstrap",
     "percentile-bootstrap": "percentile bootstrap",
     "cluster-bootstrap": "cluster bootstrap",
+    "multiplier-bootstrap": "multiplier bootstrap over prompts (large sample)",
     "t": "t interval",
     "welch-t": "Welch t interval",
     "wilson": "Wilson score",

@@ -9,6 +9,7 @@ import numpy as np
 
 from core.stats.basics import DEFAULT_CONFIDENCE, DEFAULT_SEED, Interval, _check_confidence, _constant, _undefined, default_resamples
 from core.stats.cluster_codes import factorize_labels, has_repeats
+from core.stats import large_sample
 from core.stats.resampling import (
     _counts,
     _counts_cached,
@@ -59,6 +60,8 @@ def _cluster_boot(
     expand each resample and sort ranks; otherwise weighted order statistics. From WINDOW_MIN_N
     values, quantiles come from core.stats.windowed_quantiles: the same numbers, faster.
     """
+    if large_sample.is_large(k):  # the multiplier bootstrap (core.stats.large_sample); a seed: shared weights
+        return large_sample.multiplier_stats(x, codes, k, stats_q, large_sample.weights(rng, k, B))
     sums = np.bincount(codes, weights=x, minlength=k)
     sizes = np.bincount(codes, minlength=k)
     xs, rank = _sorted_ranks(x)
@@ -239,6 +242,8 @@ def _cluster_intervals(
     B = n_resamples or default_resamples(x.size)
     boot = _cluster_boot(x, codes, k, qs, seed, B)
     note = f"resampled {k} prompts with their repeats"
+    if large_sample.is_large(k):
+        m, note = large_sample.METHOD, large_sample.note(k)
     return tuple(
         _finish_bootstrap(
             e, tb, None, method="percentile", confidence=confidence, n=x.size, n_resamples=B, seed=seed, note=note, name=m

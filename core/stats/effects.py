@@ -22,6 +22,7 @@ from core.stats.basics import (
     finite_pairs,
     finite_values,
 )
+from core.stats import large_sample
 from core.stats.cluster_bootstrap import _cluster_boot
 from core.stats.cluster_codes import unique_inverse
 from core.stats.intervals import mean_ci
@@ -215,6 +216,8 @@ def ratio_of_medians_cluster_ci(
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # zero medians: no interval
         theta_b = boot_a / boot_b
     note = f"resampled {ka} prompts with their repeats" + (" (the same prompts for both)" if paired else "")
+    if large_sample.is_large(max(ka, kb)):  # either group (unpaired: the other may be resampled by counts)
+        kind, note = large_sample.METHOD, large_sample.note(max(ka, kb), paired)
     return _finish_bootstrap(est, theta_b, None, method="percentile", confidence=confidence, n=n, n_resamples=B,
                              seed=seed, note=note, name=kind)
 

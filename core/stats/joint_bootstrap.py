@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.stats.basics import DEFAULT_CONFIDENCE, DEFAULT_SEED, Interval, _constant, _undefined, default_resamples, finite_or_none
+from core.stats import large_sample
 from core.stats.cluster_codes import factorize_labels
 from core.stats.resampling import _finish_bootstrap, _seeded_counts
 
@@ -31,6 +32,7 @@ class BootstrapMeans:
     clustered: bool  # some prompt has more than one row
     n_resamples: int
     seed: int
+    large: bool = False  # resampled by core.stats.large_sample's multiplier bootstrap (many prompts)
 
     def _col(self, name: str) -> int:
         try:
@@ -59,6 +61,8 @@ class BootstrapMeans:
 
     @property
     def method(self) -> str:
+        if self.large:
+            return large_sample.METHOD
         return "cluster-bootstrap" if self.clustered else "percentile-bootstrap"
 
     def interval(self, estimate: float | None, theta_b: np.ndarray, *, confidence: float = DEFAULT_CONFIDENCE, n: int | None = None) -> Interval:
@@ -72,6 +76,8 @@ class BootstrapMeans:
         if theta.size and np.ptp(theta[np.isfinite(theta)]) == 0 and np.isfinite(theta).all() and theta[0] == estimate:
             return _constant(self.method, confidence, n, estimate)
         note = f"resampled {self.n_clusters} prompts with their repeats" if self.clustered else ""
+        if self.large:
+            note = large_sample.note(self.n_clusters)
         return _finish_bootstrap(
             estimate, theta, None, method="percentile", confidence=confidence, n=n,
             n_resamples=self.n_resamples, seed=self.seed, note=note, name=self.method,
@@ -139,9 +145,13 @@ def bootstrap_sums(
     B = n_resamples or default_resamples(n)
     both = np.hstack([sums, sizes])
     boot = [np.zeros((0, 2 * m))]
-    if k >= 2:
+    # every column with values must have them on many prompts (a sparse one: the count draw)
+    large = large_sample.is_large(k) and all(large_sample.is_large(int(c)) or c == 0 for c in (sizes > 0).sum(axis=0))
+    if large:
+        boot.append(large_sample.multiplier_totals(both, large_sample.weights(seed, k, B)))
+    elif k >= 2:
         for cnt in _seeded_counts(seed, k, B):
             boot.append(cnt @ both)
     boot_all = np.concatenate(boot)
     boot_t, boot_c = boot_all[:, :m], boot_all[:, m:]
-    return BootstrapMeans(names, sums.sum(axis=0), sizes.sum(axis=0), boot_t, boot_c, n, k, clustered, B if k >= 2 else 0, seed)
+    return BootstrapMeans(names, sums.sum(axis=0), sizes.sum(axis=0), boot_t, boot_c, n, k, clustered, B if k >= 2 else 0, seed, large)

@@ -1,0 +1,102 @@
+"""core.stats.large_sample: the multiplier bootstrap that replaces resampling prompts from
+LARGE_CLUSTERS prompts on. It must agree with the cluster bootstrap where both run, cover the
+truth at about the nominal rate, keep paired comparisons paired, and say which method it is."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.stats import bootstrap_means, cluster_bootstrap_ci, large_sample, summarize
+from core.stats.effects import ratio_of_medians_cluster_ci
+
+K = 6_000  # prompts: above LARGE_CLUSTERS
+
+
+def _latencies(rng: np.random.Generator, k: int, repeats: int, centre: float = 0.0, prompt_sd: float = 0.5,
+               effects: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Lognormal latencies with a shared per-prompt effect (repeats correlated within a prompt)."""
+    u = rng.normal(0, prompt_sd, k) if effects is None else effects
+    x = np.exp(centre + np.repeat(u, repeats) + rng.normal(0, 0.5, k * repeats)) * 100
+    return x, np.repeat(np.arange(k), repeats).astype(str)
+
+
+@pytest.fixture
+def small_threshold(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """The count bootstrap on the same data: the threshold raised above K."""
+    def force_count_bootstrap() -> None:
+        monkeypatch.setattr(large_sample, "LARGE_CLUSTERS", 10**9)
+    return force_count_bootstrap
+
+
+@pytest.mark.parametrize("statistic", ["mean", "median", "p90"])
+def test_the_multiplier_interval_agrees_with_the_cluster_bootstrap(statistic: str, small_threshold) -> None:  # noqa: ANN001
+    x, c = _latencies(np.random.default_rng(1), K, 3)
+    large = cluster_bootstrap_ci(x, c, statistic)
+    small_threshold()
+    exact = cluster_bootstrap_ci(x, c, statistic)
+    assert large.method == "multiplier-bootstrap" and exact.method == "cluster-bootstrap"
+    assert large.estimate == exact.estimate
+    width = exact.high - exact.low
+    assert width > 0
+    assert abs(large.low - exact.low) < 0.1 * width
+    assert abs(large.high - exact.high) < 0.1 * width
+
+
+def test_a_large_summary_says_which_method_and_why() -> None:
+    x, c = _latencies(np.random.default_rng(2), K, 2)
+    s = summarize(x, c)
+    for iv in (s.mean, s.p50, s.p99):
+        assert iv.method == "multiplier-bootstrap"
+        assert "Woodruff" in iv.note and f"{K:,} prompts" in iv.note
+        assert iv.low < iv.estimate < iv.high
+
+
+def test_below_the_threshold_nothing_changes() -> None:
+    x, c = _latencies(np.random.default_rng(3), large_sample.LARGE_CLUSTERS - 1, 2)
+    assert cluster_bootstrap_ci(x, c, "median").method == "cluster-bootstrap"
+
+
+def test_median_and_mean_intervals_cover_the_truth_at_about_the_nominal_rate() -> None:
+    """200 simulated runs of 5,000 prompts x 2 repeats with a prompt effect: the population
+    median is exactly 100 and the mean 100 exp(0.25); each 95% interval should cover about 95%."""
+    rng = np.random.default_rng(4)
+    k, hits_median, hits_mean, runs = large_sample.LARGE_CLUSTERS, 0, 0, 200
+    for _ in range(runs):
+        x, c = _latencies(rng, k, 2)
+        s = summarize(x, c)
+        hits_median += s.p50.low <= 100 <= s.p50.high
+        hits_mean += s.mean.low <= 100 * np.exp(0.25) <= s.mean.high
+    assert 0.9 <= hits_median / runs <= 0.99
+    assert 0.9 <= hits_mean / runs <= 0.99
+
+
+def test_paired_ratio_of_medians_stays_paired() -> None:
+    """Two models with the same prompt effects: pairing (the same weights for both) cancels the
+    shared prompt variation, so the paired interval is clearly narrower than the unpaired one."""
+    rng = np.random.default_rng(5)
+    u = rng.normal(0, 1.0, K)
+    a, ca = _latencies(rng, K, 3, centre=0.1, effects=u)
+    b, cb = _latencies(rng, K, 3, effects=u)
+    paired = ratio_of_medians_cluster_ci(a, ca, b, cb, paired=True)
+    unpaired = ratio_of_medians_cluster_ci(a, ca, b, cb, paired=False)
+    assert paired.method == unpaired.method == "multiplier-bootstrap"
+    assert "same weights" in paired.note
+    assert paired.low < np.exp(0.1) < paired.high
+    assert (paired.high - paired.low) < 0.6 * (unpaired.high - unpaired.low)
+
+
+def test_joint_means_use_the_weights_and_a_sparse_column_keeps_the_count_bootstrap(small_threshold) -> None:  # noqa: ANN001
+    x, c = _latencies(np.random.default_rng(6), K, 2)
+    bm = bootstrap_means({"lat": x, "double": 2 * x}, c)
+    assert bm.large and bm.method == "multiplier-bootstrap"
+    est, draws = bm.ratio("double", "lat")  # a ratio of two totals resampled jointly: exactly 2 every time
+    assert est == 2 and np.allclose(draws, 2)
+    iv = bm.interval(*bm.mean("lat"))
+    small_threshold()
+    exact = bootstrap_means({"lat": x}, c)
+    ref = exact.interval(*exact.mean("lat"))
+    assert abs(iv.low - ref.low) < 0.1 * (ref.high - ref.low) and abs(iv.high - ref.high) < 0.1 * (ref.high - ref.low)
+    # a column with values on a handful of prompts only: the count bootstrap for everything
+    sparse = np.full(x.size, np.nan)
+    sparse[:10] = 1.0
+    assert not bootstrap_means({"lat": x, "rare": sparse}, c).large
