@@ -34,7 +34,6 @@ from core.stats import (
     metric_info,
     minimum_detectable_effect,
     newcombe_diff_ci,
-    ok_rows,
     paired_test,
     rank_biserial_paired,
     ratio_of_medians_ci,
@@ -43,6 +42,7 @@ from core.stats import (
     tost_unpaired,
     unpaired_test,
 )
+from core.stats.significance import signed_rank_sums
 from core.verdicts import (  # noqa: F401 - Comparison, verdict, TEST_LABELS, RATIO_STATISTIC, factor_text: this module's public names
     RATIO_STATISTIC,
     TEST_LABELS,
@@ -89,14 +89,15 @@ def compare_arrays(
     chosen = _choose_test(test, paired, binary)
     notes: list[str] = []
     if paired:
+        ranks = signed_rank_sums(x - y)  # Wilcoxon and the rank-biserial share one ranking
         if chosen == "mcnemar":
             result = mcnemar_test(x, y)
         else:
-            result = paired_test(x, y, "t" if chosen == "t" else "wilcoxon")
+            result = paired_test(x, y, "t" if chosen == "t" else "wilcoxon", _ranks=ranks)
         diff = mean_difference_ci(x, y, paired=True, confidence=confidence)
         d_sd = float(np.std(x - y, ddof=1)) if x.size > 1 else None
         pw = minimum_detectable_effect(d_sd, x.size, alpha=alpha) if x.size > 1 else None
-        eff_d, rb = cohens_dz(x, y), rank_biserial_paired(x, y)
+        eff_d, rb = cohens_dz(x, y), rank_biserial_paired(x, y, _ranks=ranks)
         eq = tost_paired(x, y, margin, alpha) if margin else None
     else:
         if chosen == "fisher":
@@ -109,6 +110,7 @@ def compare_arrays(
         pw = None
         eff_d, rb = cohens_d(x, y), cliffs_delta(x, y)
         eq = tost_unpaired(x, y, margin, alpha) if margin else None
+    cliff = rb if not paired else cliffs_delta(x, y)
     ratio = _ratio
     if info.effect == "ratio" and ratio is None:
         ka = (model_a, metric, "paired") if paired else None
@@ -121,7 +123,7 @@ def compare_arrays(
         notes.append(result.note)
     c = Comparison(
         metric, model_a, model_b, paired, pairing, result, n_a, n_b, x.size if paired else None,
-        diff, ratio, eff_d, cliffs_delta(x, y), rb, eq, pw, "unknown", confidence=confidence, notes=tuple(notes),
+        diff, ratio, eff_d, cliff, rb, eq, pw, "unknown", confidence=confidence, notes=tuple(notes),
     )
     return replace(c, direction=direction_of(*primary_effect(c)))
 
@@ -151,47 +153,107 @@ def _choose_test(test: str, paired: bool, binary: bool) -> str:
 # --------------------------------------------------------------------------- from the samples table
 
 
-@dataclass(frozen=True)
-class _ItemTable:
-    means: pd.DataFrame  # item_id x model: per-prompt mean over repeats
-    counts: pd.DataFrame  # item_id x model: runs per prompt
-    rows: pd.DataFrame | None = None  # model, _value, _item (row of `means`): every run, for ratios over repeats
+@dataclass(frozen=True, eq=False)
+class _Codes:
+    """The samples' status, prompts and models as integer codes: computed once, read for every metric."""
 
-    def __post_init__(self) -> None:  # numpy views: pairing runs once per pair of models
-        object.__setattr__(self, "_values", self.means.to_numpy(dtype=float, na_value=np.nan))
-        object.__setattr__(self, "_col", {str(m): i for i, m in enumerate(self.means.columns)})
-        object.__setattr__(self, "_single", {str(m): bool((self.counts[m] <= 1).all()) for m in self.counts.columns})
-        by_model = {} if self.rows is None else {
-            str(m): (g["_value"].to_numpy(float), g["_item"].to_numpy()) for m, g in self.rows.groupby("model", sort=False)}
-        object.__setattr__(self, "_runs", by_model)
+    ok: np.ndarray  # bool per row: status 'ok' (every row when there is no status column)
+    item: np.ndarray | None  # prompt code per row (-1: no prompt); None: no item_id column (each row its own prompt)
+    model: np.ndarray  # model code per row (-1: no model)
+    models: tuple[str, ...]  # model of each code
+
+
+def _codes(df: pd.DataFrame) -> _Codes:
+    ok = (df["status"] == "ok").to_numpy(dtype=bool, na_value=False) if "status" in df.columns else np.ones(len(df), bool)
+    item = pd.factorize(df["item_id"])[0] if "item_id" in df.columns else None
+    model, names = pd.factorize(df["model"])
+    return _Codes(ok, item, model, tuple(map(str, names)))
+
+
+@dataclass(frozen=True, eq=False)
+class _ItemTable:
+    """One metric's ok, finite values: per-prompt means over repeats (prompts in order of first
+    appearance, a column per model) and, for ratios over repeats, every run with its prompt."""
+
+    values: np.ndarray  # prompt x model: per-prompt mean over repeats (NaN: no run)
+    counts: np.ndarray  # prompt x model: runs per prompt
+    models: tuple[str, ...]  # the model of each column
+    runs_by_model: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None  # every run's value and prompt (row)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_col", {m: i for i, m in enumerate(self.models)})
+        object.__setattr__(self, "_memo", {})
+
+    @property
+    def rows(self) -> Mapping[str, tuple[np.ndarray, np.ndarray]] | None:
+        return self.runs_by_model
 
     def runs(self, model: str, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every run's value of the model on the prompts where `items` (a mask over rows) is set,
         with each run's prompt (its row number)."""
-        values, item = self._runs.get(model, (np.zeros(0), np.zeros(0, int)))  # type: ignore[attr-defined]
+        values, item = (self.runs_by_model or {}).get(model, (np.zeros(0), np.zeros(0, int)))
         keep = items[item]
         return values[keep], item[keep]
 
     def column(self, model: str) -> np.ndarray:
         i = self._col.get(model)  # type: ignore[attr-defined]
-        return self._values[:, i] if i is not None else np.full(self._values.shape[0], np.nan)  # type: ignore[attr-defined]
+        return self.values[:, i] if i is not None else np.full(self.values.shape[0], np.nan)
 
     def single_run(self, model: str) -> bool:
         """Every prompt has at most one run of the model."""
-        return self._single.get(model, True)  # type: ignore[attr-defined]
+        i = self._col.get(model)  # type: ignore[attr-defined]
+        return True if i is None else bool((self.counts[:, i] <= 1).all())
+
+    def memo(self, key: tuple, make: object) -> object:
+        """A value computed once per table (sorted columns, shared across the pairs of models)."""
+        memo = self._memo  # type: ignore[attr-defined]
+        if key not in memo:
+            memo[key] = make()  # type: ignore[operator]
+        return memo[key]
 
 
-def _item_table(df: pd.DataFrame, metric: str) -> _ItemTable:
-    ok = ok_rows(df, metric)
-    if "item_id" not in ok.columns:
-        ok = ok.assign(item_id=np.arange(len(ok)).astype(str))
-    g = ok.groupby(["item_id", "model"], sort=False)["_value"].agg(["mean", "count"])
-    means = g["mean"].unstack("model")
-    rows = None
-    if metric_info(metric).effect == "ratio" and bool((g["count"] > 1).any()):  # repeats: ratios use every run
-        rows = pd.DataFrame({"model": ok["model"].astype(str).to_numpy(), "_value": ok["_value"].to_numpy(float),
-                             "_item": means.index.get_indexer(ok["item_id"])})
-    return _ItemTable(means, g["count"].unstack("model").fillna(0), rows)
+def _item_table(df: pd.DataFrame, metric: str, codes: _Codes | None = None) -> _ItemTable:
+    """Group the ok, finite values of `metric` by prompt and model on integer codes: the same
+    means (pandas' grouped mean) and prompt order (first appearance) as grouping the text labels."""
+    if metric not in df.columns:
+        raise ValueError(f"no column {metric!r} in the samples; available: {', '.join(map(str, df.columns))}")
+    c = codes or _codes(df)
+    v = pd.to_numeric(df[metric].astype("float64"), errors="coerce").to_numpy(float, na_value=np.nan)
+    keep = c.ok & np.isfinite(v) & (c.model >= 0)
+    if c.item is not None:
+        keep &= c.item >= 0
+    v, mc = v[keep], c.model[keep]
+    item = c.item[keep] if c.item is not None else np.arange(v.size)
+    row = _first_appearance(item)
+    n_models = len(c.models)
+    key = row * n_models + mc
+    g = pd.Series(v).groupby(key, sort=False).agg(["mean", "count"])
+    n_rows = int(row.max(initial=-1)) + 1
+    values, counts = np.full(n_rows * n_models, np.nan), np.zeros(n_rows * n_models)
+    at = g.index.to_numpy()
+    values[at], counts[at] = g["mean"].to_numpy(float), g["count"].to_numpy(float)
+    values, counts = values.reshape(n_rows, n_models), counts.reshape(n_rows, n_models)
+    runs = None
+    if metric_info(metric).effect == "ratio" and bool((counts > 1).any()):  # repeats: ratios use every run
+        order = np.argsort(mc, kind="stable")
+        bounds = np.searchsorted(mc[order], np.arange(n_models + 1))
+        runs = {c.models[j]: (v[order[bounds[j]:bounds[j + 1]]], row[order[bounds[j]:bounds[j + 1]]])
+                for j in range(n_models) if bounds[j + 1] > bounds[j]}
+    present = counts.sum(axis=0) > 0
+    cols = np.flatnonzero(present)
+    return _ItemTable(values[:, cols], counts[:, cols], tuple(c.models[j] for j in cols), runs)
+
+
+def _first_appearance(codes: np.ndarray) -> np.ndarray:
+    """Renumber integer codes 0.. in the order each first appears."""
+    if codes.size == 0:
+        return codes.astype(np.int64)
+    first = np.full(int(codes.max()) + 1, codes.size, dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(codes.size))
+    seen = np.flatnonzero(first < codes.size)
+    new = np.empty(first.size, dtype=np.int64)
+    new[seen[np.argsort(first[seen], kind="stable")]] = np.arange(seen.size)
+    return new[codes]
 
 
 def _pairing(t: _ItemTable, a: str, b: str, min_overlap: float) -> tuple[bool, str, np.ndarray, np.ndarray]:

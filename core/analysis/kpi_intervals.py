@@ -40,7 +40,13 @@ def joint_resample(done: pd.DataFrame, scorers: Sequence[str], n_resamples: int 
     cols["cost_s"], cols["cost_in"], cols["cost_out"] = (np.where(cmask, v, np.nan) for v in (lat / 1000, inp, out))
     for s in scorers:
         cols[f"score_{s}"] = col(f"score_{s}")
-    return bootstrap_means(cols, done["item_id"].astype(str).to_numpy(), n_resamples=n_resamples, seed=seed)
+    return bootstrap_means(cols, prompt_codes(done), n_resamples=n_resamples, seed=seed)
+
+
+def prompt_codes(rows: pd.DataFrame) -> np.ndarray:
+    """Each row's prompt number in order of first appearance: the numbering of the prompt labels
+    read as text (core.stats.cluster_codes), without turning a million labels into text."""
+    return pd.factorize(rows["item_id"].astype(str) if rows["item_id"].dtype == object else rows["item_id"])[0]
 
 
 def spread_intervals(bm: BootstrapMeans, name: str, centre: float, confidence: float) -> tuple[Interval, Interval]:
@@ -74,10 +80,11 @@ def group_intervals(df: pd.DataFrame, model: str, scorers: Sequence[str], ctx: C
     """Every KPI interval of one model (or one model's category) from its sample rows."""
     ok = df[df["status"] == "ok"]
     done = df[df["status"].isin(["ok", "error", "timeout"])]
-    clusters = pd.factorize(ok["item_id"])[0]  # integer prompt codes: cheaper to group than strings
+    clusters = prompt_codes(ok)  # integer prompt codes: cheaper to group than strings
     out: dict[str, Interval] = {}
     kw = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
     bm = joint_resample(done, scorers, n_resamples, seed)
+    done_codes = prompt_codes(done)
 
     def mean_of(col: str, values: np.ndarray) -> Interval:
         if bm.clustered:
@@ -90,7 +97,7 @@ def group_intervals(df: pd.DataFrame, model: str, scorers: Sequence[str], ctx: C
             is_ok = (done["status"] == "ok").to_numpy()
             values = ((~is_ok).astype(float) if col == "error"
                       else np.where(is_ok, done[col].to_numpy(dtype=float, na_value=np.nan), np.nan))
-            agreeing = agreeing_clusters_ci(values, done["item_id"].astype(str).to_numpy(), confidence)
+            agreeing = agreeing_clusters_ci(values, done_codes, confidence)
             return agreeing if agreeing is not None else bm.interval(*bm.mean(col), confidence=confidence, n=n)
         return wilson_ci(int(round(bm.totals[bm.names.index(col)])), n, confidence)
 

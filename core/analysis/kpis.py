@@ -200,10 +200,10 @@ def kpi_table(
     groups: dict[tuple[str, str | None], dict[str, Interval]] = {}
     if df is not None:
         kw = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
-        for m, g in df.groupby("model", sort=False):
+        for m, g in df.groupby("model", sort=False, observed=True):
             groups[(str(m), ALL)] = group_intervals(g, str(m), scorers, ctx, **kw)
             if by_category:
-                for c, gc in g.groupby(g["category"].fillna(""), sort=True):
+                for c, gc in g.groupby(g["category"].astype(object).fillna(""), sort=True):
                     groups[(str(m), str(c))] = group_intervals(gc, str(m), scorers, ctx, **kw)
     defs = _definitions(scorers, settings.cloud_models, rm)
     agg_rows = {(str(r["model"]), r["category"] if isinstance(r["category"], str) else ALL): r for r in agg.to_dict("records")}

@@ -121,7 +121,7 @@ def sample_size(
                  with_run_models=col in DERIVED)
     df, order = with_derived(data.samples, [col], None, data.measured_watts, data.price_bases), data.order
     ok = df[(df["status"] == "ok") & df[col].notna()]
-    means = ok.assign(v=ok[col].astype(float)).groupby(["item_id", "model"])["v"].mean().unstack("model")
+    means = ok.assign(v=ok[col].astype(float)).groupby(["item_id", "model"], observed=True)["v"].mean().unstack("model")
     present = [m for m in order if m in means.columns] + sorted(set(means.columns) - set(order))
     if baseline is not None and baseline not in present:
         raise ValueError(f"baseline {baseline!r} has no {col} values in run {run_id}; models: {', '.join(present) or 'none'}")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.queries.common import Source, query
+from core.queries.common import Source, query, query_categorical
 from core.queries.ratings import HUMAN_RATING, SAMPLE_COLUMN, SAMPLE_JOIN
 from core.schemas import ERROR_KINDS
 
@@ -132,7 +132,8 @@ _FETCH = ("model", "category", "item_id", "seq", "status", "latency_ms", "ttft_m
 def fetch(store: Source, run_id: str, *, models: Sequence[str] | None = None, scorers: Sequence[str] = (),
           columns: Sequence[str] = _FETCH) -> pd.DataFrame:
     """Per-sample arrays with only the needed columns (passed as 0/1/NULL, scorer values as columns;
-    human_rating: the mean over raters of each rater's latest absolute rating of the answer, NULL unrated)."""
+    human_rating: the mean over raters of each rater's latest absolute rating of the answer, NULL unrated).
+    Text columns (model, item_id, status, category) are Categoricals: group with observed=True."""
     rated = HUMAN_RATING in columns
     cols = [SAMPLE_COLUMN if c == HUMAN_RATING else f'"{c}"' for c in columns]
     cols += ["CAST(passed AS DOUBLE) AS passed"]
@@ -142,7 +143,7 @@ def fetch(store: Source, run_id: str, *, models: Sequence[str] | None = None, sc
     if models:
         sql += f" AND model IN ({', '.join('?' * len(models))})"
         params += list(models)
-    return query(store, sql + " ORDER BY model, seq", params)
+    return query_categorical(store, sql + " ORDER BY model, seq", params)
 
 
 def aggregate_rates(row: Mapping[str, Any]) -> dict[str, float | None]:

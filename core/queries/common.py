@@ -18,3 +18,14 @@ def query(source: Source, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         return source.query_df(sql, params)
     return source.execute(sql, list(params)).df()
 
+
+def query_categorical(source: Source, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    """query() with every text column as a pandas Categorical (categories in order of first
+    appearance): a million rows of model, prompt and status names arrive in a third of the time
+    and group faster. Group such frames with observed=True."""
+    if isinstance(source, Store):
+        with source.connect() as con:
+            return query_categorical(con, sql, params)
+    table = source.sql(sql, params=list(params)).to_arrow_table()
+    return table.to_pandas(strings_to_categorical=True)
+

@@ -40,12 +40,14 @@ def note(k: int, paired: bool = False) -> str:
             "quantiles by Woodruff's method)")
 
 
+# each byte's 8 bits (most significant first, as numpy.unpackbits) as weights -1.0 / +1.0
+_BYTE_SIGNS = (np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float32) * 2 - 1)
+
+
 def _signs(rng: np.random.Generator, k: int, n_resamples: int) -> np.ndarray:
-    bits = np.unpackbits(rng.integers(0, 256, -(-(k * n_resamples) // 8), dtype=np.uint8))[: k * n_resamples]
-    w = bits.reshape(n_resamples, k).astype(np.float32)
-    w *= 2
-    w -= 1
-    return w
+    """(B, k) Rademacher weights from random bytes, one bit each (a lookup of 8 weights per byte)."""
+    raw = rng.integers(0, 256, (n_resamples, -(-k // 8)), dtype=np.uint8)
+    return _BYTE_SIGNS[raw].reshape(n_resamples, -1)  # k rounded up to whole bytes: the spare columns weigh nothing
 
 
 @functools.lru_cache(maxsize=2)
@@ -56,7 +58,7 @@ def _cached_signs(seed: int, k: int, n_resamples: int) -> np.ndarray:
 
 
 def weights(rng: np.random.Generator | int, k: int, n_resamples: int) -> np.ndarray:
-    """(B, k) Rademacher weights: from a seed, drawn once and kept (every model and column on
+    """(B, k rounded up to a multiple of 8) Rademacher weights (the columns past k are unused): from a seed, drawn once and kept (every model and column on
     the same prompts shares them); from a Generator, a fresh draw from it (independent groups)."""
     if isinstance(rng, np.random.Generator):
         return _signs(rng, k, n_resamples)
@@ -64,11 +66,12 @@ def weights(rng: np.random.Generator | int, k: int, n_resamples: int) -> np.ndar
 
 
 def multiplier_totals(columns: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """(B, c) resampled column totals from per-prompt totals `columns` (k, c)."""
+    """(B, c) resampled column totals from per-prompt totals `columns` (k, c); w: (B, >= k)."""
     columns = np.asarray(columns, dtype=float)
     if columns.shape[0] == 0:
         return np.zeros((w.shape[0], columns.shape[1]))
-    centred = (columns - columns.mean(axis=0)).astype(np.float32)
+    centred = np.zeros((w.shape[1], columns.shape[1]), dtype=np.float32)  # rows past k: zero (unused weights)
+    centred[: columns.shape[0]] = columns - columns.mean(axis=0)
     return columns.sum(axis=0) + (w @ centred).astype(float)
 
 
@@ -85,7 +88,7 @@ def _quantile_at(xs: np.ndarray, p: np.ndarray) -> np.ndarray:
 def multiplier_stats(x: np.ndarray, codes: np.ndarray, k: int, stats_q: Sequence[float | None],
                      w: np.ndarray, xs: np.ndarray | None = None) -> np.ndarray:
     """(len(stats_q), B) resampled statistics of x (None: the mean; q: the q quantile), prompts
-    `codes` (0..k-1), weights `w` (B, k). xs: x sorted, when the caller has it."""
+    `codes` (0..k-1), weights `w` (B, >= k). xs: x sorted, when the caller has it."""
     n = x.size
     sizes = np.bincount(codes, minlength=k).astype(float)
     xs = np.sort(x) if xs is None else xs

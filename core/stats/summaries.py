@@ -64,7 +64,7 @@ def summarize_models(
     ok = ok_rows(df, metric)
     info = metric_info(metric)
     out = {}
-    for model, g in ok.groupby("model", sort=False):
+    for model, g in ok.groupby("model", sort=False, observed=True):
         clusters = g["item_id"].to_numpy() if "item_id" in g else None
         out[str(model)] = summarize(g["_value"].to_numpy(), clusters, binary=info.binary, confidence=confidence, n_resamples=n_resamples, seed=seed)
     return out
