@@ -19,7 +19,7 @@ models = st.multiselect("Models", all_models, default=all_models, key="results.m
 if not models:
     st.info("Choose at least one model.")
     st.stop()
-with_ci = aw.interval_toggle(int(runs[runs["run_id"].isin(run_ids)]["done"].sum()), key="results.ci")
+with_ci = aw.interval_toggle(key="results.ci")
 machine_load.notice(run_ids)
 colors = state.model_colors()
 

@@ -80,7 +80,7 @@ def test_paired_ratio_of_medians_stays_paired() -> None:
     paired = ratio_of_medians_cluster_ci(a, ca, b, cb, paired=True)
     unpaired = ratio_of_medians_cluster_ci(a, ca, b, cb, paired=False)
     assert paired.method == unpaired.method == "multiplier-bootstrap"
-    assert "same weights" in paired.note
+    assert "same weights" in paired.note and "Gaussian" in paired.note
     assert paired.low < np.exp(0.1) < paired.high
     assert (paired.high - paired.low) < 0.6 * (unpaired.high - unpaired.low)
 
@@ -100,3 +100,28 @@ def test_joint_means_use_the_weights_and_a_sparse_column_keeps_the_count_bootstr
     sparse = np.full(x.size, np.nan)
     sparse[:10] = 1.0
     assert not bootstrap_means({"lat": x, "rare": sparse}, c).large
+
+
+def test_the_results_page_shows_large_sample_intervals_without_a_switch(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Issue 15: above 60,000 samples intervals were opt-in. Now the Results page shows them at every
+    size, and names the large-sample method where it applies (here 5,000 prompts x 2 repeats)."""
+    from streamlit.testing.v1 import AppTest
+
+    from bench.analysis import synthetic_run
+    from core.store import Store
+    from ui import state
+
+    db = tmp_path / "large.duckdb"
+    synthetic_run(Store(db), run_id="large", n_models=2, n_items=large_sample.LARGE_CLUSTERS, repeats=2, error_rate=0.0)
+    monkeypatch.setattr(state, "HEAVY_SAMPLES", 1)  # the run counts as large for the dashboard
+    monkeypatch.setenv("LLM_EVAL_DB", str(db))
+    at = AppTest.from_file("../app.py", default_timeout=300).run()
+    at.switch_page("pages/3_results.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.toggle(key="results.ci").value is True
+    captions = "\n".join(c.value for c in at.caption)
+    assert "multiplier bootstrap over prompts (large sample" in captions
+    assert "intervals are off by default" not in captions
+    kpis = at.dataframe[0].value.set_index("model")
+    for model in ("model-00", "model-01"):  # the median latency with its interval, around it
+        assert kpis.loc[model, "latency_ms_p50_low"] < kpis.loc[model, "latency_ms_p50"] < kpis.loc[model, "latency_ms_p50_high"]

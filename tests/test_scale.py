@@ -15,6 +15,6 @@ def test_reports_follow_the_policy():
 def test_the_dashboard_threshold_is_the_policys():
     from ui import state
 
-    assert state.HEAVY_SAMPLES == POLICY.dashboard_samples and state.HEAVY_RESAMPLES == POLICY.dashboard_cost_resamples
+    assert state.HEAVY_SAMPLES == POLICY.dashboard_samples
     small = LargeRunPolicy(dashboard_samples=10)
     assert small.dashboard_heavy(11) and not small.dashboard_heavy(10)

@@ -111,15 +111,11 @@ def run_models(df: pd.DataFrame, run_ids: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def interval_toggle(n_samples: int, key: str) -> bool:
-    """Bootstrap intervals: on by default; opt-in above HEAVY_SAMPLES (they take a while there)."""
-    heavy = n_samples > state.HEAVY_SAMPLES
-    on = st.toggle("Confidence intervals", value=not heavy, key=key,
-                   help="Bootstrap intervals over prompts; the method is shown under each chart.")
-    if heavy and not on:
-        st.caption(f"{n_samples:,} samples: intervals are off by default here because bootstrapping this many "
-                   "takes from seconds to minutes; switch them on to compute them (the result is cached).")
-    return on
+def interval_toggle(key: str) -> bool:
+    """Bootstrap intervals: on at every run size (from 5,000 prompts they come from the large-sample
+    multiplier bootstrap, core.stats.large_sample: seconds at a million samples); off only by choice."""
+    return st.toggle("Confidence intervals", value=True, key=key,
+                     help="Intervals over prompts; the method is shown under each chart.")
 
 
 def methods_caption(tables: Sequence) -> None:

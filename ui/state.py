@@ -225,7 +225,7 @@ def model_colors() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- analysis (Results, Compare, Costs)
 
-HEAVY_SAMPLES = POLICY.dashboard_samples  # above this many samples, bootstrap intervals and tests are opt-in (core.scale)
+HEAVY_SAMPLES = POLICY.dashboard_samples  # above this many samples the category breakdown is opt-in (core.scale)
 
 
 def run_version(run_id: str) -> tuple:
@@ -274,9 +274,6 @@ def comparison(run_id: str, metrics: tuple[str, ...], baseline: str | None, corr
                        tuple(sorted(margins.items())), alpha, cost_settings())
 
 
-HEAVY_RESAMPLES = POLICY.dashboard_cost_resamples  # cost-interval resamples above HEAVY_SAMPLES (core.scale)
-
-
 @st.cache_data(ttl=3600, show_spinner="Resampling response times and token counts…", max_entries=8)
 def _cost_resamples(path: str, run_id: str, version: tuple, n_resamples: int | None) -> "analysis.CostResamples":
     """The resampled means behind every cost interval: they do not depend on the assumptions,
@@ -296,9 +293,7 @@ def _cost_report(path: str, run_id: str, version: tuple, settings: "C.CostSettin
 
 
 def cost_report(run_id: str, settings: "C.CostSettings") -> "analysis.CostReport":
-    version = run_version(run_id)
-    heavy = len(version) > 1 and version[1] > HEAVY_SAMPLES
-    return _cost_report(str(db_path()), run_id, version, settings, HEAVY_RESAMPLES if heavy else None)
+    return _cost_report(str(db_path()), run_id, run_version(run_id), settings, None)
 
 
 @st.cache_data(ttl=3600, show_spinner="Computing sample sizes…", max_entries=32)

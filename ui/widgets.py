@@ -146,7 +146,7 @@ def kpi_table(summary: pd.DataFrame) -> None:
 
 def latency_bars(run_id: str, done: int, summary: pd.DataFrame) -> None:
     """Median latency per model with the KPI table's interval of each median (bootstrap over
-    prompts); on a run above HEAVY_SAMPLES the bars come without (the Results page computes them)."""
+    prompts); on a run above HEAVY_SAMPLES the bars come without (the Results page shows them)."""
     heavy = done > state.HEAVY_SAMPLES
     table = None if heavy else state.kpis(run_id)
     ivs = {m: table.interval(m, "latency_ms_p50") for m in table.models} if table is not None else {}
@@ -155,7 +155,7 @@ def latency_bars(run_id: str, done: int, summary: pd.DataFrame) -> None:
     if methods:
         st.caption(f"Whiskers: the interval of each model's median latency ({', '.join(methods)}, over prompts).")
     else:
-        st.caption("No intervals on the bars: " + ("a large run; the Results page computes them on request." if heavy
+        st.caption("No intervals on the bars: " + ("a large run; the Results page shows them." if heavy
                                                   else "too few samples."))
 
 

@@ -240,10 +240,12 @@ def _cluster_intervals(
     if k < 2:
         return tuple(_undefined(m, confidence, x.size, "fewer than 2 prompts (clusters): no interval", e) for e in ests)
     B = n_resamples or default_resamples(x.size)
-    boot = _cluster_boot(x, codes, k, qs, seed, B)
     note = f"resampled {k} prompts with their repeats"
-    if large_sample.is_large(k):
+    if large_sample.is_large(k):  # drawn for this series alone: nothing here is paired with another
+        boot = large_sample.multiplier_stats(x, codes, k, qs, None, rng=seed, n_resamples=B)
         m, note = large_sample.METHOD, large_sample.note(k)
+    else:
+        boot = _cluster_boot(x, codes, k, qs, seed, B)
     return tuple(
         _finish_bootstrap(
             e, tb, None, method="percentile", confidence=confidence, n=x.size, n_resamples=B, seed=seed, note=note, name=m

@@ -148,7 +148,7 @@ def bootstrap_sums(
     # every column with values must have them on many prompts (a sparse one: the count draw)
     large = large_sample.is_large(k) and all(large_sample.is_large(int(c)) or c == 0 for c in (sizes > 0).sum(axis=0))
     if large:
-        boot.append(large_sample.multiplier_totals(both, large_sample.weights(seed, k, B)))
+        boot.append(large_sample.group_draws(both, seed, B))
     elif k >= 2:
         for cnt in _seeded_counts(seed, k, B):
             boot.append(cnt @ both)

@@ -3,20 +3,24 @@
 Resampling prompts costs a (B x k) draw of counts and, for a quantile, an order statistic of
 every resample: seconds to a minute per model on a run of 33,334 prompts x 3 repeats. From
 LARGE_CLUSTERS prompts the central limit theorem over prompts is exact enough that the
-intervals come instead from the same statistic's first-order (linear) approximation:
+intervals come instead from the statistic's first-order (linear) approximation, resampled by a
+Gaussian multiplier (wild) bootstrap over prompts:
 
 - a mean or a ratio of two totals (tokens per second): its resampled value is
   (T + sum_c w_c (t_c - mean t)) / (N + sum_c w_c (n_c - mean n)), t_c and n_c the prompt's
-  total and count, w_c a Rademacher weight (+1 or -1, one per prompt and resample): a
-  multiplier (wild) bootstrap, whose variance is the with-replacement bootstrap's;
+  total and count, w_c ~ N(0, 1) one weight per prompt and resample; the variance is the
+  with-replacement bootstrap's;
 - a quantile q (Woodruff 1952): the share of values at or below the sample quantile is a mean
   of per-prompt counts, resampled as above (p* = q + sum_c w_c (u_c - p n_c) / N), and mapped
   back through the sample's quantile function (numpy's linear interpolation).
 
-One weight matrix per (seed, prompts, resamples) serves every column, every quantile and every
-model on the same prompts, so paired comparisons (the same prompts for both models) and ratios
-of several means are resampled jointly, as with the count matrix. Percentile intervals.
-Checked against the cluster bootstrap at 5,000-10,000 prompts (tests/test_large_sample.py).
+With Gaussian weights, w @ Z (Z the k x c centred per-prompt columns) is exactly normal with
+covariance Z'Z, so the statistics of one group are drawn from that c-dimensional normal
+(`group_draws`: no k-wide weights at all). Statistics of two models that must be resampled
+together (a paired ratio of medians: the same prompts for both) share one (B x k) weight
+matrix per (seed, prompts, resamples) instead (`weights`, `multiplier_stats`). Percentile
+intervals. Checked against the cluster bootstrap at 6,000 prompts and for coverage by
+simulation (tests/test_large_sample.py).
 """
 from __future__ import annotations
 
@@ -36,42 +40,73 @@ def is_large(k: int) -> bool:
 
 def note(k: int, paired: bool = False) -> str:
     both = " (the same weights for both models)" if paired else ""
-    return (f"large sample: multiplier bootstrap over {k:,} prompts{both} (Rademacher weights; "
-            "quantiles by Woodruff's method)")
-
-
-# each byte's 8 bits (most significant first, as numpy.unpackbits) as weights -1.0 / +1.0
-_BYTE_SIGNS = (np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float32) * 2 - 1)
-
-
-def _signs(rng: np.random.Generator, k: int, n_resamples: int) -> np.ndarray:
-    """(B, k) Rademacher weights from random bytes, one bit each (a lookup of 8 weights per byte)."""
-    raw = rng.integers(0, 256, (n_resamples, -(-k // 8)), dtype=np.uint8)
-    return _BYTE_SIGNS[raw].reshape(n_resamples, -1)  # k rounded up to whole bytes: the spare columns weigh nothing
+    return (f"large sample: Gaussian multiplier bootstrap over {k:,} prompts{both} (quantiles by "
+            "Woodruff's method)")
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_signs(seed: int, k: int, n_resamples: int) -> np.ndarray:
-    w = _signs(np.random.default_rng(seed), k, n_resamples)
+def _cached_weights(seed: int, k: int, n_resamples: int) -> np.ndarray:
+    w = np.random.default_rng(seed).standard_normal((n_resamples, k), dtype=np.float32)
     w.flags.writeable = False
     return w
 
 
 def weights(rng: np.random.Generator | int, k: int, n_resamples: int) -> np.ndarray:
-    """(B, k rounded up to a multiple of 8) Rademacher weights (the columns past k are unused): from a seed, drawn once and kept (every model and column on
-    the same prompts shares them); from a Generator, a fresh draw from it (independent groups)."""
+    """(B, k) Gaussian weights: from a seed, drawn once and kept (every model on the same
+    prompts shares them, so their statistics are resampled together); from a Generator, a
+    fresh draw from it (independent groups)."""
     if isinstance(rng, np.random.Generator):
-        return _signs(rng, k, n_resamples)
-    return _cached_signs(int(rng), k, n_resamples)
+        return rng.standard_normal((n_resamples, k), dtype=np.float32)
+    return _cached_weights(int(rng), k, n_resamples)
+
+
+def group_draws(columns: np.ndarray, rng: np.random.Generator | int, n_resamples: int) -> np.ndarray:
+    """(B, c) resampled column totals of ONE group from its per-prompt totals (k, c): the
+    Gaussian multiplier draws w @ Z drawn from their exact distribution N(0, Z'Z) (c numbers per
+    resample instead of k). Not shared with other groups: use weights() when two groups'
+    statistics must be resampled together."""
+    columns = np.asarray(columns, dtype=float)
+    # identical columns (the counts of columns missing on the same rows) enter the product once
+    seen: dict[bytes, int] = {}
+    kept: list[int] = []  # the first of each set of identical columns
+    where = np.empty(columns.shape[1], dtype=int)  # each column's position among the kept ones
+    for j in range(columns.shape[1]):
+        key = columns[:, j].tobytes()
+        if key not in seen:
+            seen[key] = len(kept)
+            kept.append(j)
+        where[j] = seen[key]
+    unique = columns[:, kept]
+    centred = unique - unique.mean(axis=0)
+    root = _root(centred.T @ centred)
+    g = (rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)).standard_normal((n_resamples, unique.shape[1]))
+    return columns.sum(axis=0) + (g @ root.T)[:, where]
+
+
+def _root(cov: np.ndarray) -> np.ndarray:
+    """A square root L (L L' = cov) of a covariance matrix that may be singular (identical or
+    constant columns): Cholesky of the correlation matrix with a 1e-10 ridge, scaled back, so a
+    column without variance draws exactly its total. (Cholesky, not an eigendecomposition: a
+    multithreaded eigensolver takes 100x longer on a busy machine.)"""
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    live = sd > 0
+    root = np.zeros_like(cov)
+    if live.any():
+        s = sd[live]
+        corr = cov[np.ix_(live, live)] / np.outer(s, s)
+        try:
+            low = np.linalg.cholesky(corr + 1e-10 * np.eye(s.size))
+        except np.linalg.LinAlgError:
+            vals, vecs = np.linalg.eigh(corr)
+            low = vecs * np.sqrt(np.clip(vals, 0.0, None))
+        root[np.ix_(live, live)] = s[:, None] * low
+    return root
 
 
 def multiplier_totals(columns: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """(B, c) resampled column totals from per-prompt totals `columns` (k, c); w: (B, >= k)."""
+    """(B, c) resampled column totals from per-prompt totals `columns` (k, c) and weights w (B, k)."""
     columns = np.asarray(columns, dtype=float)
-    if columns.shape[0] == 0:
-        return np.zeros((w.shape[0], columns.shape[1]))
-    centred = np.zeros((w.shape[1], columns.shape[1]), dtype=np.float32)  # rows past k: zero (unused weights)
-    centred[: columns.shape[0]] = columns - columns.mean(axis=0)
+    centred = (columns - columns.mean(axis=0)).astype(np.float32)
     return columns.sum(axis=0) + (w @ centred).astype(float)
 
 
@@ -86,9 +121,11 @@ def _quantile_at(xs: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def multiplier_stats(x: np.ndarray, codes: np.ndarray, k: int, stats_q: Sequence[float | None],
-                     w: np.ndarray, xs: np.ndarray | None = None) -> np.ndarray:
+                     w: np.ndarray | None, xs: np.ndarray | None = None, *, rng: np.random.Generator | int = 0,
+                     n_resamples: int = 0) -> np.ndarray:
     """(len(stats_q), B) resampled statistics of x (None: the mean; q: the q quantile), prompts
-    `codes` (0..k-1), weights `w` (B, >= k). xs: x sorted, when the caller has it."""
+    `codes` (0..k-1): with the shared weights `w` (B, k), or, w None, drawn for this group alone
+    (group_draws with rng and n_resamples). xs: x sorted, when the caller has it."""
     n = x.size
     sizes = np.bincount(codes, minlength=k).astype(float)
     xs = np.sort(x) if xs is None else xs
@@ -100,11 +137,12 @@ def multiplier_stats(x: np.ndarray, codes: np.ndarray, k: int, stats_q: Sequence
             qhat = _quantile_at(xs, np.array([q]))[0]
             below = np.bincount(codes, weights=(x <= qhat).astype(float), minlength=k)
             cols.append(below - below.sum() / n * sizes)  # linearised share at or below the quantile
-    drawn = multiplier_totals(np.column_stack(cols), w)  # (B, 1 + len(stats_q))
+    z = np.column_stack(cols)
+    drawn = multiplier_totals(z, w) if w is not None else group_draws(z, rng, n_resamples)  # (B, 1 + len(stats_q))
     count = drawn[:, 0]
     for j, q in enumerate(stats_q, start=1):
         if q is None:
             rows.append(drawn[:, j] / count)
         else:
             rows.append(_quantile_at(xs, q + drawn[:, j] / n))
-    return np.stack(rows) if rows else np.zeros((0, w.shape[0]))
+    return np.stack(rows) if rows else np.zeros((0, drawn.shape[0]))

@@ -41,17 +41,19 @@ Intervals (95% by default).
   where a target falls outside, so the values are exactly those of the full sort, from the
   same draws (tested), at about a tenth of the cost.
 - Large samples (from 5,000 prompts, core.stats.large_sample): resampling prompts is replaced
-  by a multiplier (wild) bootstrap over prompts: each resample weights every prompt's total by
-  a Rademacher weight (+1 or -1), so a mean (or a ratio of totals) is resampled as
+  by a Gaussian multiplier (wild) bootstrap over prompts: each resample weights every prompt's
+  total by w_c ~ N(0, 1), so a mean (or a ratio of totals) is resampled as
   (T + sum w_c (t_c - mean t)) / (N + sum w_c (n_c - mean n)), the with-replacement
   bootstrap's variance to first order; a quantile by Woodruff's method: the share of values at
   or below the sample quantile, resampled the same way, mapped back through the sample's
-  quantile function. Percentile intervals; one weight matrix per (seed, prompts, resamples)
-  for every column and every model on the same prompts (paired comparisons stay paired).
-  With thousands of prompts the normal approximation behind it is exact to a few percent of
-  the interval's width (checked against the cluster bootstrap at 6,000 prompts, and for
-  coverage by simulation: tests/test_large_sample.py). A column with values on fewer than
-  5,000 prompts keeps the cluster bootstrap.
+  quantile function. Percentile intervals. For one model's statistics the weighted sums are
+  drawn from their exact distribution (normal, covariance Z'Z of the centred per-prompt
+  totals); two models compared on the same prompts (the ratio of medians) share one weight
+  matrix per (seed, prompts, resamples), so paired comparisons stay paired. With thousands of
+  prompts the normal approximation behind it is exact to a few percent of the interval's
+  width (checked against the cluster bootstrap at 6,000 prompts, and for coverage by
+  simulation: tests/test_large_sample.py). A column with values on fewer than 5,000 prompts
+  keeps the cluster bootstrap.
 - Ratio of medians: the headline of "how much slower / faster" for a pair of models:
   median(a) / median(b), the medians of every successful sample (repeats included) on the
   prompts both ran, so with a complete run it is the ratio of the summary's medians.

@@ -42,10 +42,30 @@ def _average_ranks(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ranks, counts
 
 
+@dataclass(frozen=True)
+class SignedRanks:
+    """The signed-rank sums of paired differences (zeros dropped): Wilcoxon's statistic and the
+    rank-biserial correlation read the same ranking."""
+
+    count: int  # non-zero differences
+    r_plus: float
+    r_minus: float
+    tie_term: float  # sum of t^3 - t over tie groups of |d|
+
+
+def signed_rank_sums(d: np.ndarray) -> SignedRanks:
+    """Rank |d| of the non-zero (finite) differences once: sums of the ranks of positive and negative ones."""
+    d = np.asarray(d, dtype=float)
+    d = d[(d != 0) & np.isfinite(d)]
+    r, ties = _average_ranks(np.abs(d))
+    t = ties.astype(float)
+    return SignedRanks(int(d.size), float(r[d > 0].sum()), float(r[d < 0].sum()), float(np.sum(t ** 3 - t)))
+
+
 _WILCOXON_EXACT_MAX = 50  # scipy.stats.wilcoxon(method="auto") leaves the normal approximation only up to here
 
 
-def _wilcoxon(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _wilcoxon(x: np.ndarray, y: np.ndarray, ranks: SignedRanks | None = None) -> tuple[float, float]:
     """Two-sided Wilcoxon signed-rank (zeros dropped): scipy.stats.wilcoxon for n <= 50 (exact
     without ties or zeros; with them, permutation for n <= 13, else normal approximation),
     else its normal approximation (tie-corrected variance, no continuity
@@ -55,18 +75,18 @@ def _wilcoxon(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     if d.size <= _WILCOXON_EXACT_MAX:
         res = sps.wilcoxon(x, y, zero_method="wilcox")
         return float(res.statistic), float(res.pvalue)
-    d = d[d != 0]
-    count = float(d.size)
-    r, ties = _average_ranks(np.abs(d))
-    r_plus, r_minus = float(r[d > 0].sum()), float(r[d < 0].sum())
+    sr = signed_rank_sums(d) if ranks is None else ranks
+    count, r_plus, r_minus = float(sr.count), sr.r_plus, sr.r_minus
     mn = count * (count + 1.0) * 0.25
-    se = math.sqrt((count * (count + 1.0) * (2.0 * count + 1.0) - float(np.sum(ties.astype(float) ** 3 - ties)) / 2) / 24)
+    se = math.sqrt((count * (count + 1.0) * (2.0 * count + 1.0) - sr.tie_term / 2) / 24)
     z = (r_plus - mn) / se
     return min(r_plus, r_minus), float(2 * ndtr(-abs(z)))
 
 
-def paired_test(a: object, b: object, test: Literal["wilcoxon", "t"] = "wilcoxon") -> TestResult:
-    """Paired test on per-prompt values: Wilcoxon signed-rank (default) or paired t."""
+def paired_test(a: object, b: object, test: Literal["wilcoxon", "t"] = "wilcoxon", *,
+                _ranks: SignedRanks | None = None) -> TestResult:
+    """Paired test on per-prompt values: Wilcoxon signed-rank (default) or paired t.
+    _ranks: signed_rank_sums(a - b) when the caller has it."""
     x, y = finite_pairs(a, b)
     d = x - y
     n = d.size
@@ -78,7 +98,7 @@ def paired_test(a: object, b: object, test: Literal["wilcoxon", "t"] = "wilcoxon
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if test == "wilcoxon":
-            stat, p = _wilcoxon(x, y)
+            stat, p = _wilcoxon(x, y, _ranks)
             note = f"{int(np.sum(d == 0))} zero differences dropped" if np.any(d == 0) else ""
         else:
             res = sps.ttest_rel(x, y)
