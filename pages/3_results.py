@@ -43,8 +43,10 @@ aw.by_category(runs, focus, tables[focus], models, with_ci, colors)
 st.subheader("Sample explorer")
 focus_models = [m for m in models if m in aw.run_models(runs, [focus])]
 aw.explorer(focus, focus_models)
-with st.expander("Side by side: two models' outputs, word by word"):
-    side_by_side.pick_and_show(focus, focus_models, key="results.sbs")
+sbs = st.expander("Side by side: two models' outputs, word by word", key="results.sbs_open", on_change="rerun")
+with sbs:  # computed only while open (a query over every paired prompt: seconds on a large run)
+    if sbs.open:
+        side_by_side.pick_and_show(focus, focus_models, key="results.sbs")
 
 st.subheader("All samples")
 sample_table.section(focus, focus_models)

@@ -184,6 +184,9 @@ def test_side_by_side_shows_two_models_word_by_word_and_hostile_text_literally(t
     _run(Store(db), "r1", PromptSet("qa", "test", _items()))
     at = _open(_app(db, monkeypatch), "pages/3_results.py")
     assert any(e.label.startswith("Side by side") for e in at.expander)
+    assert not [s for s in at.selectbox if s.key == "results.sbs.a"]  # closed: nothing computed (issue 15)
+    at.session_state["results.sbs_open"] = True  # the user opens it
+    at.run()
     assert (at.selectbox(key="results.sbs.a").value, at.selectbox(key="results.sbs.b").value) == ("a", "b")
     diffs = [m.value for m in at.markdown if m.value.startswith("<div") and "pre-wrap" in m.value]
     assert len(diffs) == 20  # a page of 10 prompts, A and B each
@@ -214,21 +217,21 @@ def test_compare_page_uses_the_champion_as_baseline(populated, monkeypatch):
         Store(db).set_setting("champion", None)
 
 
-def test_compare_on_a_large_run_draws_pareto_and_drift_before_the_tests(populated, monkeypatch):
-    """Above HEAVY_SAMPLES the pairwise tests are opt-in; the cheap charts are drawn anyway."""
+def test_compare_on_a_large_run_shows_every_test_without_a_switch(populated, monkeypatch):
+    """Issue 15: above HEAVY_SAMPLES the pairwise tests were opt-in ('compare.go'). Now verdicts, the
+    significance matrix, Pareto whiskers, drift and parity show at every size, with no switch."""
     from ui import state
 
     db, setup, run_id = populated
     monkeypatch.setattr(state, "HEAVY_SAMPLES", 1)  # the populated run counts as large
     at = _open(_app(db, monkeypatch), "pages/4_compare.py")
-    assert at.toggle(key="compare.go").value is False
-    assert "switch on 'Run the pairwise tests'" in _texts(at)
-    assert not [m for m in at.markdown if m.value.startswith("- ")]  # no verdicts yet
-    assert len(at.get("plotly_chart")) == 2  # Pareto frontier + drift, no heatmap
-    assert "Efficient models:" in _texts(at)
-    at.toggle(key="compare.go").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not [t for t in at.toggle if t.key == "compare.go"]
+    texts = _texts(at)
+    assert "Run the pairwise tests" not in texts and "comes with the pairwise tests" not in texts
     assert [m for m in at.markdown if m.value.startswith("- ")] and len(at.get("plotly_chart")) == 3
+    assert "Whiskers: intervals of the median latency" in texts
+    assert "Parity: one model through two paths" in [h.value for h in at.subheader]
 
 
 def test_compare_page_speaks_plainly_about_ratios_the_table_and_parity(tmp_path, monkeypatch):

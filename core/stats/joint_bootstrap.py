@@ -111,14 +111,19 @@ def bootstrap_means(
             raise ValueError(f"values ({n}) and clusters ({cl.size}) must have the same length")
         codes, k = factorize_labels(cl)
     m = len(cols)
-    finite = np.column_stack([np.isfinite(c) for c in cols]) if m else np.zeros((n, 0), bool)
-    values = np.column_stack([np.where(np.isfinite(c), c, 0.0) for c in cols]) if m else np.zeros((n, 0))
     # per-prompt totals, one column at a time: bincount adds in row order, as np.add.at would, ~10x faster
     sums = np.zeros((k, m))
     sizes = np.zeros((k, m))
-    for j in range(m):
-        sums[:, j] = np.bincount(codes, weights=values[:, j], minlength=k)
-        sizes[:, j] = np.bincount(codes, weights=finite[:, j].astype(float), minlength=k)
+    seen: dict[bytes, int] = {}  # columns missing on the same rows share their counts
+    for j, c in enumerate(cols):
+        finite = np.isfinite(c)
+        sums[:, j] = np.bincount(codes, weights=np.where(finite, c, 0.0), minlength=k)
+        key = np.packbits(finite).tobytes()
+        if key in seen:
+            sizes[:, j] = sizes[:, seen[key]]
+        else:
+            seen[key] = j
+            sizes[:, j] = np.bincount(codes, weights=finite.astype(float), minlength=k)
     return bootstrap_sums(names, sums, sizes, n, clustered=clusters is not None and k < n, n_resamples=n_resamples, seed=seed)
 
 
