@@ -125,3 +125,18 @@ def test_the_results_page_shows_large_sample_intervals_without_a_switch(tmp_path
     kpis = at.dataframe[0].value.set_index("model")
     for model in ("model-00", "model-01"):  # the median latency with its interval, around it
         assert kpis.loc[model, "latency_ms_p50_low"] < kpis.loc[model, "latency_ms_p50"] < kpis.loc[model, "latency_ms_p50_high"]
+
+
+def test_single_runs_on_many_prompts_take_the_large_sample_path_too(small_threshold) -> None:  # noqa: ANN001
+    """One run per prompt: no repeats, but 6,000 prompts: the BCa bootstrap would draw 1,000 x 6,000
+    indices per statistic; the multiplier bootstrap gives the same interval to a few percent."""
+    x = np.exp(np.random.default_rng(7).normal(0, 0.7, K)) * 100
+    s = summarize(x, np.arange(K).astype(str))
+    assert not s.clustered and s.p50.method == s.mean.method == "multiplier-bootstrap"
+    small_threshold()
+    ref = summarize(x, np.arange(K).astype(str)).p50  # the BCa bootstrap below the threshold
+    assert ref.method == "bca-bootstrap"
+    width = ref.high - ref.low
+    assert abs(s.p50.low - ref.low) < 0.1 * width and abs(s.p50.high - ref.high) < 0.1 * width
+    se = np.std(x, ddof=1) / np.sqrt(K)  # the mean's interval is the t interval's, to a few percent
+    assert abs((s.mean.high - s.mean.low) - 2 * 1.96 * se) < 0.08 * 2 * 1.96 * se

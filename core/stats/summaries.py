@@ -7,6 +7,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from core.stats import large_sample
 from core.stats.basics import DEFAULT_CONFIDENCE, DEFAULT_SEED, PERCENTILES, Interval
 from core.stats.cluster_bootstrap import _cluster_intervals, _has_repeats
 from core.stats.cluster_codes import factorize_labels
@@ -50,9 +51,10 @@ def summarize(
     if binary:
         mean = proportion_ci(x, c, confidence=confidence, n_resamples=n_resamples, seed=seed)
         return MetricSummary(int(keep.sum()), n_prompts, clustered, mean, None, None, None, None)
-    if clustered:
-        ivs = _cluster_intervals(x, c, ["mean", *[p / 100 for p in PERCENTILES]], confidence, n_resamples, seed)
-        return MetricSummary(int(keep.sum()), n_prompts, True, *ivs)
+    if clustered or large_sample.is_large(int(keep.sum())):  # single runs, many prompts: each value its own prompt
+        labels = c if c is not None else np.arange(x.size)
+        ivs = _cluster_intervals(x, labels, ["mean", *[p / 100 for p in PERCENTILES]], confidence, n_resamples, seed)
+        return MetricSummary(int(keep.sum()), n_prompts, clustered, *ivs)
     qs = quantile_cis(x[keep], [p / 100 for p in PERCENTILES], confidence=confidence, n_resamples=n_resamples, seed=seed, method=method)
     return MetricSummary(int(keep.sum()), n_prompts, False, mean_ci(x[keep], confidence), *qs)
 
