@@ -42,6 +42,9 @@ from core.stats import (
     tost_unpaired,
     unpaired_test,
 )
+from core.stats import large_sample
+from core.stats.basics import default_resamples
+from core.stats.multiplier_batch import multiplier_quantiles
 from core.stats.significance import signed_rank_sums
 from core.verdicts import (  # noqa: F401 - Comparison, verdict, TEST_LABELS, RATIO_STATISTIC, factor_text: this module's public names
     RATIO_STATISTIC,
@@ -333,6 +336,43 @@ class _KeyedCache(BootCache):
                 clusters: tuple[np.ndarray, int] | None = None) -> np.ndarray:
         return self._base.medians(None if key is None else (*key, self._key), x, n_resamples, seed, clusters)
 
+    def median(self, key: tuple | None, x: np.ndarray) -> float:  # noqa: D102
+        return self._base.median(None if key is None else (*key, self._key), x)
+
+
+def _prefetch_run_medians(t: _ItemTable, metric: str, pairs: Sequence[tuple[str, str]], cache: BootCache,
+                          n_resamples: int | None, seed: int, min_overlap: float) -> None:
+    """Large runs with repeats: the multiplier-bootstrap medians of every run of each model, for
+    all models paired on the same prompts drawn together from their exact joint Gaussian
+    distribution (core.stats.multiplier_batch: no k-wide weight matrix), stored where the
+    comparisons' ratio_of_medians_cluster_ci reads them. Equal in distribution to the per-pair
+    draw, not draw for draw: a pair's interval may differ from compare_models' by Monte Carlo error."""
+    if t.rows is None:
+        return
+    groups: dict[tuple[bytes, int], tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]] = {}
+    for a, b in pairs:
+        if t.single_run(a) and t.single_run(b):
+            continue
+        paired, _, _, _ = _pairing(t, a, b, min_overlap)
+        mask = ~np.isnan(t.column(a)) & ~np.isnan(t.column(b))
+        if not paired or not large_sample.is_large(int(mask.sum())):
+            continue
+        runs = {m: t.runs(m, mask) for m in (a, b)}
+        B = n_resamples or default_resamples(max(v.size for v, _ in runs.values()))
+        groups.setdefault((mask.tobytes(), B), (mask, {}))[1].update(runs)
+    for (prompts, B), (mask, runs) in groups.items():
+        k, code = int(mask.sum()), np.cumsum(mask) - 1  # a run's prompt code: its row among the shared prompts
+        todo = [m for m, (v, _) in runs.items() if v.size >= 2 and (_memo_key(m, metric, prompts), B, seed, True) not in cache]
+        meds = multiplier_quantiles([(runs[m][0], code[runs[m][1]]) for m in todo], k, 0.5,
+                                    lambda z, B=B: large_sample.group_draws(z, seed, B))  # type: ignore[misc]
+        for m, med in zip(todo, meds):
+            cache.put_medians(_memo_key(m, metric, prompts), B, seed, True, med)
+
+
+def _memo_key(model: str, metric: str, prompts: bytes) -> tuple:
+    """The key _KeyedCache gives the medians of every run of a model on these prompts."""
+    return (model, metric, "runs", prompts)
+
 
 def pairwise(
     df: pd.DataFrame,
@@ -362,8 +402,10 @@ def pairwise(
     cache = BootCache()
     out: list[Comparison] = []
     groups: list[list[int]] = []
+    codes = _codes(df)
     for metric in metrics:
-        table = _item_table(df, metric)
+        table = _item_table(df, metric, codes)
+        _prefetch_run_medians(table, metric, pairs, cache, n_resamples, seed, min_overlap)
         margin = (margins or {}).get(metric)
         start = len(out)
         for a, b in pairs:

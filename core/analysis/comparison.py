@@ -224,7 +224,7 @@ def _compare_loaded(data: RunData, run_id: str, cols: list[str], choose_baseline
         mg = {resolve_metric(k): v for k, v in o.margins.items()}
         keep = df[df["model"].isin(present)]
         frame = keep.assign(model=pd.Categorical(keep["model"], categories=present, ordered=True)).sort_values(["model", "seq"])
-        frame["model"] = frame["model"].astype(str)
+        # the model stays categorical (spec order): core.compare groups by its codes
         comps = pairwise(frame, usable, baseline=baseline, correction=o.correction, test=o.test, margins=mg, alpha=o.alpha,
                          confidence=o.confidence, n_resamples=o.n_resamples, seed=o.seed)
     elif len(present) < 2:

@@ -9,7 +9,7 @@ import numpy as np
 
 from core.stats.basics import DEFAULT_CONFIDENCE, DEFAULT_SEED, Interval, _check_confidence, _constant, _undefined, default_resamples
 from core.stats.cluster_codes import factorize_labels, has_repeats
-from core.stats import large_sample
+import core.stats.large_sample as large_sample
 from core.stats.resampling import (
     _counts,
     _counts_cached,

@@ -22,7 +22,7 @@ from core.stats.basics import (
     finite_pairs,
     finite_values,
 )
-from core.stats import large_sample
+import core.stats.large_sample as large_sample
 from core.stats.cluster_bootstrap import _cluster_boot
 from core.stats.cluster_codes import unique_inverse
 from core.stats.intervals import mean_ci

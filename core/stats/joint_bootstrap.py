@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.stats.basics import DEFAULT_CONFIDENCE, DEFAULT_SEED, Interval, _constant, _undefined, default_resamples, finite_or_none
-from core.stats import large_sample
+import core.stats.large_sample as large_sample
 from core.stats.cluster_codes import factorize_labels
 from core.stats.resampling import _finish_bootstrap, _seeded_counts
 

@@ -49,7 +49,11 @@ Intervals (95% by default).
   quantile function. Percentile intervals. For one model's statistics the weighted sums are
   drawn from their exact distribution (normal, covariance Z'Z of the centred per-prompt
   totals); two models compared on the same prompts (the ratio of medians) share one weight
-  matrix per (seed, prompts, resamples), so paired comparisons stay paired. With thousands of
+  matrix per (seed, prompts, resamples), so paired comparisons stay paired; the all-pairs
+  comparison (core.compare.pairwise) draws every model on the same prompts together, from the
+  exact joint normal of their stacked per-prompt columns (core.stats.multiplier_batch), so every
+  pair stays paired without the k-wide weights (a pair's interval then differs from the pair
+  compared alone by Monte Carlo error: within 15% of its width, tests/test_compare.py). With thousands of
   prompts the normal approximation behind it is exact to a few percent of the interval's
   width (checked against the cluster bootstrap at 6,000 prompts, and for coverage by
   simulation: tests/test_large_sample.py). A column with values on fewer than 5,000 prompts

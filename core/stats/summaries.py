@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core.stats import large_sample
+import core.stats.large_sample as large_sample
 from core.stats.basics import DEFAULT_CONFIDENCE, DEFAULT_SEED, PERCENTILES, Interval
 from core.stats.cluster_bootstrap import _cluster_intervals, _has_repeats
 from core.stats.cluster_codes import factorize_labels
