@@ -26,6 +26,9 @@ def _pairs(path: str, run_id: str, version: tuple, models: tuple[str, ...]) -> l
     return parity.path_pairs(state._store(path).get_run(run_id).manifest, list(models))
 
 
+SHOWN_MISMATCHES = 1_000  # rows of differing pairs sent to the page (a large run can have 100,000)
+
+
 def section(run_id: str, models: list[str]) -> None:
     """Pick two entries of the same weights; show identical share, quality difference and latency ratio with intervals."""
     st.subheader("Parity: one model through two paths")
@@ -60,5 +63,6 @@ def section(run_id: str, models: list[str]) -> None:
         st.warning("This run sampled (temperature > 0): identical outputs are not expected.")
     bad = rep.mismatch_frame()
     if not bad.empty:
-        st.caption(f"{len(bad)} pair(s) differ or failed:")
-        st.dataframe(bad, hide_index=True)  # user text: shown as data, never as HTML
+        shown = f" (the first {SHOWN_MISMATCHES:,} shown)" if len(bad) > SHOWN_MISMATCHES else ""
+        st.caption(f"{len(bad):,} pair(s) differ or failed{shown}:")
+        st.dataframe(bad.head(SHOWN_MISMATCHES), hide_index=True)  # user text: shown as data, never as HTML

@@ -25,6 +25,7 @@ from core.stats.basics import (
 import core.stats.large_sample as large_sample
 from core.stats.cluster_bootstrap import _cluster_boot
 from core.stats.cluster_codes import unique_inverse
+from core.stats.multiplier_batch import multiplier_quantiles
 from core.stats.intervals import mean_ci
 from core.stats.resampling import _finish_bootstrap, _index_blocks, _jackknife_quantile, _resampled_quantiles
 from core.stats.significance import SignedRanks, signed_rank_sums
@@ -222,7 +223,10 @@ def ratio_of_medians_cluster_ci(
     if np.ptp(x) == 0 and np.ptp(y) == 0:
         return _constant(kind, confidence, n, est, "no spread in either group")
     B = n_resamples or default_resamples(max(x.size, y.size))
-    if paired:  # one seeded index matrix over the shared prompts: both models draw the same prompts
+    if paired and _cache is None and large_sample.is_large(ka):  # one pair alone: both medians from one joint draw
+        boot_a, boot_b = multiplier_quantiles([(x, ca), (y, cb)], ka, 0.5,
+                                              lambda z: large_sample.group_draws(z, seed, B))
+    elif paired:  # one seeded index matrix over the shared prompts: both models draw the same prompts
         boot_a = cache.medians(key_a, x, B, seed, (ca, ka))
         boot_b = cache.medians(key_b, y, B, seed, (cb, kb))
     else:
