@@ -2,6 +2,7 @@
 
     queue = jobs.RunQueue(store)        # the dashboard's and `python -m core run --queue`'s handle
     run_ids = queue.submit([spec])      # queued in the store; starts a worker when none is alive
+    run_id = queue.submit_sweep(models, prompt_set, batch_sizes, concurrency)  # a throughput sweep job
     snap = queue.snapshot()             # live progress, read from the worker's progress record
     queue.cancel(run_id)                # a queued run is dropped; a running one stops within a generation
     queue.resume(run_id)                # interrupted / cancelled / failed runs are queued again
@@ -231,6 +232,17 @@ class RunQueue:
         if start_worker:
             self.ensure_worker()
         return run_ids
+
+    def submit_sweep(self, models: Sequence[str], prompt_set: str, batch_sizes: Sequence[int] | str | None = None,
+                     concurrency: Sequence[int] | str | None = None, start_worker: bool = True, **kw: Any) -> str:
+        """Queue a throughput sweep (core.throughput.queue_sweep: checked now, so mistakes raise here) for
+        the worker, which measures it like a run; WorkerStartError when it cannot start."""
+        from core.throughput import queue_sweep
+
+        run_id = queue_sweep(self.store, models, prompt_set, batch_sizes, concurrency=concurrency, **kw)
+        if start_worker:
+            self.ensure_worker()
+        return run_id
 
     def resume(self, run_id: str, start_worker: bool = True) -> str:
         """Queue an interrupted, cancelled or failed run again; its stored samples are skipped."""

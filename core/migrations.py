@@ -320,4 +320,14 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0012_throughput_level_kind",
+        """
+        -- the HTTP concurrency sweep (core.throughput_http) shares the throughput table: level_kind says what
+        -- batch_size holds, 'batch' (a batch size, local models) or 'concurrency' (requests in flight, HTTP
+        -- models); rows stored before this migration are batch sizes
+        ALTER TABLE throughput ADD COLUMN level_kind VARCHAR DEFAULT 'batch';
+        UPDATE throughput SET level_kind = 'batch' WHERE level_kind IS NULL;
+        """,
+    ),
 )

@@ -403,7 +403,7 @@ class Store(CatalogTables, QueueTables):
 
     # ------------------------------------------------------------------ throughput sweeps (core.throughput)
     THROUGHPUT_COLUMNS = ("run_id", "model", "batch_size", "n_requests", "tokens_per_s", "requests_per_s",
-                          "latency_ms_mean", "ttft_ms", "mem_added_mb", "identical_to_b1")
+                          "latency_ms_mean", "ttft_ms", "mem_added_mb", "identical_to_b1", "level_kind")
 
     def append_throughput(self, rows: Sequence[dict[str, Any]]) -> int:
         """Append sweep rows (one per model and batch size) in one transaction; created_at is now."""

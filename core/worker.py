@@ -364,12 +364,17 @@ class Worker:
         rec.write("running", grace_s=LOAD_GRACE_S, must=True)
         print(f"worker: run {run_id} ({row.planned} samples, {row.done} stored)", flush=True)
         try:
-            if spec.memory_budget_gb is not None:
-                self.loader.set_budget(spec.memory_budget_gb)
-            runner = Runner(self.store, loader=self.loader, on_event=rec.on_event, cancel=self.cancel,
-                            interrupt=self.stop, after_run=_after_run_hooks(), role="worker")
-            result = runner.execute(run_id)
-            rec.p.state = result.status
+            from core.throughput import is_sweep_run, run_queued
+
+            if is_sweep_run(row.manifest):  # a throughput sweep job (core.throughput): rows, no samples
+                run_queued(self.store, run_id, self.loader, self.cancel)
+                rec.p.state = self.store.get_run(run_id).status
+            else:
+                if spec.memory_budget_gb is not None:
+                    self.loader.set_budget(spec.memory_budget_gb)
+                runner = Runner(self.store, loader=self.loader, on_event=rec.on_event, cancel=self.cancel,
+                                interrupt=self.stop, after_run=_after_run_hooks(), role="worker")
+                rec.p.state = runner.execute(run_id).status
         except Exception as exc:  # noqa: BLE001 - the runner marked the run failed; the worker goes on
             rec.p.state, rec.p.error = "failed", f"{type(exc).__name__}: {exc}"
             rec.p.messages.append(rec.p.error)

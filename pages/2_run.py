@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.jobs import RunBusyError
 from core.schemas import GenerationParams, RunSpec
-from ui import machine_load, nav, state, widgets
+from ui import machine_load, nav, state, throughput, widgets
 from ui import format as fmt
 
 REFRESH_BUSY_S = 1.0
@@ -161,6 +161,8 @@ if st.button("Start run", type="primary", icon=":material/play_arrow:", key="run
         st.rerun()
 if first.active:
     st.caption("One run at a time keeps timings clean: a new run waits in the queue until the current one ends.")
+
+throughput.sweep_form(infos, sets)  # queued for the worker like a run; its chart is on Compare
 
 # ------------------------------------------------------------------ resume
 resumable = queue.resumable_runs()

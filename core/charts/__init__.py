@@ -15,7 +15,7 @@ A report chart is a frozen spec holding only what it draws (numbers, names, colo
     distributions   box plots (spec), box/violin/ECDF/histogram of samples, KPI per category
     comparison      pairwise-test heatmap, Pareto (figure and spec), latency drift
     costs           cost per 1,000 requests (local vs cloud), break-even lines
-    throughput      throughput against latency by batch size
+    throughput      throughput against latency by batch size / requests in flight
     panels          the Run page's live trace, the Overview's bars, the Models page's gauge
     rankings        the leaderboard from pairwise preferences, the win-rate heatmap
 """
@@ -30,7 +30,7 @@ from .distributions import POINTS_LIMIT, BoxChart, BoxSeries, category_bars, dis
 from .layout import LAYOUT, MONEY_AXIS, ZERO_RANGE, all_zero, axis_title, esc, hover_text, style
 from .panels import kpi_bars, latency_trace, memory_gauge
 from .rankings import leaderboard_chart, win_rate_heatmap
-from .throughput import ThroughputChart, ThroughputCurve, throughput_chart
+from .throughput import ThroughputChart, ThroughputCurve, level_text, throughput_chart
 
 Chart = BoxChart | BarChart | LineChart | ScatterChart | ThroughputChart
 
@@ -38,6 +38,6 @@ __all__ = [
     "LAYOUT", "MONEY_AXIS", "POINTS_LIMIT", "ZERO_RANGE", "BarChart", "BarSeries", "BoxChart", "BoxSeries", "Chart", "Line",
     "LineChart", "Point", "ScatterChart", "ThroughputChart", "ThroughputCurve", "all_zero", "axis_title", "break_even_chart",
     "category_bars", "cost_per_1k_chart", "distribution", "drift_chart", "esc", "hover_text", "kpi_bars", "latency_pareto_chart",
-    "latency_trace", "memory_gauge", "model_colors", "pareto", "pvalue_heatmap", "style", "throughput_chart",
+    "latency_trace", "memory_gauge", "model_colors", "pareto", "pvalue_heatmap", "style", "throughput_chart", "level_text",
     "leaderboard_chart", "win_rate_heatmap",
 ]

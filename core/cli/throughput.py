@@ -1,4 +1,5 @@
-"""The throughput command: a local batch-size sweep (core.throughput), stored with a run."""
+"""The throughput command: a sweep of batch sizes (local models) and requests in flight (HTTP models),
+core.throughput, stored with a run."""
 from __future__ import annotations
 
 import argparse
@@ -8,13 +9,17 @@ from core.cli.common import CliError, command, open_store, print_df
 
 
 def add_parsers(add) -> None:  # noqa: ANN001 - core.cli.main's adder: add(name, help) -> subparser
-    t = add("throughput", "sweep batch sizes for local models: tokens/s, requests/s, latency, TTFT, memory per batch size")
-    t.add_argument("--models", required=True, help="comma-separated local catalog names, e.g. demo-tiny,demo-small")
+    t = add("throughput", "sweep batch sizes (local models) and requests in flight (HTTP models): tokens/s, requests/s, "
+                          "latency, TTFT, memory per level")
+    t.add_argument("--models", required=True, help="comma-separated catalog names, e.g. demo-tiny,demo-small or an HTTP model")
     t.add_argument("--prompt-set", required=True)
-    t.add_argument("--batch-sizes", default="1,2,4,8", help="comma-separated, e.g. 1,2,4,8,16,32 (1 is always run)")
+    t.add_argument("--batch-sizes", default=None,
+                   help="local models: comma-separated, e.g. 1,2,4,8,16,32 (default 1,2,4,8; 1 is always run)")
+    t.add_argument("--concurrency", default=None,
+                   help="HTTP models: requests in flight, comma-separated, e.g. 1,2,4,8 (default 1,2,4,8; 1 is always run)")
     t.add_argument("--limit", type=int, default=16, help="first N prompts (default 16)")
     t.add_argument("--max-new-tokens", type=int, default=16)
-    t.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    t.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"], help="local models' device")
     t.add_argument("--run-id", help="store the rows with this existing run instead of a new sweep run")
     t.add_argument("--name", default="", help="name of the new sweep run")
     t.add_argument("--json", action="store_true", help="print the rows as JSON")
@@ -23,10 +28,11 @@ def add_parsers(add) -> None:  # noqa: ANN001 - core.cli.main's adder: add(name,
 @command("throughput")
 def cmd_throughput(args: argparse.Namespace) -> int:
     from core.cli.run import _refuse_if_measuring
-    from core.throughput import parse_batch_sizes, sweep
+    from core.throughput import parse_batch_sizes, parse_concurrency, sweep
 
     try:
-        sizes = parse_batch_sizes(args.batch_sizes)
+        sizes = parse_batch_sizes(args.batch_sizes) if args.batch_sizes is not None else None
+        flight = parse_concurrency(args.concurrency) if args.concurrency is not None else None
     except ValueError as exc:
         raise CliError(str(exc)) from None
     if args.limit < 1 or args.max_new_tokens < 1:
@@ -34,8 +40,8 @@ def cmd_throughput(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     store = open_store(args)
     _refuse_if_measuring(store)
-    result = sweep(store, models, args.prompt_set, sizes, limit=args.limit, max_new_tokens=args.max_new_tokens,
-                   device=args.device, run_id=args.run_id, name=args.name)
+    result = sweep(store, models, args.prompt_set, sizes, concurrency=flight, limit=args.limit,
+                   max_new_tokens=args.max_new_tokens, device=args.device, run_id=args.run_id, name=args.name)
     if args.json:
         print(json.dumps({"run_id": result.run_id, "notes": list(result.notes),
                           "rows": json.loads(result.rows.to_json(orient="records"))}, indent=2))
@@ -44,6 +50,7 @@ def cmd_throughput(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")
     for m in models:
+        curve = result.curve(m).rename(columns={"batch_size": "level"})
         print(f"\n{m}")
-        print_df(result.curve(m).drop(columns=["run_id", "model"]))
+        print_df(curve.drop(columns=["run_id", "model"]))
     return 0

@@ -11,7 +11,7 @@ store -> queries -> analysis (core.analysis) -> views (pages, reports, CLI, MLfl
     reports    box statistics and appendix rows for a report
     console    the SQL console: one user-written read statement over documented views, read-only
     side_by_side  two arms' outputs prompt by prompt, filtered and paged
-    throughput a run's local throughput sweep rows (core.throughput)
+    throughput a run's throughput sweep rows (core.throughput: batch sizes, requests in flight)
 """
 from core.queries.aggregate import aggregate, aggregate_rates, fetch, pass_rates, prompt_cost_sums, run_scorers, score_path
 from core.queries.common import Source, query
@@ -27,12 +27,12 @@ from core.queries.runs import (
     setting,
 )
 from core.queries.side_by_side import arm_categories, paired_outputs
-from core.queries.throughput import has_throughput, throughput
+from core.queries.throughput import has_throughput, sweep_run_ids, throughput
 
 __all__ = [
     "Source", "query", "aggregate", "aggregate_rates", "fetch", "pass_rates", "prompt_cost_sums", "run_scorers", "score_path",
     "categories", "drift_points", "explorer", "value_sample", "appendix_rows", "box_stats", "ok_models",
     "prompt_and_failure_counts", "manifest_model_specs", "planned_models", "recent_errors", "run_models",
     "run_models_order", "run_times", "setting", "paired_outputs", "arm_categories",
-    "throughput", "has_throughput",
+    "throughput", "has_throughput", "sweep_run_ids",
 ]

@@ -107,18 +107,26 @@ def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
 
 
 def _throughput_table(sweep: Any) -> Table:
-    """The sweep rows as a table: per model and batch size."""
-    cols = ("Model", "Batch size", "Requests", "Tokens/s", "Requests/s", "Latency per request (ms)", "TTFT (ms)",
-            "Memory added (MB)", "Identical to batch 1")
+    """The sweep rows as a table: per model and level (a batch size, or requests in flight)."""
+    cols = ("Model", "Level", "Requests", "Tokens/s", "Requests/s", "Latency per request (ms)", "TTFT (ms)",
+            "Memory added (MB)", "Identical to level 1")
     def num(x: Any) -> str:
         return number(x)
 
-    rows = tuple((str(r.model), str(int(r.batch_size)), str(int(r.n_requests)), num(r.tokens_per_s), num(r.requests_per_s),
-                  num(r.latency_ms_mean), num(r.ttft_ms), num(r.mem_added_mb), pct(r.identical_to_b1, 0))
+    kinds = set(sweep["level_kind"]) if "level_kind" in sweep else {"batch"}
+    rows = tuple((str(r.model), ch.level_text(getattr(r, "level_kind", "batch") or "batch", int(r.batch_size)),
+                  str(int(r.n_requests)), num(r.tokens_per_s), num(r.requests_per_s), num(r.latency_ms_mean),
+                  num(r.ttft_ms), num(r.mem_added_mb), pct(r.identical_to_b1, 0))
                  for r in sweep.itertuples())
-    return Table(cols, rows, note="Batched greedy generation (left padding, attention masks); TTFT: the batch's first "
-                 "generated token (streamer clock); latency: the batch's wall time, which every request in it waits for.",
-                 numeric=(False, *[True] * 8))
+    notes = []
+    if "batch" in kinds:
+        notes.append("Batch sizes (local models): batched greedy generation (left padding, attention masks); TTFT: the "
+                     "batch's first generated token (streamer clock); latency: the batch's wall time, which every "
+                     "request in it waits for.")
+    if "concurrency" in kinds:
+        notes.append("Requests in flight (HTTP models): greedy requests, N at a time; TTFT: the request's first "
+                     "streamed token; latency: the request's own; memory added: not observable for a remote model (—).")
+    return Table(cols, rows, note=" ".join(notes), numeric=(False, False, *[True] * 7))
 
 
 def _recommend_and_compare(store: Store, run: Any, kpi: analysis.KpiTable, explicit: str | None, common: dict[str, Any]
