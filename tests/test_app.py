@@ -200,6 +200,8 @@ def test_side_by_side_shows_two_models_word_by_word_and_hostile_text_literally(t
     at.selectbox(key="results.sbs.b").set_value("a").run()
     assert "Choose two different models" in _texts(at)
     at = _open(at, "pages/4_compare.py")
+    at.session_state["compare.sbs_open"] = True  # the user opens it (closed, nothing is computed)
+    at.run()
     assert at.selectbox(key="compare.sbs.a").value == "a" and "12 prompts match" in _texts(at)
 
 
@@ -721,3 +723,30 @@ def test_compare_across_runs_pairs_arms_and_runs_the_gate(tmp_path, monkeypatch)
     assert "margin of the wrong sign" in "\n".join(e.value for e in at.error)
     at.text_area(key="compare.gate.rules").set_value("rules:\n  - quality >= -0.5\n").run()
     assert "gate PASSED" in _texts(at)
+
+
+@pytest.mark.skipif(not demo_models_trained(), reason="the demo models are not trained (scripts/train_demo_models.py)")
+def test_throughput_sweep_from_the_run_page_opens_on_compare(tmp_path, monkeypatch):
+    """The Run page queues a sweep for the worker (the dashboard measures nothing); the sweep-only run
+    is listed and opens on Compare with its chart and a sentence saying it has no per-sample results."""
+    db = tmp_path / "sweep.duckdb"
+    at = _open(_app(db, monkeypatch), "pages/2_run.py")
+    at.multiselect(key="run.sweep.models").set_value(["demo-tiny"]).run()  # enables the batch sizes
+    assert at.text_input(key="run.sweep.flight").disabled  # no HTTP model chosen
+    at.selectbox(key="run.sweep.set").set_value("demo-qa")
+    at.number_input(key="run.sweep.limit").set_value(2)
+    at.number_input(key="run.sweep.max_new").set_value(2)
+    at.text_input(key="run.sweep.batch").set_value("1,2")
+    at.button(key="run.sweep.start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run_id = _newest_run(db)
+    deadline = time.monotonic() + 180
+    while (status := Store(db).get_run(run_id).status) in ("queued", "running"):
+        assert time.monotonic() < deadline, f"sweep {run_id} still {status}"
+        time.sleep(0.1)
+    assert status == "completed", Store(db).get_run(run_id).message
+    assert Store(db).get_run(run_id).manifest["kind"] == "throughput_sweep"
+    at = _open(at, "pages/4_compare.py")
+    assert at.selectbox(key="compare.run").value == run_id
+    assert "throughput sweep without per-sample results" in _texts(at)
+    assert len(at.get("plotly_chart")) == 1 and "batch size 2" in _texts(at)

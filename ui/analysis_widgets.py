@@ -15,6 +15,7 @@ from core import charts
 from core.analysis import costs as C
 from core.analysis.kpi_definitions import KPI_DEFS
 from core.compare import TEST_LABELS, verdict
+from core import queries
 from core.queries import explore, planned_models
 from core.stats import Interval, metric_info
 from core.textfmt import effect_text, fmt_p, signed
@@ -69,14 +70,20 @@ WITH_INTERVALS = {"latency_ms_p50", "quality_mean", "pass_rate", "tokens_per_s",
 # --------------------------------------------------------------------------- pickers
 
 
-def finished_runs() -> pd.DataFrame:
+def finished_runs(with_sweeps: bool = False) -> pd.DataFrame:
+    """The runs with samples; with_sweeps: and after them the runs holding only a throughput sweep
+    (core.throughput), last so that a page's default stays a run with samples."""
     df = state.runs()
-    return df[df["done"] > 0] if not df.empty else df
+    if df.empty or not with_sweeps:
+        return df[df["done"] > 0] if not df.empty else df
+    swept = (df["done"] == 0) & df["run_id"].isin(queries.sweep_run_ids(state.store()))
+    return pd.concat([df[df["done"] > 0], df[swept]])
 
 
-def finished_runs_or_stop(empty_message: str) -> pd.DataFrame:
-    """The runs with samples; with none, the page's empty state (what to do instead) and stop."""
-    runs = finished_runs()
+def finished_runs_or_stop(empty_message: str, with_sweeps: bool = False) -> pd.DataFrame:
+    """The runs with samples (with_sweeps: and sweep-only runs); with none, the page's empty state
+    (what to do instead) and stop."""
+    runs = finished_runs(with_sweeps)
     if runs.empty:
         st.info(empty_message, icon=":material/info:")
         st.stop()
