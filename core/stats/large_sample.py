@@ -120,6 +120,16 @@ def _quantile_at(xs: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t)
 
 
+def linearised_share(x: np.ndarray, xs: np.ndarray, codes: np.ndarray, k: int, q: float,
+                     sizes: np.ndarray | None = None) -> np.ndarray:
+    """Woodruff's column for the q quantile of x (xs: x sorted): per prompt, its values at or
+    below the sample quantile minus its share of them (u_c - p n_c); sums to zero."""
+    sizes = np.bincount(codes, minlength=k).astype(float) if sizes is None else sizes
+    qhat = _quantile_at(xs, np.array([q]))[0]
+    below = np.bincount(codes, weights=(x <= qhat).astype(float), minlength=k)
+    return below - below.sum() / x.size * sizes
+
+
 def multiplier_stats(x: np.ndarray, codes: np.ndarray, k: int, stats_q: Sequence[float | None],
                      w: np.ndarray | None, xs: np.ndarray | None = None, *, rng: np.random.Generator | int = 0,
                      n_resamples: int = 0) -> np.ndarray:
@@ -134,9 +144,7 @@ def multiplier_stats(x: np.ndarray, codes: np.ndarray, k: int, stats_q: Sequence
         if q is None:
             cols.append(np.bincount(codes, weights=x, minlength=k))
         else:
-            qhat = _quantile_at(xs, np.array([q]))[0]
-            below = np.bincount(codes, weights=(x <= qhat).astype(float), minlength=k)
-            cols.append(below - below.sum() / n * sizes)  # linearised share at or below the quantile
+            cols.append(linearised_share(x, xs, codes, k, q, sizes))
     z = np.column_stack(cols)
     drawn = multiplier_totals(z, w) if w is not None else group_draws(z, rng, n_resamples)  # (B, 1 + len(stats_q))
     count = drawn[:, 0]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from core.stats.large_sample import _quantile_at, multiplier_totals
+from core.stats.large_sample import _quantile_at, linearised_share, multiplier_totals
 
 
 def multiplier_quantiles(groups: Sequence[tuple[np.ndarray, np.ndarray]], k: int, q: float,
@@ -29,10 +29,7 @@ def multiplier_quantiles(groups: Sequence[tuple[np.ndarray, np.ndarray]], k: int
     for x, codes in groups:
         x = np.asarray(x, dtype=float)
         xs = np.sort(x)
-        qhat = _quantile_at(xs, np.array([q]))[0]
-        sizes = np.bincount(codes, minlength=k).astype(float)
-        below = np.bincount(codes, weights=(x <= qhat).astype(float), minlength=k)
-        cols.append(below - below.sum() / x.size * sizes)  # linearised share at or below the quantile
+        cols.append(linearised_share(x, xs, codes, k, q))
         sorted_x.append(xs)
     z = np.column_stack(cols)
     drawn = draw(z) if callable(draw) else multiplier_totals(z, draw)  # (B, groups)
