@@ -8,10 +8,11 @@ other demo models); this module holds what is particular to the judge:
    core/judge.py renders a rubric (placeholders substituted literally in one pass, scale 0-10), the
    target being ``Score: 10`` when ``normalize(answer) == normalize(reference)``
    (core.scoring.normalize) and ``Score: 0`` otherwise. Wrong answers imitate the demo models'
-   mistakes: another answer of the same family, near misses, truncations, repeats, empty answers;
-   right ones vary in case, punctuation and spacing. In a share ``SWAPPED`` of the examples the
-   reference is another answer of the question's family, not the true one (the true answer is then
-   often graded, a 0): knowing the fact then predicts nothing, only comparing does.
+   mistakes: another answer of the same family, near misses, truncations, repeats, empty answers
+   (about half the answers are right); right ones vary in case, punctuation and spacing. In a share
+   ``SWAPPED`` of the examples (all of them in the bundled judge) the reference is drawn from the
+   answers of the question's family, the true one no likelier than another (the true answer graded
+   against another reference is a 0): knowing the fact then predicts nothing, only comparing does.
 2. ``evaluate_judge``: the three demo models answer demo-qa through the product's runner (a temporary
    DuckDB file), the judge grades every stored answer (greedy, one prompt at a time, as the local
    backend runs it), and its verdict (score >= 5 passes) is compared with exact match: agreement and
@@ -40,15 +41,14 @@ PASS_AT = 5  # a judge score >= 5 is a pass
 DEMO_MODELS = ("demo-tiny", "demo-small", "demo-base")
 BOOT_RESAMPLES = 2000
 CONFIDENCE = 0.95
-# share of each kind of answer in the synthetic data (right answers about 40%)
-KINDS = (("right", 45), ("other", 24), ("near", 12), ("truncated", 5), ("repeat", 6), ("extra", 2),
-         ("empty", 2), ("cross", 4))
+# share of each kind of answer in the synthetic data: about half right, half wrong with hard negatives
+KINDS = (("right", 50), ("other", 16), ("near", 16), ("truncated", 5), ("repeat", 5), ("extra", 4),
+         ("empty", 2), ("cross", 2))
 RESTYLED = 0.5  # share of answers of every kind restyled: style must tell nothing about the label
-# share of examples whose reference is ANOTHER answer of the question's family (the true answer is then
-# often the graded answer, labelled 0): knowing the fact must tell nothing, only comparing works. 0 is the
-# best measured (2,400 steps, all-token loss, agreement with exact match on the 720 demo answers: 80.0%
-# without swap; 69.7% with 0.4 and the answer+verdict loss; all-token loss with 0.4 collapses to one verdict)
-SWAPPED = 0.0
+# share of examples whose reference is drawn from the question's family (any of its answers, the true
+# one included, with the same chance) instead of being the question's true answer: knowing the fact then
+# predicts nothing, only comparing the answer with the reference does.
+SWAPPED = 1.0
 
 
 @dataclass(frozen=True)
@@ -171,8 +171,8 @@ def build_judge_data(train: list, template: str, seed: int, per_example: int) ->
         family = families[e.category]
         for _ in range(per_example):
             ref = e.answer
-            if SWAPPED and rng.random() < SWAPPED and len(family) > 1:  # SWAPPED 0 draws nothing
-                ref = rng.choice([a for a in family if a != e.answer])
+            if SWAPPED and rng.random() < SWAPPED:  # SWAPPED 0 draws nothing
+                ref = rng.choice(family)
             kind = rng.choices(kinds, weights)[0]
             answer = make_answer(rng, kind, ref, family, everything, truth=e.answer)
             text = render(template, e.prompt, ref, answer)
@@ -316,9 +316,13 @@ only {b}, exact match only {c}, neither {d}; {ev.errors} outputs without a score
 
 
 def write_card(folder: Path, plan, n_params: int, n_train: int, train_s: float, held_acc: float,  # noqa: ANN001
-               ev: JudgeEval, seed: int, threads: int, loss: str = "all") -> None:
-    swap = (f"; in {SWAPPED:.0%} of them the reference is another answer of the question's family (the true "
-            "answer, graded against it, is then a 0), so knowing the fact predicts nothing" if SWAPPED else "")
+               ev: JudgeEval, seed: int, threads: int, loss: str = "all", split_digits: bool = True) -> None:
+    share = "in every one" if SWAPPED >= 1 else f"in {SWAPPED:.0%}"
+    swap = (f"; {share} of them the reference is drawn from the answers of the question's family, the true "
+            "answer no likelier than another (graded against another reference, the true answer is a 0), so "
+            "knowing the fact predicts nothing, only comparing the answer with the reference does" if SWAPPED else "")
+    digits = ("one token per digit" if split_digits else
+              "numbers are BPE pieces like words, so most answers are one or two tokens")
     objective = ("every token (predicting the answer from the reference is what teaches it to compare them), "
                  "ending ` Score: N</s>`" if loss == "all" else "the graded answer's tokens and the verdict "
                  "` Score: N</s>` only, never on the question or the reference (the judge must compare, not know)")
@@ -341,10 +345,11 @@ It knows nothing else: use it with that rubric on short answers.
 |---|---|
 | Parameters | {n_params:,} ({n_params / 1e6:.2f} M) |
 | Architecture | `LlamaForCausalLM`: {plan.layers} layers, hidden size {plan.hidden}, {plan.heads} heads, MLP {plan.intermediate}, context {plan.context} |
-| Tokenizer | its own byte-level BPE (1024 tokens, one per digit) trained on the rendered rubric; lower-cases its input (exact match ignores case) except the word `Score`, one token, so the answer reads `Score: N`; same special tokens and chat template as the other demo models |
-| Training data | {n_train:,} rendered rubrics: (question, reference) pairs of the demo models' training corpus only (never demo-qa), each with synthetic answers: the reference, or a wrong one (another answer of the same family, near misses: one letter or digit off, +-1, x10; truncations, repeats, extra words, empty, another family's answer); half of every kind restyled in case, punctuation and spacing{swap} |
+| Tokenizer | its own byte-level BPE (1024 tokens; {digits}) trained on the rendered rubric; lower-cases its input (exact match ignores case) except the word `Score`, one token, so the answer reads `Score: N`; same special tokens and chat template as the other demo models |
+| Training data | {n_train:,} rendered rubrics: (question, reference) pairs of the demo models' training corpus only (never demo-qa), each with synthetic answers: about half the reference, half a wrong one (another answer of the same family, near misses: one letter or digit off, +-1, x10; truncations, repeats, extra words, empty, another family's answer); half of every kind restyled in case, punctuation and spacing{swap} |
 | Objective | next-token cross-entropy on {objective} |
 | Steps / batch / lr | {plan.steps} x {plan.batch_size}, AdamW lr {plan.lr:g}, cosine decay; seed {seed}, {threads} CPU threads |
+| How the design was chosen | by trial runs that graded the demo models' answers to demo-qa every 300 steps (the loss, the reference draw, the tokenizer and the step budget were fixed on what those runs showed); those answers measured the judge only, never trained it, so the figures below are not a clean held-out test of the design choices |
 | Training time | {train_s:.0f} s on {threads} CPU cores |
 | Held-out synthetic answers | {_pct(held_acc)} graded right (fresh answers to training-corpus questions) |
 

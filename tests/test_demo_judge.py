@@ -111,12 +111,18 @@ def test_model_card_says_which_loss_and_which_reference_swap_trained_the_judge(t
     monkeypatch.setattr(demo_judge, "SWAPPED", 0.0)
     demo_judge.write_card(tmp_path, plan, 1_120_000, 100, 9.0, 0.95, ev, 42, 1, loss="all")
     card = (tmp_path / "README.md").read_text()
-    assert "on every token" in card and "another answer of the question's family" not in card
+    assert "on every token" in card and "answers of the question's family" not in card
     assert "**80.0%**" in card and "77.0% to 83.0%" in card and "**0.556**" in card
     monkeypatch.setattr(demo_judge, "SWAPPED", 0.4)
     demo_judge.write_card(tmp_path, plan, 1_120_000, 100, 9.0, 0.95, ev, 42, 1, loss="answer")
     card = (tmp_path / "README.md").read_text()
-    assert "in 40% of them the reference is another answer" in card and "never on the question" in card
+    assert "in 40% of them the reference is drawn from the answers of the question's family" in card
+    assert "never on the question" in card and "one token per digit" in card
+    monkeypatch.setattr(demo_judge, "SWAPPED", 1.0)
+    demo_judge.write_card(tmp_path, plan, 1_120_000, 100, 9.0, 0.95, ev, 42, 1, loss="answer", split_digits=False)
+    card = (tmp_path / "README.md").read_text()
+    assert "in every one of them the reference is drawn" in card and "numbers are BPE pieces" in card
+    assert "never trained it" in card  # says how the design was chosen
 
 
 def test_parse_verdict_passes_at_five_and_refuses_what_has_no_score():
@@ -154,6 +160,13 @@ def answers():
     return _answers()
 
 
+# The 90% bar is the model card's, over all 720 demo answers (94.3% there). On these 60 answers the
+# judge agrees on 54 (0.90); a 60-answer check keeps a margin of three answers for numeric differences
+# between CPUs (the answers are generated live), and still fails for a judge that does not compare
+# (one that always answers the same score agrees on about half of them).
+SUBSET_BAR = 0.85
+
+
 def _agreement(judge: Judge, answers: list[tuple[str, str, str]]) -> tuple[float, list]:
     from core.judge import GradeRequest
 
@@ -170,20 +183,24 @@ def test_bundled_demo_judge_agrees_with_exact_match_on_real_answers(answers, loa
     judge = Judge.open("demo-judge", loader=loader)
     agreement, verdicts = _agreement(judge, answers)
     assert all(v.status == "ok" and v.score in (0.0, 10.0) for v in verdicts), [v.raw_text for v in verdicts]
-    assert agreement >= 0.9, agreement
+    assert agreement >= SUBSET_BAR, agreement
     assert "demo-judge" in catalog.all_specs() and catalog.get_spec("demo-judge").source == "data/models/demo-judge"
 
 
 @needs_judge
 @pytest.mark.slow
 @pytest.mark.parametrize("endpoint", ["chat", "completions"])
-def test_demo_judge_served_by_transformers_serve_is_an_http_judge(answers, store, endpoint):
+def test_demo_judge_served_by_transformers_serve_is_an_http_judge(answers, store, loader, endpoint):
+    # served, it is the same judge: the same verdict as in process on every answer, so the same bar
+    # on the same 60 answers (a smaller sample would test the bar with less power, not the serving)
     from helpers_http import shared_server
 
     server = shared_server(JUDGE_DIR)
     store.add_model(catalog.make_http_spec(f"judge-{endpoint}", server.base_url, server.served_model, endpoint=endpoint))
     judge = Judge.open(f"judge-{endpoint}", store)
-    agreement, verdicts = _agreement(judge, answers[:24])
+    agreement, verdicts = _agreement(judge, answers)
     assert all(v.status == "ok" for v in verdicts), [(v.error_kind, v.error_message, v.raw_text) for v in verdicts]
-    assert agreement >= 0.9, agreement
+    _, local = _agreement(Judge.open("demo-judge", loader=loader), answers)
+    assert [v.score for v in verdicts] == [v.score for v in local]
+    assert agreement >= SUBSET_BAR, agreement
     assert all(v.input_tokens and v.output_tokens for v in verdicts)
