@@ -44,13 +44,15 @@ def test_a_window_too_narrow_widens_to_the_same_answer(monkeypatch: pytest.Monke
 
 
 def test_large_series_take_the_window_and_keep_the_interval() -> None:
+    # 4,000 prompts x 6 repeats: 24,000 values take the window, and fewer than 5,000 prompts keep the
+    # cluster bootstrap (from 5,000 prompts core.stats.large_sample takes over)
     rng = np.random.default_rng(4)
-    codes = np.repeat(np.arange(8000), 3)
-    x = rng.lognormal(0, 0.2, codes.size) * np.repeat(rng.lognormal(0, 0.4, 8000), 3)  # no ties
+    codes = np.repeat(np.arange(4000), 6)
+    x = rng.lognormal(0, 0.2, codes.size) * np.repeat(rng.lognormal(0, 0.4, 4000), 6)  # no ties
     assert x.size >= wq.WINDOW_MIN_N
     iv = cluster_bootstrap_ci(x, codes, "median", n_resamples=300, seed=2)
     assert iv.method == "cluster-bootstrap" and iv.low < np.median(x) < iv.high
-    assert iv.n_resamples == 300 and "8000 prompts" in iv.note
+    assert iv.n_resamples == 300 and "4000 prompts" in iv.note
 
 
 def test_a_run_s_kpi_intervals_and_ratios_are_the_same_through_the_window(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
