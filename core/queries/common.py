@@ -13,6 +13,14 @@ from core.store import Store
 Source = Store | duckdb.DuckDBPyConnection  # an open connection saves ~10-20 ms per query
 
 
+def check_quality_range(lo: float | None, hi: float | None) -> None:
+    """The one refusal of an empty quality range, for every filter that has one (the sample pages,
+    outputs side by side)."""
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"the quality range is empty: minimum {lo:g} is above maximum {hi:g} "
+                         "(a minimum that is above the maximum matches nothing)")
+
+
 def query(source: Source, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
     if isinstance(source, Store):
         return source.query_df(sql, params)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.queries.common import check_quality_range
 from core.store import Store
 
 PAGE_COLUMNS = ("model", "item_id", "category", "repeat", "status", "passed", "quality", "latency_ms", "ttft_ms",
@@ -50,9 +51,7 @@ class SampleFilter:
         bad = [s for s in self.statuses if s not in STATUSES]
         if bad:
             raise ValueError(f"unknown status {bad[0]!r}: use {', '.join(STATUSES)}")
-        lo, hi = self.quality_min, self.quality_max
-        if lo is not None and hi is not None and lo > hi:
-            raise ValueError(f"quality range: the minimum ({lo:g}) is above the maximum ({hi:g})")
+        check_quality_range(self.quality_min, self.quality_max)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.queries.common import Source, query
+from core.queries.common import Source, check_quality_range, query
 
 SHOW = {
     "all": "All paired prompts",
@@ -46,9 +46,7 @@ class Filter:
     def check(self) -> None:
         if self.show not in SHOW:
             raise ValueError(f"show must be one of {', '.join(SHOW)} (got {self.show!r})")
-        lo, hi = self.quality_min, self.quality_max
-        if lo is not None and hi is not None and lo > hi:
-            raise ValueError(f"the quality range is empty: minimum {lo:g} is above maximum {hi:g}")
+        check_quality_range(self.quality_min, self.quality_max)
 
 
 @dataclass(frozen=True)

@@ -131,14 +131,13 @@ def linearised_share(x: np.ndarray, xs: np.ndarray, codes: np.ndarray, k: int, q
 
 
 def multiplier_stats(x: np.ndarray, codes: np.ndarray, k: int, stats_q: Sequence[float | None],
-                     w: np.ndarray | None, xs: np.ndarray | None = None, *, rng: np.random.Generator | int = 0,
-                     n_resamples: int = 0) -> np.ndarray:
+                     w: np.ndarray | None, *, rng: np.random.Generator | int = 0, n_resamples: int = 0) -> np.ndarray:
     """(len(stats_q), B) resampled statistics of x (None: the mean; q: the q quantile), prompts
     `codes` (0..k-1): with the shared weights `w` (B, k), or, w None, drawn for this group alone
-    (group_draws with rng and n_resamples). xs: x sorted, when the caller has it."""
+    (group_draws with rng and n_resamples)."""
     n = x.size
     sizes = np.bincount(codes, minlength=k).astype(float)
-    xs = np.sort(x) if xs is None else xs
+    xs = np.sort(x)
     cols, rows = [sizes], []
     for q in stats_q:
         if q is None:
