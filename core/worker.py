@@ -388,9 +388,10 @@ class Worker:
 
 
 def _after_run_hooks() -> list:
+    from core import analysis_cache
     from core.tracking import after_run_hooks
 
-    return after_run_hooks()
+    return [*after_run_hooks(), analysis_cache.after_run]  # the MLflow mirror, then a large run's statistics
 
 
 def main(db: str, cores: str | None, metrics_port: int | None, idle_exit_s: float | None, log_path: str | None) -> int:

@@ -1,6 +1,7 @@
 """Compare: significance of model differences against a baseline, Pareto frontier, sustained performance."""
 import streamlit as st
 
+from core import analysis_cache as defaults
 from core import charts
 from core.analysis import kpi_pareto
 from core.stats import metric_info
@@ -13,6 +14,7 @@ SHOWN = tuple(map(metric_info, ("latency_ms", "ttft_ms", "decode_tps", "quality"
                                  "local_cost", "human_rating")))  # the metric registry's entries this page compares
 METRICS = {m.alias: m.title for m in SHOWN}  # what the pickers offer (the CLI's names) -> what they show
 COLUMNS = {m.name: m.title for m in SHOWN}  # the comparisons' metric column -> what tables and heatmaps show
+CORRECTIONS = ["holm", "bh", "none"]
 
 nav.guard(__file__)
 st.title("Compare")
@@ -39,16 +41,16 @@ c1, c2, c3 = st.columns([2, 1, 1])
 options = ["(every pair)", *models]
 baseline = c1.selectbox("Baseline", options, index=options.index(champion) if champion in models else 0, key="compare.baseline",
                         help="Each model is tested against the baseline; the champion (Models page) is the default.")
-correction = c2.selectbox("Multiple-comparison correction", ["holm", "bh", "none"], key="compare.correction",
+correction = c2.selectbox("Multiple-comparison correction", CORRECTIONS, CORRECTIONS.index(defaults.COMPARE_CORRECTION), key="compare.correction",
                           format_func={"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "none"}.get)
-alpha = c3.select_slider("Significance level (alpha)", [0.01, 0.05, 0.1], value=0.05, key="compare.alpha")
-metrics = st.multiselect("Metrics", list(METRICS), default=["latency", "quality", "passed"], format_func=METRICS.get,
+alpha = c3.select_slider("Significance level (alpha)", [0.01, 0.05, 0.1], value=defaults.COMPARE_ALPHA, key="compare.alpha")
+metrics = st.multiselect("Metrics", list(METRICS), default=list(defaults.COMPARE_METRICS), format_func=METRICS.get,
                          key="compare.metrics")
 with st.expander("Equivalence margins (differences smaller than these count as no meaningful difference)"):
     c1, c2, c3 = st.columns(3)
-    margins = {"quality": c1.number_input("Quality (points)", 0.0, 10.0, 0.5, 0.1, key="compare.m_quality"),
-               "passed": c2.number_input("Pass rate (fraction)", 0.0, 1.0, 0.05, 0.01, key="compare.m_passed"),
-               "latency": c3.number_input("Latency (ms, 0 = none)", 0.0, 1e6, 0.0, 10.0, key="compare.m_latency")}
+    margins = {"quality": c1.number_input("Quality (points)", 0.0, 10.0, defaults.COMPARE_MARGINS["quality"], 0.1, key="compare.m_quality"),
+               "passed": c2.number_input("Pass rate (fraction)", 0.0, 1.0, defaults.COMPARE_MARGINS["passed"], 0.01, key="compare.m_passed"),
+               "latency": c3.number_input("Latency (ms, 0 = none)", 0.0, 1e6, defaults.COMPARE_MARGINS["latency"], 10.0, key="compare.m_latency")}
     margins = {k: v for k, v in margins.items() if v > 0}
 
 comp = state.comparison(run_id, tuple(metrics), None if baseline == "(every pair)" else baseline, correction, margins,

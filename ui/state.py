@@ -228,14 +228,18 @@ def model_colors() -> dict[str, str]:
 HEAVY_SAMPLES = POLICY.dashboard_samples  # above this many samples the category breakdown is opt-in (core.scale)
 
 
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=64)
+def _run_version(path: str, run_id: str, version: tuple[int, ...]) -> tuple:
+    from core.queries import run_data_version
+
+    return run_data_version(_store(path), run_id)
+
+
 def run_version(run_id: str) -> tuple:
-    """Changes only when this run changes (status, samples done, last write), not on other runs' writes."""
-    df = runs()
-    row = df[df["run_id"] == run_id]
-    if row.empty:
-        return ("missing",)
-    r = row.iloc[0]
-    return (str(r["status"]), int(r["done"]), str(r["updated_at"]))
+    """Changes only when this run's data changes (status, last write, samples, its latest rating or LLM
+    judgement: core.queries.run_data_version), not on other runs' writes; read once per database write."""
+    path = str(db_path())
+    return _run_version(path, run_id, data_version(path))
 
 
 def cost_settings() -> "C.CostSettings":
@@ -248,10 +252,11 @@ def cost_settings() -> "C.CostSettings":
 @st.cache_data(ttl=3600, show_spinner="Computing the KPI table…", max_entries=32)
 def _kpis(path: str, run_id: str, version: tuple, models: tuple[str, ...], by_category: bool, intervals: bool,
           settings: "C.CostSettings") -> "analysis.KpiTable":
-    from core import analysis
+    from core import analysis_cache
 
-    return analysis.kpi_table(_store(path), run_id, by_category=by_category, models=list(models) or None,
-                              intervals=intervals, settings=settings)
+    # a large run's table is kept on disk by data version (core.analysis_cache): computed once, by the worker
+    return analysis_cache.kpis(_store(path), run_id, models=models, by_category=by_category, intervals=intervals,
+                               settings=settings, version=version)
 
 
 def kpis(run_id: str, models: tuple[str, ...] = (), *, by_category: bool = False, intervals: bool = True) -> "analysis.KpiTable":
@@ -262,10 +267,10 @@ def kpis(run_id: str, models: tuple[str, ...] = (), *, by_category: bool = False
 def _comparison(path: str, run_id: str, version: tuple, metrics: tuple[str, ...], baseline: str | None,
                 correction: str, margins: tuple[tuple[str, float], ...], alpha: float,
                 settings: "C.CostSettings") -> "analysis.RunComparison":
-    from core import analysis
+    from core import analysis_cache
 
-    return analysis.compare_run(_store(path), run_id, metrics=metrics, baseline=baseline, use_champion=False,
-                                correction=correction, margins=dict(margins), alpha=alpha, settings=settings)
+    return analysis_cache.comparison(_store(path), run_id, metrics=metrics, baseline=baseline, correction=correction,
+                                     margins=margins, alpha=alpha, settings=settings, version=version)
 
 
 def comparison(run_id: str, metrics: tuple[str, ...], baseline: str | None, correction: str,

@@ -69,6 +69,7 @@ def _mlflow_flags(sp: argparse.ArgumentParser) -> None:
 
 
 def _execute(store, run_id: str, no_progress: bool, spec=None, args=None) -> int:  # noqa: ANN001
+    from core import analysis_cache
     from core.measure import CancelToken
     from core.runner import Runner
     from core.tracking import after_run_hooks
@@ -83,8 +84,9 @@ def _execute(store, run_id: str, no_progress: bool, spec=None, args=None) -> int
 
     old = signal.signal(signal.SIGINT, on_sigint)
     try:
-        runner = Runner(store, on_event=progress_printer(no_progress), cancel=cancel, after_run=after_run_hooks(
-            getattr(args, "mlflow_uri", None), getattr(args, "mlflow_experiment", None), announce=True))
+        hooks = after_run_hooks(getattr(args, "mlflow_uri", None), getattr(args, "mlflow_experiment", None), announce=True)
+        runner = Runner(store, on_event=progress_printer(no_progress), cancel=cancel,
+                        after_run=[*hooks, analysis_cache.after_run])  # a large run's statistics, for the dashboard
         result = runner.execute(run_id)
     finally:
         signal.signal(signal.SIGINT, old)

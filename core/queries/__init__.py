@@ -21,6 +21,7 @@ from core.queries.runs import (
     manifest_model_specs,
     planned_models,
     recent_errors,
+    run_data_version,
     run_models,
     run_models_order,
     run_times,
@@ -32,7 +33,7 @@ from core.queries.throughput import has_throughput, sweep_run_ids, throughput
 __all__ = [
     "Source", "query", "aggregate", "aggregate_rates", "fetch", "pass_rates", "prompt_cost_sums", "run_scorers", "score_path",
     "categories", "drift_points", "explorer", "value_sample", "appendix_rows", "box_stats", "ok_models",
-    "prompt_and_failure_counts", "manifest_model_specs", "planned_models", "recent_errors", "run_models",
+    "prompt_and_failure_counts", "manifest_model_specs", "planned_models", "recent_errors", "run_data_version", "run_models",
     "run_models_order", "run_times", "setting", "paired_outputs", "arm_categories",
     "throughput", "has_throughput", "sweep_run_ids",
 ]

@@ -56,6 +56,22 @@ def setting(source: Source, key: str) -> str | None:
     return str(df["value"].iloc[0]) if not df.empty else None
 
 
+def run_data_version(source: Source, run_id: str) -> tuple:
+    """What a run's statistics depend on in the store, as one comparable value: its status and last
+    write (samples appended or re-run), its sample count, and the latest human rating and LLM judgement
+    of it (those change scores without touching the run row). ("missing",) for an unknown run."""
+    df = query(source, """
+        SELECT r.status, CAST(r.updated_at AS VARCHAR) AS updated_at,
+            (SELECT count(*) FROM samples s WHERE s.run_id = r.run_id) AS samples,
+            (SELECT coalesce(max(seq), 0) FROM ratings g WHERE g.run_id = r.run_id) AS rating,
+            (SELECT coalesce(max(seq), 0) FROM judgements j WHERE j.run_id = r.run_id) AS judgement
+        FROM runs r WHERE r.run_id = ?""", [run_id])
+    if df.empty:
+        return ("missing",)
+    r = df.iloc[0]
+    return (str(r["status"]), str(r["updated_at"]), int(r["samples"]), int(r["rating"]), int(r["judgement"]))
+
+
 def run_times(store: Store, run_id: str) -> pd.Series:
     """created_at and finished_at of a run (naive UTC timestamps; finished_at may be missing)."""
     return store.query_df("SELECT created_at, finished_at FROM runs WHERE run_id = ?", [run_id]).iloc[0]
