@@ -39,3 +39,21 @@ def test_unique_inverse_equals_numpy(labels):
     book, inverse = unique_inverse(labels)
     want_book, want_inverse = np.unique(labels, return_inverse=True)
     assert np.array_equal(book, want_book) and np.array_equal(inverse, want_inverse)
+
+
+@pytest.mark.parametrize(("labels", "numbered"), [
+    (np.array([0, 1, 0, 2, 1, 3]), True),  # codes a caller numbered once already
+    (np.array([0, 0, 1, 1, 2], dtype=np.uint8), True),
+    (np.array([0, 2, 1]), False),  # 2 before 1: not in order of first appearance
+    (np.array([1, 0, 1]), False),
+    (np.array([0, -1, 0]), False),
+    (np.array([0, 1, 1, 3]), False),  # a gap
+    (np.array([], dtype=int), False),
+])
+def test_numbered_codes_come_back_unchanged_and_others_are_factorized(labels, numbered):
+    from core.stats.cluster_codes import is_first_appearance_codes
+    assert is_first_appearance_codes(labels) == numbered
+    codes, k = factorize_labels(labels)
+    want, want_k = _as_text(labels)
+    assert k == want_k and np.array_equal(codes, want) and codes.dtype == np.intp
+    assert codes is not labels  # a copy: the caller's array is never handed back to be changed

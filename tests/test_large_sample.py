@@ -140,3 +140,51 @@ def test_single_runs_on_many_prompts_take_the_large_sample_path_too(small_thresh
     assert abs(s.p50.low - ref.low) < 0.1 * width and abs(s.p50.high - ref.high) < 0.1 * width
     se = np.std(x, ddof=1) / np.sqrt(K)  # the mean's interval is the t interval's, to a few percent
     assert abs((s.mean.high - s.mean.low) - 2 * 1.96 * se) < 0.08 * 2 * 1.96 * se
+
+
+def _identical_by_bytes(columns: np.ndarray) -> tuple[list[int], list[int]]:
+    """The grouping group_draws has always used: columns with the same bytes, first one kept."""
+    seen: dict[bytes, int] = {}
+    kept: list[int] = []
+    where = []
+    for j in range(columns.shape[1]):
+        key = columns[:, j].tobytes()
+        if key not in seen:
+            seen[key] = len(kept)
+            kept.append(j)
+        where.append(seen[key])
+    return kept, where
+
+
+def test_group_draws_merge_exactly_the_columns_with_the_same_bytes() -> None:
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=K), rng.normal(size=K)
+    c = a.copy()
+    c[[0, 1]] = c[[1, 0]]  # the same total as a (the same numbers), not the same column
+    zero, minus_zero, nan = np.zeros(K), np.full(K, -0.0), np.full(K, np.nan)
+    columns = np.column_stack([a, b, a, c, zero, minus_zero, nan, nan, b, zero])
+    kept, where = large_sample._identical_columns(columns, columns.sum(axis=0), {})
+    assert (kept, list(where)) == _identical_by_bytes(columns)
+    # a caller that knows a column repeats another gets the same draws without the comparison
+    plain = large_sample.group_draws(columns, 7, 200)
+    hinted = large_sample.group_draws(columns, 7, 200, copies={2: 0, 8: 1, 9: 4})
+    assert np.array_equal(plain, hinted, equal_nan=True)
+
+
+def test_group_draws_read_column_major_totals_alike() -> None:
+    """bootstrap_means fills its totals column by column (Fortran order): the draws are those of
+    the row-major copy up to rounding (the sums add in another order)."""
+    rng = np.random.default_rng(4)
+    columns = np.column_stack([rng.normal(size=K), rng.integers(1, 4, K).astype(float), rng.lognormal(size=K)])
+    rows = large_sample.group_draws(np.ascontiguousarray(columns), 1, 300)
+    cols = large_sample.group_draws(np.asfortranarray(columns), 1, 300)
+    assert np.allclose(rows, cols, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("k", [K, K + 1])  # column starts at every alignment in a column-major array
+def test_identical_columns_are_found_in_column_major_totals(k: int) -> None:
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=k), rng.lognormal(size=k)
+    columns = np.asfortranarray(np.column_stack([a, b, a, a, b, b, a]))
+    kept, where = large_sample._identical_columns(columns, columns.sum(axis=0), {})
+    assert (kept, list(where)) == ([0, 1], [0, 1, 0, 0, 1, 1, 0])

@@ -15,38 +15,66 @@ import pandas as pd
 
 from core.analysis.cost_context import CostContext, cost_intervals
 from core.stats import BootstrapMeans, Interval, agreeing_clusters_ci, bootstrap_means, mean_ci, summarize, wilson_ci
+from core.stats.cluster_codes import factorize_labels
 
 
-def joint_resample(done: pd.DataFrame, scorers: Sequence[str], n_resamples: int | None, seed: int) -> BootstrapMeans:
-    """One joint resample of prompts over the attempted rows; metrics count successful rows only."""
+_VALUE_COLUMNS = ("latency_ms", "ttft_ms", "decode_tps", "input_tokens", "output_tokens", "peak_rss_mb",
+                  "mem_added_mb", "quality", "passed")
+
+
+def ok_values(done: pd.DataFrame, scorers: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each metric column of the attempted rows as floats, NaN where the row did not succeed.
+    Converted once per group: the joint resample, the summaries and the rates all read them."""
     is_ok = (done["status"] == "ok").to_numpy()
+    names = [*_VALUE_COLUMNS, *(f"score_{s}" for s in scorers)]
+    return {name: np.where(is_ok, done[name].to_numpy(dtype=float, na_value=np.nan), np.nan) for name in names}
 
-    def col(name: str) -> np.ndarray:
-        return np.where(is_ok, done[name].to_numpy(dtype=float, na_value=np.nan), np.nan)
 
-    lat, ttft, dec = col("latency_ms"), col("ttft_ms"), col("decode_tps")
-    inp, out = col("input_tokens"), col("output_tokens")
-    cols: dict[str, np.ndarray] = {"error": (~is_ok).astype(float), "passed": col("passed")}
+def joint_resample(done: pd.DataFrame, scorers: Sequence[str], n_resamples: int | None, seed: int,
+                   codes: np.ndarray | None = None, values: dict[str, np.ndarray] | None = None) -> BootstrapMeans:
+    """One joint resample of prompts over the attempted rows; metrics count successful rows only.
+    codes: prompt_codes(done), values: ok_values(done, scorers), when the caller has them already."""
+    is_ok = (done["status"] == "ok").to_numpy()
+    metric = ok_values(done, scorers) if values is None else values
+    lat, ttft, dec = metric["latency_ms"], metric["ttft_ms"], metric["decode_tps"]
+    inp, out = metric["input_tokens"], metric["output_tokens"]
+    cols: dict[str, np.ndarray] = {"error": (~is_ok).astype(float), "passed": metric["passed"]}
     for name, x in (("lat", lat), ("ttft", ttft)):
         centre = np.nanmean(x) if np.isfinite(x).any() else 0.0
         cols[f"{name}_c"], cols[f"{name}_c2"] = x - centre, (x - centre) ** 2
-    cols.update(decode_tps=dec, input_tokens=inp, output_tokens=out, peak_rss_mb=col("peak_rss_mb"),
-                mem_added_mb=col("mem_added_mb"), quality=col("quality"))
+    cols.update(decode_tps=dec, input_tokens=inp, output_tokens=out, peak_rss_mb=metric["peak_rss_mb"],
+                mem_added_mb=metric["mem_added_mb"], quality=metric["quality"])
     both = np.isfinite(lat) & np.isfinite(out)
-    cols["tp_out"], cols["tp_s"] = np.where(both, out, np.nan), np.where(both, lat / 1000, np.nan)
+    seconds = lat / 1000
+    cols["tp_out"], cols["tp_s"] = _masked(out, both), _masked(seconds, both)
     dmask = np.isfinite(dec) & np.isfinite(lat) & np.isfinite(ttft) & np.isfinite(out)
     cols["dec_tok"], cols["dec_s"] = np.where(dmask, out - 1, np.nan), np.where(dmask, (lat - ttft) / 1000, np.nan)
     cmask = np.isfinite(lat) & np.isfinite(inp) & np.isfinite(out)
-    cols["cost_s"], cols["cost_in"], cols["cost_out"] = (np.where(cmask, v, np.nan) for v in (lat / 1000, inp, out))
+    cols["cost_s"], cols["cost_in"], cols["cost_out"] = (_masked(v, cmask) for v in (seconds, inp, out))
     for s in scorers:
-        cols[f"score_{s}"] = col(f"score_{s}")
-    return bootstrap_means(cols, prompt_codes(done), n_resamples=n_resamples, seed=seed)
+        cols[f"score_{s}"] = metric[f"score_{s}"]
+    return bootstrap_means(cols, prompt_codes(done) if codes is None else codes, n_resamples=n_resamples, seed=seed)
+
+
+def _masked(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """values where keep, NaN elsewhere. When values are missing exactly off `keep` already, the
+    array itself: a column passed to bootstrap_means twice (the same array) is summed once."""
+    if np.array_equal(np.isfinite(values), keep):
+        return values
+    return np.where(keep, values, np.nan)
 
 
 def prompt_codes(rows: pd.DataFrame) -> np.ndarray:
     """Each row's prompt number in order of first appearance: the numbering of the prompt labels
-    read as text (core.stats.cluster_codes), without turning a million labels into text."""
-    return pd.factorize(rows["item_id"].astype(str) if rows["item_id"].dtype == object else rows["item_id"])[0]
+    read as text (core.stats.cluster_codes), without turning a million labels into text.
+
+    The statistics below factorize whatever labels they get; handed these codes, they find them
+    numbered already (core.stats.cluster_codes.is_first_appearance_codes) and skip the work. A
+    Categorical (fetch's item_id) is renumbered from its integer codes: one label, one code."""
+    item = rows["item_id"]
+    if isinstance(item.dtype, pd.CategoricalDtype):
+        return pd.factorize(item.cat.codes.to_numpy())[0]
+    return pd.factorize(item.astype(str) if item.dtype == object else item)[0]
 
 
 def spread_intervals(bm: BootstrapMeans, name: str, centre: float, confidence: float) -> tuple[Interval, Interval]:
@@ -78,31 +106,31 @@ def within_scale(iv: Interval, lo: float, hi: float) -> Interval:
 def group_intervals(df: pd.DataFrame, model: str, scorers: Sequence[str], ctx: CostContext | None, *,
                     confidence: float, n_resamples: int | None, seed: int) -> dict[str, Interval]:
     """Every KPI interval of one model (or one model's category) from its sample rows."""
-    ok = df[df["status"] == "ok"]
-    done = df[df["status"].isin(["ok", "error", "timeout"])]
-    clusters = prompt_codes(ok)  # integer prompt codes: cheaper to group than strings
+    attempted = df["status"].isin(["ok", "error", "timeout"]).to_numpy()
+    done = df if attempted.all() else df[attempted]  # usually every row: no copy of the frame
+    is_ok = (done["status"] == "ok").to_numpy()
+    done_codes = prompt_codes(done)  # integer prompt codes: cheaper to group than strings
+    clusters = factorize_labels(done_codes[is_ok])[0]  # the ok rows' prompts, numbered again from 0
+    values = ok_values(done, scorers)  # NaN off the ok rows; values[c][is_ok]: the ok rows' values
     out: dict[str, Interval] = {}
     kw = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
-    bm = joint_resample(done, scorers, n_resamples, seed)
-    done_codes = prompt_codes(done)
+    bm = joint_resample(done, scorers, n_resamples, seed, codes=done_codes, values=values)
 
-    def mean_of(col: str, values: np.ndarray) -> Interval:
+    def mean_of(col: str) -> Interval:
         if bm.clustered:
-            return bm.interval(*bm.mean(col), confidence=confidence, n=int(np.isfinite(values).sum()))
-        return mean_ci(values, confidence)
+            return bm.interval(*bm.mean(col), confidence=confidence, n=int(np.isfinite(values[col]).sum()))
+        return mean_ci(values[col][is_ok], confidence)
 
     def rate(col: str) -> Interval:
         n, _ = bm.count(col)
         if bm.clustered:
-            is_ok = (done["status"] == "ok").to_numpy()
-            values = ((~is_ok).astype(float) if col == "error"
-                      else np.where(is_ok, done[col].to_numpy(dtype=float, na_value=np.nan), np.nan))
-            agreeing = agreeing_clusters_ci(values, done_codes, confidence)
+            outcomes = (~is_ok).astype(float) if col == "error" else values[col]
+            agreeing = agreeing_clusters_ci(outcomes, done_codes, confidence)
             return agreeing if agreeing is not None else bm.interval(*bm.mean(col), confidence=confidence, n=n)
         return wilson_ci(int(round(bm.totals[bm.names.index(col)])), n, confidence)
 
     for name, prefix in (("lat", "latency_ms"), ("ttft", "ttft_ms")):
-        x = ok[prefix].to_numpy(dtype=float, na_value=np.nan)
+        x = values[prefix][is_ok]
         s = summarize(x, clusters, **kw)
         out.update({f"{prefix}_mean": s.mean, f"{prefix}_p50": s.p50, f"{prefix}_p90": s.p90,  # type: ignore[dict-item]
                     f"{prefix}_p95": s.p95, f"{prefix}_p99": s.p99})
@@ -112,10 +140,10 @@ def group_intervals(df: pd.DataFrame, model: str, scorers: Sequence[str], ctx: C
     out["decode_tps_aggregate"] = bm.interval(*bm.ratio("dec_tok", "dec_s"), confidence=confidence, n=bm.count("dec_s")[0])
     for col, kpi in (("decode_tps", "decode_tps_mean"), ("input_tokens", "input_tokens_mean"), ("output_tokens", "output_tokens_mean"),
                      ("peak_rss_mb", "peak_rss_mb_mean"), ("mem_added_mb", "mem_added_mb_mean"), ("quality", "quality_mean")):
-        out[kpi] = mean_of(col, ok[col].to_numpy(dtype=float, na_value=np.nan))
+        out[kpi] = mean_of(col)
     out["quality_mean"] = within_scale(out["quality_mean"], 0.0, 10.0)
     for s in scorers:
-        out[f"score_{s}_mean"] = within_scale(mean_of(f"score_{s}", ok[f"score_{s}"].to_numpy(dtype=float, na_value=np.nan)), 0.0, 1.0)
+        out[f"score_{s}_mean"] = within_scale(mean_of(f"score_{s}"), 0.0, 1.0)
     out["pass_rate"], out["error_rate"] = rate("passed"), rate("error")
     if ctx is not None:
         out.update(cost_intervals(bm, model, ctx, confidence))

@@ -25,7 +25,7 @@ simulation (tests/test_large_sample.py).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -60,27 +60,52 @@ def weights(rng: np.random.Generator | int, k: int, n_resamples: int) -> np.ndar
     return _cached_weights(int(rng), k, n_resamples)
 
 
-def group_draws(columns: np.ndarray, rng: np.random.Generator | int, n_resamples: int) -> np.ndarray:
+def group_draws(columns: np.ndarray, rng: np.random.Generator | int, n_resamples: int, *,
+                copies: Mapping[int, int] | None = None) -> np.ndarray:
     """(B, c) resampled column totals of ONE group from its per-prompt totals (k, c): the
     Gaussian multiplier draws w @ Z drawn from their exact distribution N(0, Z'Z) (c numbers per
     resample instead of k). Not shared with other groups: use weights() when two groups'
-    statistics must be resampled together."""
+    statistics must be resampled together. copies: {column: an earlier column the caller knows
+    it equals}, spared the comparison (the draws are the same with or without it)."""
     columns = np.asarray(columns, dtype=float)
+    totals = columns.sum(axis=0)
     # identical columns (the counts of columns missing on the same rows) enter the product once
-    seen: dict[bytes, int] = {}
-    kept: list[int] = []  # the first of each set of identical columns
-    where = np.empty(columns.shape[1], dtype=int)  # each column's position among the kept ones
-    for j in range(columns.shape[1]):
-        key = columns[:, j].tobytes()
-        if key not in seen:
-            seen[key] = len(kept)
-            kept.append(j)
-        where[j] = seen[key]
-    unique = columns[:, kept]
-    centred = unique - unique.mean(axis=0)
+    kept, where = _identical_columns(columns, totals, copies or {})
+    centred = columns[:, kept]  # a copy: centred in place
+    centred -= centred.mean(axis=0)
     root = _root(centred.T @ centred)
-    g = (rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)).standard_normal((n_resamples, unique.shape[1]))
-    return columns.sum(axis=0) + (g @ root.T)[:, where]
+    g = (rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)).standard_normal((n_resamples, len(kept)))
+    return totals + (g @ root.T)[:, where]
+
+
+def _identical_columns(columns: np.ndarray, totals: np.ndarray, copies: Mapping[int, int]) -> tuple[list[int], np.ndarray]:
+    """(kept, where): the first column of each set of bit-for-bit identical columns, in column
+    order, and each column's position among the kept ones.
+
+    Identical columns have identical totals (the same additions on the same numbers), so only
+    columns whose totals match are compared in full: no copy of every column to hash it. A
+    column in `copies` equals an earlier one, so it joins that one's set without a comparison."""
+    kept: list[int] = []
+    by_total: dict[int, list[int]] = {}  # a total's bits -> the kept columns with that total
+    where = np.empty(columns.shape[1], dtype=int)
+    bits = totals.view(np.int64)  # bits, not values: NaN totals match, -0.0 and 0.0 do not
+    for j in range(columns.shape[1]):
+        if j in copies:
+            where[j] = where[copies[j]]
+            continue
+        candidates = by_total.setdefault(int(bits[j]), [])
+        match = next((i for i in candidates if _same_bits(columns[:, kept[i]], columns[:, j])), None)
+        if match is None:
+            match = len(kept)
+            kept.append(j)
+            candidates.append(match)
+        where[j] = match
+    return kept, where
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two float columns hold the same bytes (as tobytes() equality would say)."""
+    return bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
 
 
 def _root(cov: np.ndarray) -> np.ndarray:
@@ -131,13 +156,14 @@ def linearised_share(x: np.ndarray, xs: np.ndarray, codes: np.ndarray, k: int, q
 
 
 def multiplier_stats(x: np.ndarray, codes: np.ndarray, k: int, stats_q: Sequence[float | None],
-                     w: np.ndarray | None, *, rng: np.random.Generator | int = 0, n_resamples: int = 0) -> np.ndarray:
+                     w: np.ndarray | None, *, rng: np.random.Generator | int = 0, n_resamples: int = 0,
+                     xs: np.ndarray | None = None) -> np.ndarray:
     """(len(stats_q), B) resampled statistics of x (None: the mean; q: the q quantile), prompts
     `codes` (0..k-1): with the shared weights `w` (B, k), or, w None, drawn for this group alone
-    (group_draws with rng and n_resamples)."""
+    (group_draws with rng and n_resamples). xs: x sorted, when the caller sorted it already."""
     n = x.size
     sizes = np.bincount(codes, minlength=k).astype(float)
-    xs = np.sort(x)
+    xs = np.sort(x) if xs is None else xs
     cols, rows = [sizes], []
     for q in stats_q:
         if q is None:

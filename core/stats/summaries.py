@@ -9,7 +9,7 @@ import pandas as pd
 
 import core.stats.large_sample as large_sample
 from core.stats.basics import DEFAULT_CONFIDENCE, DEFAULT_SEED, PERCENTILES, Interval
-from core.stats.cluster_bootstrap import _cluster_intervals, _has_repeats
+from core.stats.cluster_bootstrap import _cluster_intervals
 from core.stats.cluster_codes import factorize_labels
 from core.stats.intervals import mean_ci, proportion_ci, quantile_cis
 from core.stats.metric_registry import metric_info
@@ -45,18 +45,20 @@ def summarize(
     """
     x = np.asarray(values, dtype=float).ravel()
     keep = np.isfinite(x)
+    n = int(keep.sum())
     c = None if clusters is None else np.asarray(clusters).ravel()
-    n_prompts = None if c is None else factorize_labels(c[keep])[1]
-    clustered = c is not None and _has_repeats(c[keep])
+    # the prompts of the finite values, numbered once: the statistics below find them numbered
+    codes, n_prompts = (None, None) if c is None else factorize_labels(c[keep])
+    clustered = n_prompts is not None and n_prompts < n  # some prompt holds two values
     if binary:
         mean = proportion_ci(x, c, confidence=confidence, n_resamples=n_resamples, seed=seed)
-        return MetricSummary(int(keep.sum()), n_prompts, clustered, mean, None, None, None, None)
-    if clustered or large_sample.is_large(int(keep.sum())):  # single runs, many prompts: each value its own prompt
-        labels = c if c is not None else np.arange(x.size)
-        ivs = _cluster_intervals(x, labels, ["mean", *[p / 100 for p in PERCENTILES]], confidence, n_resamples, seed)
-        return MetricSummary(int(keep.sum()), n_prompts, clustered, *ivs)
+        return MetricSummary(n, n_prompts, clustered, mean, None, None, None, None)
+    if clustered or large_sample.is_large(n):  # single runs, many prompts: each value its own prompt
+        labels = codes if codes is not None else np.arange(n)
+        ivs = _cluster_intervals(x[keep], labels, ["mean", *[p / 100 for p in PERCENTILES]], confidence, n_resamples, seed)
+        return MetricSummary(n, n_prompts, clustered, *ivs)
     qs = quantile_cis(x[keep], [p / 100 for p in PERCENTILES], confidence=confidence, n_resamples=n_resamples, seed=seed, method=method)
-    return MetricSummary(int(keep.sum()), n_prompts, False, mean_ci(x[keep], confidence), *qs)
+    return MetricSummary(n, n_prompts, False, mean_ci(x[keep], confidence), *qs)
 
 
 def summarize_models(
