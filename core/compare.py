@@ -198,6 +198,12 @@ class _ItemTable:
         keep = items[item]
         return values[keep], item[keep]
 
+    def coded_runs(self, model: str, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """runs(), each run's prompt as its position among the prompts where `items` is set (the
+        codes ratio_of_medians_cluster_ci gives row numbers that every model holds)."""
+        values, row = self.runs(model, items)
+        return values, (np.cumsum(items) - 1)[row]
+
     def column(self, model: str) -> np.ndarray:
         i = self._col.get(model)  # type: ignore[attr-defined]
         return self.values[:, i] if i is not None else np.full(self.values.shape[0], np.nan)
@@ -229,12 +235,8 @@ def _item_table(df: pd.DataFrame, metric: str, codes: _Codes | None = None) -> _
     item = c.item[keep] if c.item is not None else np.arange(v.size)
     row = _first_appearance(item)
     n_models = len(c.models)
-    key = row * n_models + mc
-    g = pd.Series(v).groupby(key, sort=False).agg(["mean", "count"])
     n_rows = int(row.max(initial=-1)) + 1
-    values, counts = np.full(n_rows * n_models, np.nan), np.zeros(n_rows * n_models)
-    at = g.index.to_numpy()
-    values[at], counts[at] = g["mean"].to_numpy(float), g["count"].to_numpy(float)
+    values, counts = _cell_means(v, row * n_models + mc, n_rows * n_models)
     values, counts = values.reshape(n_rows, n_models), counts.reshape(n_rows, n_models)
     runs = None
     if metric_info(metric).effect == "ratio" and bool((counts > 1).any()):  # repeats: ratios use every run
@@ -245,6 +247,15 @@ def _item_table(df: pd.DataFrame, metric: str, codes: _Codes | None = None) -> _
     present = counts.sum(axis=0) > 0
     cols = np.flatnonzero(present)
     return _ItemTable(values[:, cols], counts[:, cols], tuple(c.models[j] for j in cols), runs)
+
+
+def _cell_means(v: np.ndarray, cell: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and count of v per cell 0..n_cells-1 (NaN, 0 where empty): pandas' grouped mean, so
+    the same compensated sums in row order, grouped by the codes themselves (a categorical over
+    the cell numbers) instead of factorizing a million keys first (about twice as fast)."""
+    cat = pd.Categorical.from_codes(cell, categories=pd.RangeIndex(n_cells))
+    means = pd.Series(v).groupby(cat, observed=False, sort=True).mean().to_numpy(float)
+    return means, np.bincount(cell, minlength=n_cells).astype(float)
 
 
 def _first_appearance(codes: np.ndarray) -> np.ndarray:
@@ -315,10 +326,15 @@ def _compare_from_table(
         cache_k = None
     ratio = None
     if t.rows is not None and not single:  # repeats: the ratio of the medians of every run, as the KPI table's
-        ia, ib = (has_a & has_b, has_a & has_b) if paired else (has_a, has_b)
         keys = ((a, metric, "runs"), (b, metric, "runs")) if cache_k is not None else None
-        ratio = ratio_of_medians_cluster_ci(*t.runs(a, ia), *t.runs(b, ib), paired=paired, confidence=confidence,
-                                            n_resamples=n_resamples, seed=seed, _cache=cache_k, _keys=keys)
+        if paired:  # both hold every shared prompt: coded here once (the codes the interval would compute)
+            both = has_a & has_b
+            ratio = ratio_of_medians_cluster_ci(*t.coded_runs(a, both), *t.coded_runs(b, both), paired=True,
+                                                confidence=confidence, n_resamples=n_resamples, seed=seed,
+                                                _cache=cache_k, _keys=keys, _k=int(both.sum()))
+        else:
+            ratio = ratio_of_medians_cluster_ci(*t.runs(a, has_a), *t.runs(b, has_b), paired=False, confidence=confidence,
+                                                n_resamples=n_resamples, seed=seed, _cache=cache_k, _keys=keys)
     return compare_arrays(
         x, y, paired=paired, metric=metric, model_a=a, model_b=b, pairing=why, test=test,  # type: ignore[arg-type]
         margin=margin, alpha=alpha, confidence=confidence, n_resamples=n_resamples, seed=seed,

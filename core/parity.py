@@ -18,9 +18,12 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import numpy as np
+import pandas as pd
 
+from core.queries.aggregate import fetch
 from core.stats import Interval, mean_difference_ci, ratio_of_medians_ci, ratio_of_medians_cluster_ci
 
 REPLACEMENT_CHAR = "\ufffd"
@@ -98,9 +101,17 @@ class ParityReport:
 # --------------------------------------------------------------------------- report
 
 
-def _pairs(df, model_a: str, model_b: str) -> list[ParityPair]:  # noqa: ANN001 - the two models' sample rows
-    """The two models' samples paired by (item, repeat), ordered by repeat then item; vectorised
-    (a million-sample run pairs 100,000 rows or more)."""
+@dataclass(frozen=True, eq=False)
+class _Joined:
+    """The two models' samples paired by (item, repeat), ordered by repeat then item, as columns."""
+
+    both: object  # pandas.DataFrame: item_id, repeat, status/output_text/latency_ms/quality with _a and _b
+    outcome: np.ndarray  # identical | decode_only | different | failed, per row
+
+
+def _join(df, model_a: str, model_b: str) -> _Joined:  # noqa: ANN001 - the two models' sample rows
+    """Pair the samples and classify each pair, vectorised (a million-sample run pairs 100,000 rows
+    or more); only the outputs that differ exactly are compared again with undecodable bytes set aside."""
     cols = ["status", "output_text", "latency_ms", "quality"]
     df = df.assign(item_id=df["item_id"].astype(str), repeat=df["repeat"].astype("int64"))
     a = df[df["model"] == model_a].set_index(["item_id", "repeat"])[cols]
@@ -110,8 +121,18 @@ def _pairs(df, model_a: str, model_b: str) -> list[ParityPair]:  # noqa: ANN001 
     ok = (both["status_a"] == "ok").to_numpy(bool) & (both["status_b"] == "ok").to_numpy(bool)
     ta, tb = both["output_text_a"].fillna("").astype(str), both["output_text_b"].fillna("").astype(str)
     same = (ta == tb).to_numpy(bool)
-    loose = (ta.str.replace(REPLACEMENT_CHAR, "").str.strip() == tb.str.replace(REPLACEMENT_CHAR, "").str.strip()).to_numpy(bool)
+    loose = same.copy()
+    if not same.all():
+        ca, cb = ta[~same], tb[~same]
+        loose[~same] = (ca.str.replace(REPLACEMENT_CHAR, "").str.strip() == cb.str.replace(REPLACEMENT_CHAR, "").str.strip()).to_numpy(bool)
     outcome = np.where(~ok, "failed", np.where(same, "identical", np.where(loose, "decode_only", "different")))
+    return _Joined(both, outcome)
+
+
+def _pair_objects(j: _Joined, rows: np.ndarray | None = None) -> list[ParityPair]:
+    """ParityPair objects of the joined rows (all, or the positions in `rows`)."""
+    both = j.both if rows is None else j.both.iloc[rows]  # type: ignore[attr-defined]
+    outcome = j.outcome if rows is None else j.outcome[rows]
 
     def values(col: str, kind: type) -> list:  # missing (NaN, NA, None) -> None
         v = both[col]
@@ -121,6 +142,11 @@ def _pairs(df, model_a: str, model_b: str) -> list[ParityPair]:  # noqa: ANN001 
             values("output_text_a", str), values("output_text_b", str), values("latency_ms_a", float),
             values("latency_ms_b", float), values("quality_a", float), values("quality_b", float)]
     return list(itertools.starmap(ParityPair, zip(*cols, strict=True)))
+
+
+def _pairs(df, model_a: str, model_b: str) -> list[ParityPair]:  # noqa: ANN001 - the two models' sample rows
+    """The two models' samples paired by (item, repeat), ordered by repeat then item."""
+    return _pair_objects(_join(df, model_a, model_b))
 
 
 def same_weights(manifest: dict, model_a: str, model_b: str) -> bool | None:
@@ -153,44 +179,65 @@ def _refuse_different(manifest: dict, model_a: str, model_b: str, where: str) ->
 
 
 def parity_report(store, run_id: str, model_a: str, model_b: str, confidence: float = 0.95,  # noqa: ANN001
-                  n_resamples: int = 2000, seed: int = 0) -> ParityReport:
+                  n_resamples: int = 2000, seed: int = 0, *, keep: Literal["all", "mismatches"] = "all") -> ParityReport:
     """Pair the two models' samples of one run by (item, repeat) and compare them.
-    Refuses entries of different weights (ValueError)."""
+    Refuses entries of different weights (ValueError). keep='mismatches': `pairs` holds only the
+    pairs that differ or failed (what a panel lists; a large run has 100,000 identical ones), the
+    statistics are still over every pair."""
     run = store.get_run(run_id)
-    df = store.samples_df(run_id, models=[model_a, model_b],
-                          columns=["model", "item_id", "repeat", "status", "output_text", "latency_ms", "quality"])
+    # text columns arrive as Categoricals (a third of the time of 200,000 Python strings); outputs as text
+    df = fetch(store, run_id, models=[model_a, model_b],
+               columns=["model", "item_id", "repeat", "status", "output_text", "latency_ms", "quality"])
+    df = df.assign(output_text=df["output_text"].astype(object))
     for m in (model_a, model_b):
         if not (df["model"] == m).any():
             raise ValueError(f"run {run_id} has no samples of model {m!r}; models in it: {', '.join(run.spec.models)}")
     same = _refuse_different(run.manifest, model_a, model_b, f" in run {run_id}")
-    pairs = _pairs(df, model_a, model_b)
-    compared = [p for p in pairs if p.outcome != "failed"]
-    q = [(p.a_quality, p.b_quality) for p in compared if p.a_quality is not None and p.b_quality is not None]
+    j = _join(df, model_a, model_b)
+    compared = j.outcome != "failed"
+    n_compared = int(compared.sum())
+    pairs = _pair_objects(j, None if keep == "all" else np.flatnonzero(j.outcome != "identical"))
     return ParityReport(
         run_id=run_id,
         model_a=model_a,
         model_b=model_b,
         greedy=run.spec.generation.greedy,
-        n_pairs=len(pairs),
-        n_compared=len(compared),
-        identical_share=sum(p.outcome == "identical" for p in compared) / len(compared) if compared else None,
-        decode_only=sum(p.outcome == "decode_only" for p in compared),
-        quality_diff=mean_difference_ci([b for _, b in q], [a for a, _ in q], paired=True, confidence=confidence) if q else None,
-        latency_ratio=_latency_ratio(compared, confidence, n_resamples, seed),
+        n_pairs=len(j.outcome),
+        n_compared=n_compared,
+        identical_share=int((j.outcome == "identical").sum()) / n_compared if n_compared else None,
+        decode_only=int((j.outcome == "decode_only").sum()),
+        quality_diff=_quality_diff(j, compared, confidence),
+        latency_ratio=_latency_ratio(j, compared, confidence, n_resamples, seed),
         pairs=tuple(pairs),
         same_weights=same,
     )
 
 
-def _latency_ratio(compared: list[ParityPair], confidence: float, n_resamples: int, seed: int) -> Interval | None:
-    """median B / median A over the pairs both timed; with repeats, prompts are resampled with their repeats."""
-    timed = [p for p in compared if p.a_latency_ms and p.b_latency_ms]
-    if not timed:
+def _column(j: _Joined, col: str, rows: np.ndarray) -> np.ndarray:
+    return j.both[col].to_numpy(dtype=float, na_value=np.nan)[rows]  # type: ignore[attr-defined]
+
+
+def _quality_diff(j: _Joined, compared: np.ndarray, confidence: float) -> Interval | None:
+    """Mean quality B - A with a paired t interval, over the compared pairs that both scored."""
+    qa, qb = _column(j, "quality_a", compared), _column(j, "quality_b", compared)
+    scored = ~np.isnan(qa) & ~np.isnan(qb)
+    if not scored.any():
         return None
-    b, a = np.array([p.b_latency_ms for p in timed]), np.array([p.a_latency_ms for p in timed])
-    items = np.array([p.item_id for p in timed])
-    if len(set(items)) < len(items):
-        return ratio_of_medians_cluster_ci(b, items, a, items, paired=True, confidence=confidence,
+    return mean_difference_ci(qb[scored], qa[scored], paired=True, confidence=confidence)
+
+
+def _latency_ratio(j: _Joined, compared: np.ndarray, confidence: float, n_resamples: int, seed: int) -> Interval | None:
+    """median B / median A over the pairs both timed (a latency, not 0); with repeats, prompts are
+    resampled with their repeats."""
+    la, lb = _column(j, "latency_ms_a", compared), _column(j, "latency_ms_b", compared)
+    timed = ~np.isnan(la) & (la != 0) & ~np.isnan(lb) & (lb != 0)
+    if not timed.any():
+        return None
+    a, b = la[timed], lb[timed]
+    # prompts as integer codes in the order of their labels: the codes the interval gives the labels
+    codes, labels = pd.factorize(j.both["item_id"].to_numpy(dtype=object)[compared][timed], sort=True)  # type: ignore[attr-defined]
+    if len(labels) < codes.size:
+        return ratio_of_medians_cluster_ci(b, codes, a, codes, paired=True, confidence=confidence,
                                            n_resamples=n_resamples, seed=seed)
     return ratio_of_medians_ci(b, a, paired=True, confidence=confidence, n_resamples=n_resamples, seed=seed)
 

@@ -100,3 +100,36 @@ def test_pairwise_on_a_large_run_draws_every_model_together_and_agrees_with_one_
         assert (c.p_value, c.cliffs_delta, c.rank_biserial) == (alone.p_value, alone.cliffs_delta, alone.rank_biserial)
     ab = comps[("a", "b")].ratio
     assert ab.low < 100 / 110 < ab.high and ab.high - ab.low < 0.05
+
+
+# ---------------------------------------------------------------- fast exact paths (issue 15: Compare at 1M samples)
+
+
+def test_item_table_cell_means_equal_pandas_grouped_means():
+    """The per-prompt means grouped on integer codes equal pandas' grouped mean of the labels
+    (compensated sums in row order), empty cells NaN."""
+    from core.compare import _cell_means
+    rng = np.random.default_rng(2)
+    cell = rng.integers(0, 500, 20_000)
+    cell[cell == 7] = 8  # an empty cell
+    v = rng.lognormal(3, 2, cell.size) * 1e3
+    means, counts = _cell_means(v, cell, 600)
+    g = pd.Series(v).groupby(cell).agg(["mean", "count"])
+    assert np.array_equal(means[g.index], g["mean"].to_numpy()) and np.array_equal(counts[g.index], g["count"].to_numpy())
+    assert np.isnan(means[7]) and counts[7] == 0 and np.isnan(means[500:]).all()
+
+
+def test_paired_ratio_from_coded_runs_equals_labelled_prompts():
+    """compare.py hands ratio_of_medians_cluster_ci prompt codes it computed (_k): the same interval
+    as from the labels, including on prompts one model lacks."""
+    from core.compare import _item_table
+    from core.stats import ratio_of_medians_cluster_ci
+    rng = np.random.default_rng(4)
+    rows = [("a", f"p{i}", r, rng.lognormal(3, .3)) for i in range(60) for r in range(3)]
+    rows += [("b", f"p{i}", r, rng.lognormal(3.2, .3)) for i in range(5, 60) for r in range(3)]
+    df = pd.DataFrame(rows, columns=["model", "item_id", "repeat", "latency_ms"]).assign(status="ok")
+    t = _item_table(df, "latency_ms")
+    both = ~np.isnan(t.column("a")) & ~np.isnan(t.column("b"))
+    coded = ratio_of_medians_cluster_ci(*t.coded_runs("a", both), *t.coded_runs("b", both), paired=True, _k=int(both.sum()))
+    labelled = ratio_of_medians_cluster_ci(*t.runs("a", both), *t.runs("b", both), paired=True)
+    assert coded == labelled and coded.n == 330

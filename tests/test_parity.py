@@ -140,3 +140,17 @@ def test_local_and_http_paths_give_identical_greedy_outputs(tmp_path):
     # equal outputs score equally (semantic similarity, if used, differs by float noise between encode batches)
     assert report.quality_diff.estimate == pytest.approx(0.0, abs=1e-5)
     assert report.latency_ratio.estimate > 0
+
+
+def test_parity_report_keeping_mismatches_has_the_same_statistics(tmp_path):
+    """keep='mismatches' (the Compare panel) builds only the pairs that differ or failed; every
+    statistic is still over all pairs, equal to the full report's."""
+    import dataclasses
+
+    store = Store(tmp_path / "p.duckdb")
+    run_id = _stored_run(store, {"a": [("x", 10.0, 5.0), ("y\ufffd", 20.0, 7.0), ("z", 30.0, 6.0), ("w", 15.0, 9.0)],
+                                 "b": [("x", 12.0, 4.0), ("y", 25.0, 7.0), ("q", 33.0, 2.0), ("w", 14.0, 9.0)]}, status_b="error")
+    full = parity_report(store, run_id, "a", "b")
+    short = parity_report(store, run_id, "a", "b", keep="mismatches")
+    assert [p.outcome for p in short.pairs] == ["failed", "decode_only", "different"]
+    assert short == dataclasses.replace(full, pairs=tuple(full.mismatches()))

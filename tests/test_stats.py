@@ -823,3 +823,76 @@ def test_the_stats_package_imports_no_other_project_module():
                 outside[path.name] = bad
     assert not outside, outside
     assert not hasattr(S, "__getattr__")  # no lazy re-export of core.compare's names
+
+
+# ---------------------------------------------------------------- fast exact paths (issue 15: Compare at 1M samples)
+
+
+def _old_signed_rank_sums(d):
+    """The rank-by-rank sums the grouped ones replaced."""
+    from core.stats.significance import SignedRanks, _average_ranks
+    d = np.asarray(d, dtype=float)
+    d = d[(d != 0) & np.isfinite(d)]
+    r, ties = _average_ranks(np.abs(d))
+    t = ties.astype(float)
+    return SignedRanks(int(d.size), float(r[d > 0].sum()), float(r[d < 0].sum()), float(np.sum(t ** 3 - t)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_signed_rank_sums_grouped_equal_rank_by_rank(seed):
+    from core.stats.significance import signed_rank_sums
+    rng = np.random.default_rng(seed)
+    for n in (0, 1, 7, 300, 20_000):
+        cont = rng.normal(size=n)
+        tied = np.round(rng.normal(size=n) * 2) / 2  # many ties and zeros
+        for d in (cont, tied, np.concatenate([tied, [np.nan, np.inf]])):
+            assert signed_rank_sums(d) == _old_signed_rank_sums(d)
+
+
+def test_cliffs_delta_from_a_merge_equals_counting_every_pair():
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        n, m = rng.integers(1, 120, 2)
+        x = rng.normal(size=n) if trial % 2 else np.round(rng.normal(size=n))
+        y = rng.normal(size=m) if trial % 2 else np.round(rng.normal(size=m))
+        if trial % 5 == 0:
+            x[0], y[0] = 0.0, -0.0  # equal values of different signs tie
+        brute = float(np.sign(x[:, None] - y[None, :]).sum() / (n * m))
+        assert S.cliffs_delta(x, y) == brute
+
+
+@pytest.mark.parametrize("kind", ["continuous", "ties", "trend", "near-sorted"])
+def test_drift_trend_tests_in_sample_order_equal_scipy(kind):
+    from core.stats import trends
+    rng = np.random.default_rng(3)
+    for n in (34, 500, 20_000):
+        y = {"continuous": rng.lognormal(size=n), "ties": np.round(rng.normal(size=n) * 2),
+             "trend": rng.normal(size=n) + np.arange(n) * 0.001, "near-sorted": np.arange(n, dtype=float)}[kind]
+        if kind == "near-sorted":
+            y[[3, 4, 10, 11]] = y[[4, 3, 11, 10]]  # a few discordant pairs: scipy's asymptotic route
+        x = np.arange(n) * 2.0 + 7
+        kt, sr = trends._ordered_trend_tests(y)
+        assert kt is not None
+        k0, s0 = sps.kendalltau(x, y), sps.spearmanr(x, y)
+        assert (kt.statistic, kt.pvalue) == pytest.approx((k0.statistic, k0.pvalue), rel=1e-12, abs=0)
+        assert (sr.statistic, sr.pvalue) == pytest.approx((s0.statistic, s0.pvalue), rel=1e-12, abs=0)
+
+
+def test_drift_leaves_scipys_exact_kendall_cases_to_scipy():
+    from core.stats import trends
+    assert trends._ordered_trend_tests(np.arange(20.0)[::-1].copy()) == (None, None)  # n <= 33: exact p-value
+    assert trends._ordered_trend_tests(np.arange(100.0)) == (None, None)  # a perfect order: exact p-value
+    d = S.drift(np.arange(100.0)[::-1], np.arange(100.0))  # still answered, by scipy
+    assert d.kendall_tau == -1.0 and d.kendall_p < 1e-10
+
+
+def test_drift_with_unordered_or_tied_order_matches_the_sorted_series():
+    rng = np.random.default_rng(8)
+    y, x = rng.normal(size=800) + np.arange(800) * 0.002, np.arange(800.0)
+    perm = rng.permutation(800)
+    assert S.drift(y[perm], x[perm]) == S.drift(y, x)  # the scipy route (order not increasing) gives the same
+    from core.stats import trends
+    y = rng.normal(size=1003)  # 92 blocks of 11: the last one padded with 9 NaN
+    mx, my, note = trends._slope_points(np.arange(1003.0), y, 100)
+    padded = np.concatenate([y, np.full(9, np.nan)]).reshape(92, 11)
+    assert note.startswith("Theil-Sen slope on 92 medians") and np.array_equal(my, np.nanmedian(padded, axis=1))

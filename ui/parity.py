@@ -4,8 +4,6 @@ Kept in its own module so the page gains two lines; the statistics live in core.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import streamlit as st
 
 from core import parity
@@ -17,9 +15,8 @@ from ui import state
 @st.cache_data(ttl=3600, show_spinner="Checking parity…", max_entries=32)
 def _report(path: str, run_id: str, version: tuple, model_a: str, model_b: str) -> parity.ParityReport:
     """The report with only the pairs that differ or failed (what the panel lists): the cache pickles
-    every pair it keeps, and a large run has 100,000 identical ones."""
-    rep = parity.parity_report(state._store(path), run_id, model_a, model_b)
-    return dataclasses.replace(rep, pairs=tuple(rep.mismatches()))
+    every pair it keeps, and a large run has 100,000 identical ones (nor are they built)."""
+    return parity.parity_report(state._store(path), run_id, model_a, model_b, keep="mismatches")
 
 
 def report(run_id: str, model_a: str, model_b: str) -> parity.ParityReport:

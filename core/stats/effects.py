@@ -33,14 +33,27 @@ from core.stats.significance import SignedRanks, signed_rank_sums
 
 def cliffs_delta(a: object, b: object) -> float | None:
     """Cliff's delta P(a > b) - P(a < b) in O(n log n): each value of a counts the values of b
-    below and above it in b sorted (integer counts: exact); None if a group is empty."""
+    below and above it, read off one merge of a and b sorted (integer counts: exact); None if a
+    group is empty."""
     x, y = finite_values(a), finite_values(b)
     if x.size == 0 or y.size == 0:
         return None
-    xs, ys = np.sort(x), np.sort(y)  # sorted needles: the binary searches stay in cache (about 10x faster)
-    below = int(np.searchsorted(ys, xs, side="left").sum())  # pairs with b < a
-    above = int((y.size - np.searchsorted(ys, xs, side="right")).sum())  # pairs with b > a
+    xs, ys = np.sort(x), np.sort(y)
+    merged = np.concatenate([xs, ys])
+    order = np.argsort(merged, kind="stable")  # timsort: one merge of the two sorted runs, O(n)
+    below = _pairs_below(order, xs.size)  # pairs with b < a
+    at = merged[order]
+    if bool((at[1:] == at[:-1]).any()):  # ties: count the pairs with b > a the same way
+        above = _pairs_below(np.argsort(np.concatenate([ys, xs]), kind="stable"), ys.size)
+    else:  # no ties: every other pair has b > a
+        above = x.size * y.size - below
     return float((below - above) / (x.size * y.size))
+
+
+def _pairs_below(order: np.ndarray, n: int) -> int:
+    """Given the stable argsort of [s, t] (both sorted, s of size n): the pairs (s_i, t_j) with
+    t_j < s_i. s_i lands before any equal t, so its merged position minus i counts the t below it."""
+    return int(np.flatnonzero(order < n).sum()) - n * (n - 1) // 2
 
 
 def rank_biserial_paired(a: object, b: object, *, _ranks: SignedRanks | None = None) -> float | None:
@@ -203,14 +216,21 @@ def ratio_of_medians_cluster_ci(
     seed: int = DEFAULT_SEED,
     _cache: BootCache | None = None,
     _keys: tuple[tuple, tuple] | None = None,
+    _k: int | None = None,
 ) -> Interval:
     """median(a) / median(b) over every value (repeats included: the medians a summary shows),
     with a percentile interval from a cluster bootstrap that resamples prompts with all their
     values; paired (both ran the same prompts): the same resampled prompts for a and b.
+    _k (paired): the prompts are already the codes _prompt_codes would give (0.._k-1 in label
+    order, each held by both groups) and the values finite: a caller comparing many pairs skips
+    recoding them.
     """
     _check_confidence(confidence)
     kind = "cluster-bootstrap"
-    (x, ca, ka), (y, cb, kb) = _prompt_codes(a, prompts_a, b, prompts_b, paired)
+    if paired and _k is not None:
+        (x, ca, ka), (y, cb, kb) = (np.asarray(a, dtype=float), np.asarray(prompts_a), _k), (np.asarray(b, dtype=float), np.asarray(prompts_b), _k)
+    else:
+        (x, ca, ka), (y, cb, kb) = _prompt_codes(a, prompts_a, b, prompts_b, paired)
     n = x.size + y.size
     if min(ka, kb) < 2:
         return _undefined(kind, confidence, n, "fewer than 2 prompts in a group: no interval")

@@ -54,12 +54,23 @@ class SignedRanks:
 
 
 def signed_rank_sums(d: np.ndarray) -> SignedRanks:
-    """Rank |d| of the non-zero (finite) differences once: sums of the ranks of positive and negative ones."""
+    """Rank |d| of the non-zero (finite) differences once: sums of the ranks of positive and negative ones.
+    Summed per tie group (its average rank times its positive count) rather than rank by rank: the
+    ranks are half-integers, so every partial sum is exact and the sums equal the rank-by-rank ones."""
     d = np.asarray(d, dtype=float)
     d = d[(d != 0) & np.isfinite(d)]
-    r, ties = _average_ranks(np.abs(d))
-    t = ties.astype(float)
-    return SignedRanks(int(d.size), float(r[d > 0].sum()), float(r[d < 0].sum()), float(np.sum(t ** 3 - t)))
+    if d.size == 0:
+        return SignedRanks(0, 0.0, 0.0, 0.0)
+    order = np.argsort(np.abs(d))
+    s = np.abs(d)[order]
+    start = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]]))
+    counts = np.diff(np.concatenate([start, [s.size]]))
+    avg = start + (counts + 1) / 2  # each tie group's average rank
+    positive = np.add.reduceat((d[order] > 0).astype(np.int64), start)
+    total = float(s.size) * (s.size + 1) / 2  # all ranks: 1..n
+    r_plus = float((avg * positive).sum())
+    t = counts.astype(float)
+    return SignedRanks(int(d.size), r_plus, total - r_plus, float(np.sum(t ** 3 - t)))
 
 
 _WILCOXON_EXACT_MAX = 50  # scipy.stats.wilcoxon(method="auto") leaves the normal approximation only up to here
