@@ -170,6 +170,15 @@ def comparison(store: Store, run_id: str, *, metrics: tuple[str, ...], baseline:
         margins=dict(margins), alpha=alpha, settings=settings), version)
 
 
+def parity(store: Store, run_id: str, model_a: str, model_b: str, version: tuple | None = None) -> Any:  # noqa: ANN401
+    """core.parity.parity_report of two paths as the Compare page's panel asks for it (only the pairs
+    that differ or failed kept), kept for large runs."""
+    from core import parity as P
+
+    return cached(store, "parity", run_id, {"a": model_a, "b": model_b},
+                  lambda: P.parity_report(store, run_id, model_a, model_b, keep="mismatches"), version)
+
+
 def default_margins() -> tuple[tuple[str, float], ...]:
     """The Compare page's default equivalence margins, as it passes them (zero margins left out, sorted)."""
     return tuple(sorted((k, v) for k, v in COMPARE_MARGINS.items() if v > 0))
@@ -177,7 +186,7 @@ def default_margins() -> tuple[tuple[str, float], ...]:
 
 def warm(store: Store, run_id: str) -> list[str]:
     """Compute and keep the dashboard's default views of a large run (Results' KPI table with intervals,
-    Compare against the champion or every pair); the kinds kept, [] for a small run. Called by the
+    Compare against the champion or every pair, the parity panel's first pair); the kinds kept, [] for a small run. Called by the
     worker after a run, so the first visit reads them."""
     version = run_data_version(store, run_id)
     if not enabled() or len(version) < 3 or int(version[2]) <= MIN_SAMPLES:
@@ -193,6 +202,12 @@ def warm(store: Store, run_id: str) -> list[str]:
         comparison(store, run_id, metrics=COMPARE_METRICS, baseline=champion if champion in models else None,
                    correction=COMPARE_CORRECTION, margins=default_margins(), alpha=COMPARE_ALPHA, version=version)
         done.append("comparison")
+        from core import parity as P
+
+        pairs = P.path_pairs(store.get_run(run_id).manifest, models)  # the panel's first pair is its default
+        if pairs:
+            parity(store, run_id, *pairs[0], version=version)
+            done.append("parity")
     return done
 
 

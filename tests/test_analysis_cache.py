@@ -22,15 +22,18 @@ def store(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
 @pytest.fixture
 def calls(monkeypatch):  # noqa: ANN001, ANN201
     """How often the real computations ran."""
-    counted = {"kpi_table": 0, "compare_run": 0}
+    from core import parity
+
+    counted = {"kpi_table": 0, "compare_run": 0, "parity_report": 0}
     for name in counted:
-        real = getattr(analysis, name)
+        module = parity if name == "parity_report" else analysis
+        real = getattr(module, name)
 
         def counting(*a, __real=real, __name=name, **k):  # noqa: ANN002, ANN003, ANN202
             counted[__name] += 1
             return __real(*a, **k)
 
-        monkeypatch.setattr(analysis, name, counting)
+        monkeypatch.setattr(module, name, counting)
     return counted
 
 
@@ -112,20 +115,21 @@ def test_the_worker_keeps_what_the_compare_page_asks_for(store, calls, monkeypat
     views: after it, both pages render without computing a KPI table or a comparison."""
     from streamlit.testing.v1 import AppTest
 
-    from core import worker
+    from core import parity, worker
     from ui import state
 
     monkeypatch.setattr(state, "HEAVY_SAMPLES", analysis_cache.MIN_SAMPLES)  # large for the dashboard too, as at 60,000
     assert analysis_cache.after_run in worker._after_run_hooks()
     analysis_cache.after_run(RUN, store)
-    assert calls == {"kpi_table": 1, "compare_run": 1}
-    assert [f.split("-")[0] for f in _files(store)] == ["comparison", "kpis"]
+    assert calls == {"kpi_table": 1, "compare_run": 1, "parity_report": 1}
+    assert [f.split("-")[0] for f in _files(store)] == ["comparison", "kpis", "parity"]
 
     def refuse(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise AssertionError("computed again")
 
     monkeypatch.setattr(analysis, "kpi_table", refuse)
     monkeypatch.setattr(analysis, "compare_run", refuse)
+    monkeypatch.setattr(parity, "parity_report", refuse)
     monkeypatch.setenv("LLM_EVAL_DB", str(store.path))
     at = AppTest.from_file("../app.py", default_timeout=300).run()
     for page in ("pages/3_results.py", "pages/4_compare.py"):

@@ -16,7 +16,9 @@ from ui import state
 def _report(path: str, run_id: str, version: tuple, model_a: str, model_b: str) -> parity.ParityReport:
     """The report with only the pairs that differ or failed (what the panel lists): the cache pickles
     every pair it keeps, and a large run has 100,000 identical ones (nor are they built)."""
-    return parity.parity_report(state._store(path), run_id, model_a, model_b, keep="mismatches")
+    from core import analysis_cache  # a large run's report is kept on disk by data version
+
+    return analysis_cache.parity(state._store(path), run_id, model_a, model_b, version=version)
 
 
 def report(run_id: str, model_a: str, model_b: str) -> parity.ParityReport:
