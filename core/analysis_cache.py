@@ -1,12 +1,13 @@
-"""A large run's statistics, stored beside the database and keyed by the run's data version.
+"""A large run's statistics, kept on disk and keyed by the run's data version.
 
 At a million samples the KPI table with its intervals and the comparison with every test take
 seconds to compute, and they are pure functions of the run's stored data, the arguments and this
 code. A finished run's data does not change, so they are computed once per data version and kept
-on disk (`<database>.stats-cache/`, one pickle per result): the evaluation worker computes the
+on disk (one pickle per result): the evaluation worker computes the
 dashboard's default views when it finishes a large run (`warm`), and the dashboard reads them, or
 computes and keeps them on its first view, so that a page opened later, by any dashboard process,
-does not recompute them.
+does not recompute them. They live in this user's private cache folder (`cache_root`: not beside the
+database, which may be shared), one folder per database.
 
 The key of a result is a digest of: the kind (kpis, comparison), the run, its data version
 (core.queries.run_data_version: status, last write, sample count, latest rating and judgement), the
@@ -16,8 +17,8 @@ that cannot be read (truncated, foreign, from another Python) is a miss too and 
 store is never touched. Only runs of at least `MIN_SAMPLES` samples are kept (smaller ones compute in
 well under a second), at most `MAX_ENTRIES` files, the least recently used removed first.
 
-The files are pickles: the directory must be as private as the database beside it (whoever can
-write either can change what the dashboard shows). Set LLM_EVAL_STATS_CACHE=off to switch it off.
+The files are pickles, so a folder that anyone but this user can write is neither read nor written
+(the statistics are then computed on every view). Set LLM_EVAL_STATS_CACHE=off to switch it off.
 """
 from __future__ import annotations
 
@@ -57,8 +58,31 @@ def enabled() -> bool:
     return os.environ.get("LLM_EVAL_STATS_CACHE", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
+def cache_root() -> Path:
+    """This user's private cache: $LLM_EVAL_STATS_CACHE_DIR, else $XDG_CACHE_HOME/llm-eval/stats, else
+    ~/.cache/llm-eval/stats (not beside the database: a shared database folder must not let others plant
+    the pickles this module loads)."""
+    env = os.environ.get("LLM_EVAL_STATS_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "llm-eval" / "stats"
+
+
 def cache_dir(db_path: str | Path) -> Path:
-    return Path(f"{db_path}.stats-cache")
+    """The folder of one database's results: named by a digest of its resolved path."""
+    digest = hashlib.sha256(str(Path(db_path).expanduser().resolve()).encode()).hexdigest()[:16]
+    return cache_root() / f"{Path(db_path).name}-{digest}"
+
+
+def _private(directory: Path) -> bool:
+    """Whether only this user can write the folder: owned by them, not group- or world-writable. A folder
+    others can write is never read (nor written)."""
+    try:
+        info = directory.stat()
+    except OSError:
+        return False
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
 @functools.lru_cache(maxsize=1)
@@ -87,9 +111,11 @@ def key(kind: str, run_id: str, version: tuple, args: Mapping[str, Any]) -> str:
 
 def load(directory: Path, name: str) -> Any | None:  # noqa: ANN401 - whatever was stored
     path = directory / name
+    if not _private(directory):
+        return None
     try:
         with path.open("rb") as f:
-            value = pickle.load(f)  # noqa: S301 - written by this module, beside the database (module text)
+            value = pickle.load(f)  # noqa: S301 - written by this module in a folder only this user can write
     except Exception:  # noqa: BLE001 - missing, truncated or foreign: recompute
         return None
     try:
@@ -103,7 +129,9 @@ def save(directory: Path, name: str, value: Any) -> bool:  # noqa: ANN401
     """Write atomically (a reader sees the old file, the new one or none); False when the directory is
     not writable (a read-only store still works, only slower)."""
     try:
-        directory.mkdir(mode=0o700, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(directory):
+            return False
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pkl")
         with os.fdopen(fd, "wb") as f:
             pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)

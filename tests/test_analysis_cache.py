@@ -16,6 +16,7 @@ def store(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
     synthetic_run(s, run_id=RUN, n_models=3, n_items=40, repeats=2, error_rate=0.0)  # 240 samples
     monkeypatch.setattr(analysis_cache, "MIN_SAMPLES", 100)  # counts as large here
     monkeypatch.delenv("LLM_EVAL_STATS_CACHE", raising=False)
+    monkeypatch.setenv("LLM_EVAL_STATS_CACHE_DIR", str(tmp_path / "cache"))
     return s
 
 
@@ -97,7 +98,7 @@ def test_small_runs_and_the_switch_keep_nothing(store, calls, monkeypatch) -> No
 
 
 def test_a_directory_it_cannot_write_still_gives_the_result(store, calls, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setattr(analysis_cache, "cache_dir", lambda db: store.path / "not-a-dir")  # under a file: unwritable
+    monkeypatch.setenv("LLM_EVAL_STATS_CACHE_DIR", str(store.path / "not-a-dir"))  # under a file: unwritable
     table = analysis_cache.kpis(store, RUN)
     assert calls["kpi_table"] == 1 and table.models
 
@@ -144,3 +145,22 @@ def test_a_failing_warm_up_does_not_fail_the_run(store, monkeypatch, capsys) -> 
     monkeypatch.setattr(analysis_cache, "warm", broken)
     analysis_cache.after_run(RUN, store)
     assert "not kept ahead: MemoryError: no room" in capsys.readouterr().out
+
+
+def test_a_folder_others_can_write_is_never_read(store, calls) -> None:  # noqa: ANN001
+    """The results are pickles: one planted by another user must not be loaded."""
+    analysis_cache.kpis(store, RUN)
+    d = analysis_cache.cache_dir(store.path)
+    d.chmod(0o777)
+    analysis_cache.kpis(store, RUN)
+    assert calls["kpi_table"] == 2  # not read back (nor written: the file is the first one's)
+    d.chmod(0o700)
+    analysis_cache.kpis(store, RUN)
+    assert calls["kpi_table"] == 2
+
+
+def test_each_database_has_its_own_folder_in_the_users_cache(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.delenv("LLM_EVAL_STATS_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    a, b = analysis_cache.cache_dir(tmp_path / "one" / "x.duckdb"), analysis_cache.cache_dir(tmp_path / "two" / "x.duckdb")
+    assert a != b and a.parent == b.parent == tmp_path / "xdg" / "llm-eval" / "stats"
