@@ -81,14 +81,19 @@ def out(run, tmp_path_factory):
 
 def test_the_report_recommends_no_model_that_answered_nothing_right(run, built):
     """Issue 11: demo-tiny answers none of these prompts right and ties with demo-small on quality
-    (seven prompts cannot separate them); being faster, it was recommended. Now no model is, and
-    the summary says why; the comparisons are made against the best-quality model."""
+    (seven prompts cannot separate them); being faster, it was recommended. Now it never is (no model
+    is when it is the fastest, and the summary says why); the comparisons are made against the
+    best-quality model."""
     store, run_id = run
     passed = store.query_df("SELECT model, count(*) FILTER (WHERE passed) AS n FROM samples WHERE run_id = ? GROUP BY model",
                             [run_id]).set_index("model")["n"]
     assert passed["demo-tiny"] == 0
     s = built.summary
-    assert s.recommended is None and "so none can be recommended" in s.why
+    # which contender is fastest is a measurement (the whole suite's load once made demo-small the faster):
+    # whatever it is, the model that answered nothing right is never the one recommended; the rule itself is
+    # pinned without timing in tests/test_analysis.py (the fastest contender passed none -> no model)
+    assert s.recommended != "demo-tiny"
+    assert s.recommended is not None or "so none can be recommended" in s.why
     assert s.baseline in MODELS and s.baseline_source == "the model with the best mean quality"
     assert built.comparison.rows and all(r[2] == s.baseline for r in built.comparison.rows)  # B: the baseline
     assert len(built.distributions) >= 3 and built.pareto is not None and built.cost_charts
@@ -509,3 +514,18 @@ def test_human_ratings_and_judges_section_only_for_a_rated_run_with_names_escape
     plain = reports.build_report(store, "plain", opts)
     assert plain.judging is None and "judging" not in plain.sections
     assert "Human ratings and judges" not in reports.html(plain) and "Human ratings" not in reports.markdown(plain).text
+
+
+def test_a_reports_intervals_are_the_dashboards_above_5000_samples(tmp_path) -> None:  # noqa: ANN001
+    """Reports resampled 500 times above 5,000 samples, so their intervals differed from the KPI table the
+    dashboard shows (1,000 resamples) in the third digit. Now both use the statistics' defaults."""
+    from bench.analysis import synthetic_run
+    from core import analysis
+
+    store = Store(tmp_path / "mid.duckdb")
+    synthetic_run(store, run_id="mid", n_models=2, n_items=1_500, repeats=2, error_rate=0.0)  # 6,000 samples
+    shown = analysis.kpi_table(store, "mid").frame  # what the Results page computes
+    reported = reports.kpi_frame(store, "mid")
+    cols = ["model", "kpi", "value", "low", "high", "n_resamples"]
+    pd.testing.assert_frame_equal(reported[cols], shown[cols], check_dtype=False)
+    assert set(reported["n_resamples"].dropna()) == {1000}

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 
 from core import charts as ch
 from core.analysis import costs as C
-from core.scale import POLICY
 from core.stats import DEFAULT_ALPHA, DEFAULT_CONFIDENCE, DEFAULT_SEED, metric_info
 from core.reports.judging import JudgingSection
 from core.reports.table import Table
@@ -31,8 +30,6 @@ SECTIONS = {
     "appendix": "Appendix: sample outputs",
 }
 COMPARE_METRICS = tuple(metric_info(m).alias for m in ("quality", "passed", "latency_ms", "ttft_ms", "decode_tps", "mem_added_mb"))
-LARGE_RUN_SAMPLES = POLICY.report_samples  # above this, bootstrap resamples drop to LARGE_RUN_RESAMPLES unless set
-LARGE_RUN_RESAMPLES = POLICY.report_resamples
 MAX_OUTPUT_CHARS = 1_200  # per output (and prompt) in the appendix
 TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 
@@ -150,7 +147,7 @@ class ReportOptions:
     baseline: str | None = None  # compare every model with this one (default: champion, else the recommended model)
     volume: int | None = None  # requests per month for projections (default: settings')
     settings: C.CostSettings | None = None
-    n_resamples: int | None = None  # None: analysis defaults, LARGE_RUN_RESAMPLES above LARGE_RUN_SAMPLES
+    n_resamples: int | None = None  # None: the analysis defaults at every size (the dashboard's)
     seed: int = DEFAULT_SEED
     confidence: float = DEFAULT_CONFIDENCE
     alpha: float = DEFAULT_ALPHA
@@ -163,6 +160,6 @@ class ReportOptions:
         return replace(s, volume_per_month=int(self.volume)) if self.volume is not None else s
 
     def bootstrap_resamples(self, n_samples: int) -> int | None:
-        """Resamples for a run of n_samples: n_resamples when set, else LARGE_RUN_RESAMPLES above
-        LARGE_RUN_SAMPLES, else None (the analysis defaults)."""
-        return POLICY.report_resamples_for(n_samples, self.n_resamples)
+        """Resamples for a run of n_samples: n_resamples when set, else None (the analysis defaults, as the
+        dashboard uses them at every size: a report's intervals are the dashboard's)."""
+        return self.n_resamples

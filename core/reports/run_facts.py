@@ -15,14 +15,13 @@ from core import queries
 from core.redact import redact
 from core.store import Store
 from core.reports.model import (
-    LARGE_RUN_SAMPLES,
     MAX_OUTPUT_CHARS,
     Output,
     AppendixItem,
     ReportOptions,
 )
 from core.reports.table import Table
-from core.textfmt import DASH, count, fmt_value, number
+from core.textfmt import DASH, fmt_value, number
 from core.textfmt import quality as fmt_quality
 
 
@@ -34,9 +33,8 @@ def method_rows(run: Any, kpi: analysis.KpiTable, comp: analysis.RunComparison, 
     reps = run.spec.repeats
     tests = sorted({c.test.test for c in comp.comparisons})
     corr = {"holm": "Holm (family-wise error rate)", "bh": "Benjamini-Hochberg (false discovery rate)"}.get(comp.correction, "none")
-    res = (f"{resamples} bootstrap resamples" + (f" (reduced from the analysis default for runs above "
-                                                  f"{count(LARGE_RUN_SAMPLES)} samples, to keep the report fast)" if not o.n_resamples else "")
-           if resamples else "analysis defaults: 2,000 bootstrap resamples, 1,000 above 1,000 observations")
+    res = (f"{resamples} bootstrap resamples (set for this report)" if resamples else
+           "the analysis defaults, as on the dashboard: 2,000 bootstrap resamples, 1,000 above 1,000 observations")
     return (
         ("Unit of analysis", "the prompt: " + (
             f"each prompt ran {reps} times; repeats are clustered (intervals resample prompts with all their repeats, "
