@@ -120,15 +120,22 @@ def _p_text(c: Comparison) -> str:
 RATIO_STATISTIC = "ratio of medians"  # what every headline 'Nx slower / faster' of a pair is (METHODS)
 
 
-def _factor(f: float) -> str:
-    return f"{f:.2f}" if f < 1.5 else f"{f:.1f}"
+def _factor(f: float, like: float | None = None) -> str:
+    """Two decimals below 1.5, one from there; `like`: take the precision of that number instead (an
+    interval's ends are written as precisely as its estimate: '1.5x (1.50x-1.51x)' read as two scales)."""
+    ref = f if like is None or not math.isfinite(like) else like
+    return f"{f:.2f}" if ref < 1.5 else f"{f:.1f}"
 
 
-def factor_text(f: float | None) -> str:
-    """A ratio as every view writes a pair's headline factor: '4.9x', '1.23x', '0.204x'."""
+def factor_text(f: float | None, like: float | None = None) -> str:
+    """A ratio as every view writes a pair's headline factor: '4.9x', '1.23x', '0.204x'; `like`: the
+    estimate whose precision an interval's ends share."""
     if f is None or not math.isfinite(f):
         return "n/a"
-    return f"{f:.3g}x" if f < 1 else f"{_factor(f)}x"
+    ref = f if like is None or not math.isfinite(like) else like
+    if ref < 1:  # three significant digits below 1; an end above 1 of such an interval: two decimals
+        return f"{f:.3g}x" if f < 1 else f"{f:.2f}x"
+    return f"{_factor(f, ref)}x"
 
 
 def verdict(c: Comparison, alpha: float = DEFAULT_ALPHA) -> str:
@@ -159,7 +166,7 @@ def _effect_text(c: Comparison, eff: Interval | None, null: float, info: MetricI
         return "no interval"
     if null == 1.0:
         return (f"{c.model_a}/{c.model_b} ratio of medians {factor_text(eff.estimate)} "  # type: ignore[arg-type]
-                f"({conf} {factor_text(eff.low)}-{factor_text(eff.high)})")  # type: ignore[arg-type]
+                f"({conf} {factor_text(eff.low, eff.estimate)}-{factor_text(eff.high, eff.estimate)})")  # type: ignore[arg-type]
     s = info.scale
     return f"{c.model_a} - {c.model_b} = {format_number(eff.estimate * s)} ({conf} {format_number(eff.low * s)} to {format_number(eff.high * s)})"  # type: ignore[operator]
 
@@ -170,7 +177,7 @@ def _claim(c: Comparison, eff: Interval, null: float, info: MetricInfo, conf: st
     if null == 1.0:
         f, lo, hi = (eff.estimate, eff.low, eff.high) if a_high else (1 / eff.estimate, 1 / eff.high, 1 / eff.low)  # type: ignore[operator]
         head = info.phrase.format(x=x, y=y, f=_factor(f), label=info.label, d="")
-        return f"{head} ({RATIO_STATISTIC}; {conf} {factor_text(lo)}-{factor_text(hi)}, {_p_text(c)})"
+        return f"{head} ({RATIO_STATISTIC}; {conf} {factor_text(lo, f)}-{factor_text(hi, f)}, {_p_text(c)})"
     s = info.scale
     d, lo, hi = (eff.estimate * s, eff.low * s, eff.high * s) if a_high else (-eff.estimate * s, -eff.high * s, -eff.low * s)  # type: ignore[operator]
     phrase = info.phrase if info.effect == "difference" else "{x} has {d} " + info.unit + " higher {label} than {y}"

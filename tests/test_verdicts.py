@@ -19,6 +19,13 @@ def test_factor_text(f, text):
     assert factor_text(f) == text
 
 
+@pytest.mark.parametrize(("f", "like", "text"), [(1.4996, 1.5004, "1.5x"), (1.5012, 1.4996, "1.50x"), (1.004, 0.99, "1.00x"),
+                                                (0.97, 0.99, "0.97x")])
+def test_an_intervals_ends_take_the_estimates_precision(f, like, text):
+    """A verdict read '1.5x slower (95% CI 1.50x-1.5x)': the precision changed at 1.5 between the ends."""
+    assert factor_text(f, like) == text
+
+
 def test_a_clear_latency_difference_is_claimed_with_its_ratio_and_a_tie_is_not():
     rng = np.random.default_rng(1)
     fast = rng.lognormal(5, 0.1, 60)
