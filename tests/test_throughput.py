@@ -373,3 +373,72 @@ def test_http_sweep_against_a_real_transformers_serve(store):
     assert list(rows["batch_size"]) == [1, 2] and set(rows["level_kind"]) == {"concurrency"}
     assert (rows["tokens_per_s"] > 0).all() and (rows["ttft_ms"] > 0).all() and rows["mem_added_mb"].isna().all()
     assert rows["identical_to_b1"].between(0, 1).all()
+
+
+def _sweep_only_store(tmp_path):  # noqa: ANN001, ANN202 - a run with sweep rows and no samples
+    import os
+
+    from core.schemas import PromptSet, RunSpec
+    from core.store import Store
+
+    store = Store(tmp_path / "sweep.duckdb")
+    spec = RunSpec(models=("demo-tiny", "demo-small"), prompt_set="demo-qa", repeats=1, name="sweep")
+    store.create_run("sw", spec, PromptSet("demo-qa", "x", ()), 0, {}, os.getpid())
+    store.append_throughput([{"run_id": "sw", "model": m, "batch_size": b, "level_kind": "batch", "n_requests": 4,
+                              "tokens_per_s": 10.0 * b, "requests_per_s": 2.0 * b, "latency_ms_mean": 50.0 * b,
+                              "ttft_ms": 5.0, "mem_added_mb": 0.5, "identical_to_b1": 1.0}
+                             for m in ("demo-tiny", "demo-small") for b in (1, 2)])
+    store.set_run_status("sw", "completed")
+    return store
+
+
+def test_a_sweep_only_runs_report_is_its_sweep_in_every_format(tmp_path):
+    """A sweep-only run's report had every sample section, empty ("no values in this run, not compared"
+    six times), and its PDF had no throughput section at all."""
+    import shutil
+    import subprocess
+
+    from core import reports
+    from core.reports.model import ReportOptions
+    from core.reports.run_report import SWEEP_WHY, build_report
+
+    store = _sweep_only_store(tmp_path)
+    opts = ReportOptions(generated_at="2026-01-01 00:00 UTC")
+    report = build_report(store, "sw", opts)
+    assert list(report.sections) == ["summary", "throughput", "environment"]
+    assert report.summary.why == SWEEP_WHY and report.summary.notes == ()
+    md = reports.write_report(store, "sw", "md", tmp_path / "r.md", opts)[0].read_text()
+    assert "## Throughput sweep" in md and "batch size 2" in md
+    assert "KPI tables" not in md and "Pairwise" not in md and "Key verdicts" not in md and "not compared" not in md
+    html = reports.html(report)
+    assert 'id="throughput"' in html and 'id="kpis"' not in html and 'id="comparisons"' not in html
+    pdf = reports.write_report(store, "sw", "pdf", tmp_path / "r.pdf", opts)[0]
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "Throughput sweep" in text and "batch size 2" in text and "KPI tables" not in text
+
+
+def test_a_runs_pdf_report_has_its_throughput_section(demo_run, tmp_path):
+    import shutil
+    import subprocess
+
+    from core import reports
+    from core.reports.model import ReportOptions
+    from core.store import Store
+
+    if not shutil.which("pdftotext"):
+        pytest.skip("needs pdftotext (apt-get install poppler-utils)")
+    path, run_id = demo_run
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(path, copy)
+    store = Store(copy)
+    opts = ReportOptions(generated_at="2026-01-01 00:00 UTC")
+    pdf = reports.write_report(store, run_id, "pdf", tmp_path / "before.pdf", opts)[0]
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Throughput sweep" not in text
+    store.append_throughput([{"run_id": run_id, "model": "demo-tiny", "batch_size": b, "level_kind": "batch", "n_requests": 4,
+                              "tokens_per_s": 10.0 * b, "requests_per_s": 2.0 * b, "latency_ms_mean": 50.0 * b,
+                              "ttft_ms": 5.0, "mem_added_mb": 0.5, "identical_to_b1": 1.0} for b in (1, 2)])
+    pdf = reports.write_report(store, run_id, "pdf", tmp_path / "after.pdf", opts)[0]
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Throughput sweep" in text and "batch size 2" in text

@@ -67,30 +67,35 @@ def render(report: Report, charts_dir: str) -> Markdown:
     if r.summary.savings:
         out += ["### Cost", "", *[f"- {esc(x)}" for x in r.summary.savings], ""]
     vs = f" (each model vs {esc(r.summary.baseline)}, {esc(r.summary.baseline_source)})" if r.summary.baseline else ""
-    out += [f"### Key verdicts{vs}", "", *([f"- {esc(v)}" for v in r.summary.verdicts] or ["- No comparisons could be made."]), ""]
+    if "comparisons" in s:
+        out += [f"### Key verdicts{vs}", "", *([f"- {esc(v)}" for v in r.summary.verdicts] or ["- No comparisons could be made."]), ""]
     out += ["### The run", "", *_kv(r.summary.facts), *[f"*Note: {esc(n)}*" for n in r.summary.notes], ""]
 
-    out += [f"## {s['kpis']}", ""]
-    for t in r.kpi_tables:
-        out += table(t)
-    out += [f"## {s['distributions']}", ""]
-    for c in r.distributions:
-        out += chart(c)
+    if "kpis" in s:
+        out += [f"## {s['kpis']}", ""]
+        for t in r.kpi_tables:
+            out += table(t)
+    if "distributions" in s:
+        out += [f"## {s['distributions']}", ""]
+        for c in r.distributions:
+            out += chart(c)
 
-    out += [f"## {s['comparisons']}", ""]
-    out += table(r.comparison) if r.comparison.rows else ["No comparisons: fewer than two models with successful requests.", ""]
-    if r.verdicts:
-        out += ["### Verdicts", "", *[f"- {esc(v)}" for v in r.verdicts], ""]
-    out += [f"*Note: {esc(n)}*" for n in r.comparison_notes]
-    if r.pareto:
-        out += chart(r.pareto)
+    if "comparisons" in s:
+        out += [f"## {s['comparisons']}", ""]
+        out += table(r.comparison) if r.comparison.rows else ["No comparisons: fewer than two models with successful requests.", ""]
+        if r.verdicts:
+            out += ["### Verdicts", "", *[f"- {esc(v)}" for v in r.verdicts], ""]
+        out += [f"*Note: {esc(n)}*" for n in r.comparison_notes]
+        if r.pareto:
+            out += chart(r.pareto)
 
-    out += [f"## {s['costs']}", ""]
-    for t in r.cost_tables:
-        out += table(t)
-    for c in r.cost_charts:
-        out += chart(c)
-    out += ["### Assumptions", "", *[f"- {esc(n)}" for n in r.cost_notes], ""]
+    if "costs" in s:
+        out += [f"## {s['costs']}", ""]
+        for t in r.cost_tables:
+            out += table(t)
+        for c in r.cost_charts:
+            out += chart(c)
+        out += ["### Assumptions", "", *[f"- {esc(n)}" for n in r.cost_notes], ""]
 
     if r.throughput is not None and "throughput" in s:
         out += [f"## {s['throughput']}", ""]
@@ -105,11 +110,14 @@ def render(report: Report, charts_dir: str) -> Markdown:
             out += chart(c)
         out += [f"*Note: {esc(n)}*" for n in r.judging.notes]
 
-    out += [f"## {s['methods']}", "", *_kv(r.methods), fence(r.methods_text), ""]
-    out += [f"## {s['environment']}", "", *_kv(r.environment), *table(r.model_table)]
+    if "methods" in s:
+        out += [f"## {s['methods']}", "", *_kv(r.methods), fence(r.methods_text), ""]
+    if "environment" in s:
+        out += [f"## {s['environment']}", "", *_kv(r.environment), *table(r.model_table)]
 
-    out += [f"## {s['appendix']}", "", f"*{esc(r.appendix_note)}*", ""]
-    for item in r.appendix:
+    if "appendix" in s:
+        out += [f"## {s['appendix']}", "", f"*{esc(r.appendix_note)}*", ""]
+    for item in r.appendix if "appendix" in s else ():
         head = esc(item.item_id) + (f" · {esc(item.category)}" if item.category else "") + (" · has failures" if item.failed else "")
         out += [f"### {head}", "", "**Prompt**", "", fence(item.prompt), ""]
         if item.reference is not None:

@@ -159,18 +159,27 @@ class _Writer:
         if r.kind == "arms":
             return self.arms()
         self.summary()
-        self.heading("kpis")
-        for t in r.kpi_tables:
-            self.table(t)
-        if not r.kpi_tables:
-            self.para("No samples stored for this run.")
-        self.heading("distributions")
-        for c in r.distributions:
-            self.chart(c)
-        if not r.distributions:
-            self.para("No successful samples to draw.")
-        self.comparisons()
-        self.costs()
+        if "kpis" in r.sections:
+            self.heading("kpis")
+            for t in r.kpi_tables:
+                self.table(t)
+            if not r.kpi_tables:
+                self.para("No samples stored for this run.")
+        if "distributions" in r.sections:
+            self.heading("distributions")
+            for c in r.distributions:
+                self.chart(c)
+            if not r.distributions:
+                self.para("No successful samples to draw.")
+        if "comparisons" in r.sections:
+            self.comparisons()
+        if "costs" in r.sections:
+            self.costs()
+        if r.throughput is not None and "throughput" in r.sections:  # batch sizes / requests in flight
+            self.heading("throughput")
+            if r.throughput_table is not None:
+                self.table(r.throughput_table)
+            self.chart(r.throughput)
         if r.judging is not None and "judging" in r.sections:
             self.heading("judging")
             for text in r.judging.sentences:
@@ -181,14 +190,17 @@ class _Writer:
                 self.chart(c)
             for n in r.judging.notes:
                 self.para(f"Note: {n}", size=8.5, color=90)
-        self.heading("methods")
-        self.kv(r.methods)
-        self.sub("Full description of the statistical and cost methods")
-        self.mono(r.methods_text, size=7)
-        self.heading("environment")
-        self.kv(r.environment)
-        self.table(r.model_table)
-        self.appendix()
+        if "methods" in r.sections:
+            self.heading("methods")
+            self.kv(r.methods)
+            self.sub("Full description of the statistical and cost methods")
+            self.mono(r.methods_text, size=7)
+        if "environment" in r.sections:
+            self.heading("environment")
+            self.kv(r.environment)
+            self.table(r.model_table)
+        if "appendix" in r.sections:
+            self.appendix()
         return bytes(pdf.output())
 
     def arms(self) -> bytes:
@@ -234,8 +246,9 @@ class _Writer:
         if s.savings:
             self.sub("Cost")
             self.bullets(s.savings)
-        self.sub("Key verdicts" + (f" (each model vs {s.baseline}, {s.baseline_source})" if s.baseline else ""))
-        self.bullets(s.verdicts or ("No comparisons could be made.",))
+        if "comparisons" in self.r.sections:
+            self.sub("Key verdicts" + (f" (each model vs {s.baseline}, {s.baseline_source})" if s.baseline else ""))
+            self.bullets(s.verdicts or ("No comparisons could be made.",))
         self.sub("The run")
         self.kv(s.facts)
         for n in s.notes:

@@ -74,6 +74,9 @@ def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
             if key == "methods":  # the sweep's section comes after the costs
                 sections["throughput"] = "Throughput sweep"
             sections[key] = title
+    if n_samples == 0 and not sweep.empty:  # a throughput sweep run (core.throughput): rows, no samples
+        sections = {k: v for k, v in sections.items() if k in SWEEP_SECTIONS}
+        summary = Summary(None, SWEEP_WHY, None, "", (), (), facts, ())
     judging = judging_section(store, run_id, **stat)
     if judging is not None:  # only then, as with the sweep: before the methods
         sections = {**{k: v for k, v in sections.items() if k not in ("methods", "environment", "appendix")}, "judging": JUDGING,
@@ -104,6 +107,11 @@ def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
         throughput_table=_throughput_table(sweep) if not sweep.empty else None,
         judging=judging,
     )
+
+
+SWEEP_SECTIONS = ("summary", "throughput", "environment")  # a sweep-only run has nothing else to report
+SWEEP_WHY = ("this run is a throughput sweep without per-sample results (a row per model and batch size or requests "
+             "in flight): there is nothing to recommend, compare or cost; its throughput section follows")
 
 
 def _throughput_table(sweep: Any) -> Table:
