@@ -155,11 +155,17 @@ def _mtime(p: Path) -> float:
         return 0.0
 
 
+def _keeps(version: tuple) -> bool:
+    """Whether a run of this data version keeps its statistics: switched on, and above MIN_SAMPLES samples
+    (version[2], core.queries.run_data_version; ("missing",) for an unknown run keeps nothing)."""
+    return enabled() and len(version) >= 3 and int(version[2]) > MIN_SAMPLES
+
+
 def cached(store: Store, kind: str, run_id: str, args: Mapping[str, Any], compute: Callable[[], T],
            version: tuple | None = None) -> T:
     """compute(), or the stored result of the same computation on the same data and code."""
     version = version if version is not None else run_data_version(store, run_id)
-    if not enabled() or len(version) < 3 or int(version[2]) <= MIN_SAMPLES:
+    if not _keeps(version):
         return compute()
     directory, name = cache_dir(store.path), key(kind, run_id, version, args)
     hit = load(directory, name)
@@ -217,7 +223,7 @@ def warm(store: Store, run_id: str) -> list[str]:
     Compare against the champion or every pair, the parity panel's first pair); the kinds kept, [] for a small run. Called by the
     worker after a run, so the first visit reads them."""
     version = run_data_version(store, run_id)
-    if not enabled() or len(version) < 3 or int(version[2]) <= MIN_SAMPLES:
+    if not _keeps(version):
         return []
     from core.queries import run_models_order
 
