@@ -409,6 +409,7 @@ def test_a_sweep_only_runs_report_is_its_sweep_in_every_format(tmp_path):
     assert report.summary.why == SWEEP_WHY and report.summary.notes == ()
     md = reports.write_report(store, "sw", "md", tmp_path / "r.md", opts)[0].read_text()
     assert "## Throughput sweep" in md and "batch size 2" in md
+    assert [row[-1] for row in report.model_table.rows] == ["swept", "swept"]  # not "not run"
     assert "KPI tables" not in md and "Pairwise" not in md and "Key verdicts" not in md and "not compared" not in md
     html = reports.html(report)
     assert 'id="throughput"' in html and 'id="kpis"' not in html and 'id="comparisons"' not in html

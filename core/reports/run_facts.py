@@ -87,7 +87,9 @@ def environment_rows(run: Any) -> tuple[tuple[str, str], ...]:
     return tuple((k, str(v)) for k, v in rows if v not in (None, "", "None"))
 
 
-def model_table(store: Store, run: Any) -> Table:
+def model_table(store: Store, run: Any, swept: frozenset[str] = frozenset()) -> Table:
+    """The run's models; `swept`: those with throughput sweep rows, whose status without a run_models row
+    (a sweep-only run) is 'swept', not 'not run'."""
     rm = store.run_models_df(run.run_id).set_index("model")
     versions = (run.manifest or {}).get("model_versions") or {}
     rows = []
@@ -100,7 +102,8 @@ def model_table(store: Store, run: Any) -> Table:
 
         rows.append((m, str(versions.get(m) or get("model_version") or DASH), str(get("backend") or DASH),
                      str(get("device") or DASH), str(get("dtype") or DASH), fmt_value(get("params"), "count"),
-                     fmt_value(get("weights_mb"), "MB"), fmt_value(get("load_time_s"), "s"), str(get("status") or "not run")))
+                     fmt_value(get("weights_mb"), "MB"), fmt_value(get("load_time_s"), "s"),
+                     str(get("status") or ("swept" if m in swept else "not run"))))
     return Table(("Model", "Version", "Backend", "Device", "Dtype", "Parameters", "Weights", "Load time", "Status"),
                  tuple(rows), "Models", "", (False, False, False, False, False, True, True, True, False))
 

@@ -98,7 +98,7 @@ def _build(store: Store, run_id: str, o: ReportOptions) -> Report:
         methods=method_rows(run, kpi, comp, costs, o, resamples, baseline, source),
         methods_text=f"{METHODS}\n{C.COST_METHODS}",
         environment=environment_rows(run),
-        model_table=model_table(store, run),
+        model_table=model_table(store, run, frozenset(map(str, sweep["model"])) if not sweep.empty else frozenset()),
         appendix=tuple(appendix_items(store, run, o.appendix_items)),
         appendix_note=(f"Up to {o.appendix_items} prompts (first repeat), prompts with a failed request first; outputs "
                        f"longer than {MAX_OUTPUT_CHARS:,} characters are cut. Every sample is in the CSV/Parquet export."),
