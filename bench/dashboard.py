@@ -207,6 +207,28 @@ def kept_render_times(db: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
+def interaction_times(db: Path) -> dict[str, tuple[float, float]]:
+    """What a user does next on Compare, after its default view: another baseline (27 tests instead of
+    135; the KPI table is already in memory), then the Holm correction switched to Benjamini-Hochberg.
+    Nothing kept on disk (LLM_EVAL_STATS_CACHE=off): these views are computed when asked for."""
+    os.environ["LLM_EVAL_DB"] = str(db)
+    os.environ["LLM_EVAL_STATS_CACHE"] = "off"
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900).run()
+    at.switch_page("pages/4_compare.py").run()
+    picks = {s.key: s for s in at.selectbox}
+    if "compare.baseline" not in picks:
+        return {}
+    first = next(o for o in picks["compare.baseline"].options if o != "(every pair)")
+    out = {"compare: another baseline": (_timed(at, lambda: picks["compare.baseline"].set_value(first).run()), math.nan)}
+    correction = {s.key: s for s in at.selectbox}["compare.correction"]
+    out["compare: another correction"] = (_timed(at, lambda: correction.set_value("bh").run()), math.nan)
+    return out
+
+
 KEPT_ROWS = ("results", "compare", "results with intervals", "compare with every test")
 
 
@@ -215,6 +237,7 @@ def measure(db: Path) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"streamlit run -> first page": [startup_time(db), math.nan]}
     os.environ["LLM_EVAL_STATS_CACHE"] = "off"  # first: every statistic computed on view (nothing kept on disk)
     out.update({k: list(v) for k, v in render_times(db).items()})
+    out.update({k: list(v) for k, v in interaction_times(db).items()})
     out.update({k: list(v) for k, v in kept_render_times(db).items()})
     out.update({k: list(v) for k, v in explorer_times(db).items()})
     rss, failed = dashboard_rss(db)
