@@ -155,10 +155,14 @@ def _mtime(p: Path) -> float:
         return 0.0
 
 
+LIVE = ("queued", "running")  # a run in these states changes with every write: nothing of it is kept
+
+
 def _keeps(version: tuple) -> bool:
-    """Whether a run of this data version keeps its statistics: switched on, and above MIN_SAMPLES samples
-    (version[2], core.queries.run_data_version; ("missing",) for an unknown run keeps nothing)."""
-    return enabled() and len(version) >= 3 and int(version[2]) > MIN_SAMPLES
+    """Whether a run of this data version keeps its statistics: switched on, not live (version[0], its
+    status), and above MIN_SAMPLES samples (version[2]; core.queries.run_data_version; ("missing",) for an
+    unknown run keeps nothing)."""
+    return enabled() and len(version) >= 3 and version[0] not in LIVE and int(version[2]) > MIN_SAMPLES
 
 
 def cached(store: Store, kind: str, run_id: str, args: Mapping[str, Any], compute: Callable[[], T],

@@ -97,6 +97,15 @@ def test_small_runs_and_the_switch_keep_nothing(store, calls, monkeypatch) -> No
     assert _files(store) == []
 
 
+def test_a_live_run_keeps_nothing(store, calls) -> None:  # noqa: ANN001
+    """A running run's statistics change with every write: keeping them would only churn the folder."""
+    store.set_run_status(RUN, "running")
+    analysis_cache.kpis(store, RUN)
+    assert analysis_cache.warm(store, RUN) == [] and _files(store) == []
+    store.set_run_status(RUN, "completed")
+    assert analysis_cache.warm(store, RUN)[0] == "kpis" and _files(store)
+
+
 def test_a_directory_it_cannot_write_still_gives_the_result(store, calls, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setenv("LLM_EVAL_STATS_CACHE_DIR", str(store.path / "not-a-dir"))  # under a file: unwritable
     table = analysis_cache.kpis(store, RUN)
