@@ -117,14 +117,19 @@ def render(report: Report, charts_dir: str) -> Markdown:
 
     if "appendix" in s:
         out += [f"## {s['appendix']}", "", f"*{esc(r.appendix_note)}*", ""]
-    for item in r.appendix if "appendix" in s else ():
-        head = esc(item.item_id) + (f" · {esc(item.category)}" if item.category else "") + (" · has failures" if item.failed else "")
-        out += [f"### {head}", "", "**Prompt**", "", fence(item.prompt), ""]
-        if item.reference is not None:
-            out += ["**Reference**", "", fence(item.reference), ""]
-        for o in item.outputs:
-            out += [f"**{esc(o.model)}**: {esc(o.facts)}" + (" (cut)" if o.truncated else ""), "", fence(o.text), ""]
+        for item in r.appendix:
+            out += _appendix_item(item)
     return Markdown("\n".join(out).rstrip() + "\n", images)
+
+
+def _appendix_item(item) -> list[str]:  # noqa: ANN001 - an AppendixItem
+    head = esc(item.item_id) + (f" · {esc(item.category)}" if item.category else "") + (" · has failures" if item.failed else "")
+    out = [f"### {head}", "", "**Prompt**", "", fence(item.prompt), ""]
+    if item.reference is not None:
+        out += ["**Reference**", "", fence(item.reference), ""]
+    for o in item.outputs:
+        out += [f"**{esc(o.model)}**: {esc(o.facts)}" + (" (cut)" if o.truncated else ""), "", fence(o.text), ""]
+    return out
 
 
 def _arms(r: Report, out: list[str], table, chart, images: dict[str, bytes]) -> Markdown:  # noqa: ANN001
