@@ -363,9 +363,12 @@ class RunQueue:
             return JobSnapshot(state=status, run_id=run_id)
         snap = JobSnapshot.from_json(doc)
         if status != "running" and snap.state in ACTIVE:  # the worker is gone (killed) or the run ended
+            # the record is older than the run's end (the worker writes its last one after the run's hooks):
+            # the samples done are the stored ones, as the run's row counts them
             message = rows.iloc[0]["message"] if not rows.empty else None
             extra = (f"the worker stopped before the run finished{': ' + message if isinstance(message, str) else ''}",)
-            return replace(snap, state=status, eta_s=None,
+            done = int(rows.iloc[0]["done"]) if not rows.empty else snap.done
+            return replace(snap, state=status, eta_s=None, done=done,
                            messages=snap.messages + (extra if status == "interrupted" else ()))
         return snap
 

@@ -317,3 +317,17 @@ def test_time_left_is_smoothed_and_says_when_it_is_rough():
     assert pace.rate == pytest.approx(0.010 + Pace.ALPHA * (1.0 - 0.010), rel=0.05)
     pace.tick("other")  # a model switch is not a sample interval
     assert pace.n == 51
+
+
+def test_a_finished_runs_progress_counts_its_stored_samples(tmp_path):
+    """The run's row says 'completed' before the worker writes its last progress record (the run's hooks
+    run in between): the snapshot read 'completed' with the record's stale count (683 of 720, seen in the
+    whole suite). An ended run's done count is its stored samples."""
+    from bench.analysis import synthetic_run
+
+    store = Store(tmp_path / "ended.duckdb")
+    synthetic_run(store, run_id="ended", n_models=2, n_items=10, repeats=1, error_rate=0.0)  # 20 samples, completed
+    stale = jobs.JobSnapshot(state="running", run_id="ended", done=13, planned=20)
+    store.write_progress("ended", stale.to_json())
+    snap = RunQueue(store).snapshot("ended")
+    assert snap.state == "completed" and snap.done == snap.planned == 20
